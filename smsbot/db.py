@@ -1,0 +1,96 @@
+"""The database engine and sessions, for SQLite (default) and PostgreSQL alike.
+
+One engine per process, made by `create_app`. SQLite gets the pragmas that make it a fair
+single-machine database (WAL so readers never block the writer, a busy timeout so concurrent
+writers queue instead of failing, foreign keys on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+_engine: Engine | None = None
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine tuned for our two databases."""
+    if url.startswith("sqlite"):
+        from pathlib import Path
+
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            # Let SQLAlchemy, not pysqlite, decide when a transaction starts (the documented
+            # recipe), so the first write of a job takes the lock it holds to commit.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+def init(url: str, **kwargs: Any) -> Engine:
+    """Make the process-wide engine (called by create_app)."""
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+    _engine = make_engine(url, **kwargs)
+    return _engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("database not initialised: call smsbot.db.init() (create_app does)")
+    return _engine
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error."""
+    with Session(engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> int | None:
+    """INSERT a row unless one with the same unique `keys` exists; return its new id, or None.
+
+    Both SQLite and PostgreSQL speak ON CONFLICT DO NOTHING, which is what makes concurrent
+    duplicate webhooks and first messages from a new phone safe without a retry loop.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - we support two databases
+        dialect_insert = insert
+    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    # RETURNING, not rowcount: drivers disagree on rowcount for a skipped conflicting row.
+    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()

@@ -1,0 +1,87 @@
+"""Demo data for a first start: two companies, buildings, accounts, a linked demo phone.
+
+Realistic on purpose (long addresses, large sums): what a person trying smsbot sees first
+should look like the real thing, and the template budgets are tested against it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from smsbot.models import Account, AccountPhone, Building, Company, CompanyNumber
+
+DEMO_PHONE = "+79851234567"
+"""The demo resident: listed in the billing data of two flats, so it links on first SMS."""
+DEMO_NUMBERS = {"uk-zarechye": "+74951230001", "uk-solnechny": "+74951230002"}
+"""Each demo company's own SMS number (what `smsbot sms --to` defaults to)."""
+
+COMPANIES = [
+    {
+        "slug": "uk-zarechye",
+        "name": "УК «Заречье»",
+        "timezone": "Europe/Moscow",
+        "dispatch_phone": "+74957770101",
+        "dispatch_hours": "пн–пт 08:00–20:00",
+        "emergency_phone": "+74957770199",
+        "buildings": [
+            ("Московская обл., г. Балашиха, мкр. Заречный, ул. Молодёжная, д. 12, корп. 2", [
+                ("5012345678", "148", "3450.20", "4821", [DEMO_PHONE]),
+                ("5012345679", "149", "-512.00", "1933", ["+79161234567"]),
+                ("5012345680", "150", "128734.56", "7710", []),
+            ]),
+            ("Московская обл., г. Балашиха, ул. Советская, д. 3", [
+                ("5012345690", "7", "0.00", "3301", []),
+            ]),
+        ],
+    },
+    {
+        "slug": "uk-solnechny",
+        "name": "ООО «Управляющая компания Солнечный город»",
+        "timezone": "Europe/Moscow",
+        "dispatch_phone": "+74964440202",
+        "dispatch_hours": "круглосуточно",
+        "emergency_phone": "+74964440299",
+        "buildings": [
+            ("Московская обл., г.о. Подольск, пос. Львовский, ул. Горького, д. 24", [
+                ("7020001001", "56", "12890.00", "5512", [DEMO_PHONE]),
+                ("7020001002", "57", "999.99", "6104", []),
+            ]),
+        ],
+    },
+]  # fmt: skip
+
+BILLING_DATE = date(2026, 11, 1)
+
+
+def seed(session: Session) -> bool:
+    """Load the demo data unless any company exists; True when it was loaded."""
+    if session.exec(select(Company.id).limit(1)).first() is not None:
+        return False
+    for spec in COMPANIES:
+        company = Company(**{k: v for k, v in spec.items() if k != "buildings"})
+        session.add(company)
+        session.flush()
+        session.add(CompanyNumber(company_id=company.id, phone=DEMO_NUMBERS[spec["slug"]], label="основной"))
+        for address, accounts in spec["buildings"]:
+            building = Building(company_id=company.id, address=address)
+            session.add(building)
+            session.flush()
+            for number, flat, balance, code, phones in accounts:
+                account = Account(
+                    company_id=company.id,
+                    building_id=building.id,
+                    number=number,
+                    apartment=flat,
+                    balance=Decimal(balance),
+                    balance_as_of=BILLING_DATE,
+                    bill_code=code,
+                )
+                session.add(account)
+                session.flush()
+                for phone in phones:
+                    session.add(AccountPhone(account_id=account.id, phone=phone))
+    session.flush()
+    return True

@@ -1,0 +1,37 @@
+"""Every exception smsbot raises on purpose, in one flat module (as rq does)."""
+
+from __future__ import annotations
+
+
+class SmsbotError(Exception):
+    """Base of our own errors, so edges can tell them from bugs."""
+
+
+class ConfigError(SmsbotError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class SendError(SmsbotError):
+    """The SMS provider did not take a message."""
+
+    def __init__(self, message: str, code: int | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class TransientSendError(SendError):
+    """Worth trying again later: connection trouble, 5xx, rate limits (429 / 20429)."""
+
+
+class PermanentSendError(SendError):
+    """Trying again cannot help: opted-out recipient (21610), invalid number (21211), 4xx."""
+
+
+class UnknownTemplate(SmsbotError):
+    """A reply names a template that is not in templates_sms/."""

@@ -1,0 +1,68 @@
+"""RQ jobs: importable functions that take ids, open their own session and delegate.
+
+Each is safe to run twice: the domain functions they call claim rows before acting.
+Workers run them inside the app context (see worker.py), which is where the settings,
+the engine and the Redis connection come from.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError
+
+from smsbot import failpoints, inbound, outbound, queues
+from smsbot.config import Settings
+from smsbot.db import session_scope
+from smsbot.gateway import transport_for
+
+log = logging.getLogger(__name__)
+
+MAX_HANDLE_ATTEMPTS = 5
+"""After this many sweeps of one inbound message, skip the command and hand it to a human."""
+
+
+def settings() -> Settings:
+    return current_app.config["SMSBOT_SETTINGS"]
+
+
+def handle_inbound(message_id: int) -> int:
+    """Handle one resident message and queue its replies; returns how many were queued."""
+    try:
+        with session_scope() as session:
+            failpoints.hit("inbound.before_handle")
+            from smsbot.models import Message
+
+            message = session.get(Message, message_id)
+            if message is not None and message.attempts >= MAX_HANDLE_ATTEMPTS:
+                raise RuntimeError(f"gave up after {message.attempts} attempts")
+            reply_ids = inbound.handle(session, message_id)
+            failpoints.hit("inbound.before_commit")
+    except DBAPIError:
+        raise  # the database is in trouble: let RQ and the sweep try again
+    except Exception as exc:  # a bug or an unreadable message: a person must see it
+        log.exception("handler failed for message %s; passing it to the inbox", message_id)
+        with session_scope() as session:
+            reply_ids = inbound.handle_as_chat(session, message_id, f"{type(exc).__name__}: {exc}")
+    failpoints.hit("inbound.after_commit")
+    for reply_id in reply_ids:
+        queues.enqueue_send(reply_id)
+    return len(reply_ids)
+
+
+def send_outbound(message_id: int) -> str:
+    """Send one stored message through the configured transport."""
+    current = settings()
+    return outbound.send(message_id, transport_for(current), current).result
+
+
+def sweep() -> dict[str, int]:
+    """Find messages the queue lost and queue them again (runs every few seconds)."""
+    from smsbot import sweeping
+
+    current = settings()
+    return sweeping.sweep(current, transport_for(current))
+
+
+__all__ = ["handle_inbound", "send_outbound", "sweep", "queues"]

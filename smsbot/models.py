@@ -1,0 +1,228 @@
+"""Tables and the message state machine.
+
+Datetimes are aware UTC (see smsbot.clock); money is Decimal in NUMERIC(12, 2). Every
+schema change goes through an Alembic migration in smsbot/migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from smsbot.clock import utcnow
+
+# --- Directions -----------------------------------------------------------------------------
+
+INBOUND = "in"
+"""A resident's SMS that reached us through the inbound webhook."""
+OUTBOUND = "out"
+"""An SMS we send: bot replies, dispatcher replies, notices."""
+
+# --- Inbound states ----------------------------------------------------------------------------
+#
+#   received ──worker──▶ handled
+#       └──(handler crashed)──▶ failed  (left in the company inbox for a human)
+#
+# A received message is on the RQ queue or about to be put back there by the sweep; the
+# state lives in the database, never only in Redis, so nothing is lost if Redis is down.
+
+IN_RECEIVED = "received"
+"""Stored by the webhook; a worker has not finished handling it yet."""
+IN_HANDLED = "handled"
+"""A worker ran its handler and stored the replies, in one transaction."""
+IN_FAILED = "failed"
+"""The handler kept failing; the text sits in the company inbox for a dispatcher."""
+
+INBOUND_STATES = (IN_RECEIVED, IN_HANDLED, IN_FAILED)
+
+# --- Outbound states ---------------------------------------------------------------------------
+#
+#   queued ──claim──▶ sending ──provider took it──▶ accepted ──▶ sent ──▶ delivered
+#     ▲                  │                                          ├──▶ undelivered
+#     └──transient error─┘──permanent error──▶ failed               └──▶ failed
+#   queued ──resident opted out──▶ canceled
+#
+# Status callbacks only ever move a message forward (see OUT_RANK); Twilio may deliver
+# them out of order.
+
+OUT_QUEUED = "queued"
+"""Stored with its send job queued; the provider has not been called."""
+OUT_SENDING = "sending"
+"""A sender claimed it and is calling the provider right now."""
+OUT_ACCEPTED = "accepted"
+"""The provider took it (Twilio's queued / accepted / sending)."""
+OUT_SENT = "sent"
+"""The provider handed it to the carrier."""
+OUT_DELIVERED = "delivered"
+"""The carrier confirmed delivery to the handset."""
+OUT_UNDELIVERED = "undelivered"
+"""The carrier could not deliver it (error code recorded)."""
+OUT_FAILED = "failed"
+"""The provider refused it or gave up (error code recorded)."""
+OUT_CANCELED = "canceled"
+"""Never sent: the resident opted out before its turn came."""
+
+OUT_RANK = {
+    OUT_QUEUED: 0,
+    OUT_SENDING: 1,
+    OUT_ACCEPTED: 2,
+    OUT_SENT: 3,
+    OUT_DELIVERED: 4,
+    OUT_UNDELIVERED: 4,
+    OUT_FAILED: 4,
+    OUT_CANCELED: 4,
+}
+"""Order of outbound states: a message never moves to a lower rank."""
+
+OUT_FINAL = frozenset(s for s, rank in OUT_RANK.items() if rank == 4)
+
+# --- Message kinds -----------------------------------------------------------------------------
+
+KIND_RESIDENT = "resident"
+"""Inbound text from a resident."""
+KIND_REPLY = "reply"
+"""The bot's answer to an inbound message."""
+KIND_DISPATCHER = "dispatcher"
+"""Written by a dispatcher in the inbox."""
+KIND_NOTICE = "notice"
+"""A company notice to a building."""
+KIND_OPT_OUT = "opt_out"
+"""The one confirmation sent after STOP; the only SMS that goes to an opted-out phone."""
+
+
+def _now_field() -> datetime:
+    return Field(default_factory=utcnow, nullable=False)
+
+
+class Company(SQLModel, table=True):
+    """A managing company (УК): its numbers, dispatch phones and time zone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="Europe/Moscow", max_length=64)
+    dispatch_phone: str | None = Field(default=None, max_length=32)
+    dispatch_hours: str | None = Field(default=None, max_length=100)
+    emergency_phone: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="ru", max_length=2)
+    transliterate: bool = False
+    created_at: datetime = _now_field()
+
+
+class CompanyNumber(SQLModel, table=True):
+    """An SMS number residents text; a company's own number routes to that company."""
+
+    __tablename__ = "company_number"
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    phone: str = Field(max_length=16, unique=True)
+    label: str | None = Field(default=None, max_length=100)
+
+
+class Building(SQLModel, table=True):
+    """An apartment building (МКД) served by one company."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    address: str = Field(max_length=300)
+
+
+class Account(SQLModel, table=True):
+    """A personal account (л/с): one flat's bill, from the company's billing export."""
+
+    __table_args__ = (UniqueConstraint("company_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    number: str = Field(max_length=32, index=True)
+    apartment: str | None = Field(default=None, max_length=16)
+    balance: Decimal = Field(default=Decimal("0.00"), sa_column=Column(Numeric(12, 2), nullable=False))
+    balance_as_of: date | None = None
+    bill_code: str | None = Field(default=None, max_length=16)
+
+
+class AccountPhone(SQLModel, table=True):
+    """A phone number the billing export lists for an account; it links on first contact."""
+
+    __tablename__ = "account_phone"
+    __table_args__ = (UniqueConstraint("account_id", "phone"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    phone: str = Field(max_length=16, index=True)
+
+
+class Resident(SQLModel, table=True):
+    """A phone that has texted us; one row per E.164 number."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=16, unique=True)
+    language: str = Field(default="ru", max_length=2)
+    opted_out: bool = False
+    opted_out_at: datetime | None = None
+    created_at: datetime = _now_field()
+
+
+class AccountLink(SQLModel, table=True):
+    """A resident's phone linked to an account: by billing phones or by the bill code."""
+
+    __tablename__ = "account_link"
+    __table_args__ = (UniqueConstraint("resident_id", "account_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    source: str = Field(default="billing", max_length=16)
+    created_at: datetime = _now_field()
+
+
+class Conversation(SQLModel, table=True):
+    """The thread between one resident and one company, as the inbox shows it."""
+
+    __table_args__ = (UniqueConstraint("company_id", "resident_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    unread: int = 0
+    acknowledged: bool = False
+    created_at: datetime = _now_field()
+    last_message_at: datetime = _now_field()
+
+
+class Message(SQLModel, table=True):
+    """One SMS, inbound or outbound, with its place in the state machine above."""
+
+    __table_args__ = (
+        UniqueConstraint("reply_to_id", "reply_key"),
+        Index("ix_message_sweep", "direction", "status", "created_at"),
+        Index("ix_message_conversation", "conversation_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    direction: str = Field(max_length=3)
+    status: str = Field(max_length=16)
+    kind: str = Field(default=KIND_RESIDENT, max_length=16)
+    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    from_phone: str = Field(max_length=16)
+    to_phone: str = Field(max_length=16)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    encoding: str | None = Field(default=None, max_length=8)
+    num_segments: int | None = None
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    reply_to_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    reply_key: str | None = Field(default=None, max_length=64)
+    template: str | None = Field(default=None, max_length=64)
+    error_code: int | None = None
+    error_message: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claimed_at: datetime | None = None
+    params: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _now_field()
+    updated_at: datetime = _now_field()
+    handled_at: datetime | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None

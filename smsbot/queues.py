@@ -1,0 +1,86 @@
+"""Redis connection and RQ queues: the only place that knows queue names.
+
+Web processes only enqueue; workers only dequeue. Redis calls from a webhook get short
+timeouts: if Redis is down the message is already stored and the sweep queues it later,
+so an outage must cost a log line, not a hung request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+INBOUND_QUEUE = "inbound"
+"""Residents' messages waiting for a handler."""
+OUTBOUND_QUEUE = "outbound"
+"""Replies waiting to be sent; listened to first, so answers never wait behind work."""
+NOTICES_QUEUE = "notices"
+"""Bulk notices to buildings: lowest priority, so replies are never stuck behind them."""
+MAINTENANCE_QUEUE = "maintenance"
+"""The sweep and other clock jobs; tiny and listened to first so a backlog cannot delay them."""
+ALL_QUEUES = (MAINTENANCE_QUEUE, OUTBOUND_QUEUE, INBOUND_QUEUE, NOTICES_QUEUE)
+"""Worker listening order, highest priority first."""
+
+JOB_TIMEOUT = 60
+"""Seconds a job may run; handlers take milliseconds, a slow provider a few seconds."""
+
+_redis: Redis | None = None
+
+
+def init(url: str) -> Redis:
+    """Connect (lazily) to Redis for this process."""
+    global _redis
+    _redis = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30)
+    return _redis
+
+
+def connection() -> Redis:
+    if _redis is None:
+        raise RuntimeError("Redis not initialised: call smsbot.queues.init() (create_app does)")
+    return _redis
+
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=connection(), default_timeout=JOB_TIMEOUT)
+
+
+def inbound_job_id(message_id: int) -> str:
+    return f"inbound-{message_id}"
+
+
+def outbound_job_id(message_id: int) -> str:
+    return f"send-{message_id}"
+
+
+def enqueue_inbound(message_id: int) -> bool:
+    """Queue the handling of a stored inbound message; False (logged) if Redis is down."""
+    return _enqueue(INBOUND_QUEUE, "smsbot.jobs.handle_inbound", message_id, inbound_job_id(message_id))
+
+
+def enqueue_send(message_id: int, *, delay: float = 0, queue_name: str = OUTBOUND_QUEUE) -> bool:
+    """Queue the sending of a stored outbound message; False (logged) if Redis is down."""
+    return _enqueue(queue_name, "smsbot.jobs.send_outbound", message_id, outbound_job_id(message_id), delay)
+
+
+def enqueue_many_sends(message_ids: Iterable[int], queue_name: str = OUTBOUND_QUEUE) -> int:
+    return sum(enqueue_send(mid, queue_name=queue_name) for mid in message_ids)
+
+
+def _enqueue(queue_name: str, func: str, message_id: int, job_id: str, delay: float = 0) -> bool:
+    try:
+        q = queue(queue_name)
+        if delay > 0:
+            q.enqueue_in(timedelta(seconds=delay), func, message_id, job_id=job_id, result_ttl=60, failure_ttl=86400)
+        else:
+            q.enqueue(func, message_id, job_id=job_id, result_ttl=60, failure_ttl=86400)
+        return True
+    except RedisError as exc:
+        log.warning("could not queue %s (%s); the sweep will retry: %s", job_id, queue_name, exc)
+        return False

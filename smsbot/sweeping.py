@@ -1,0 +1,120 @@
+"""The sweep: the database is the truth, Redis only a fast path.
+
+A message stored while Redis was down, or whose worker died mid-job, is still in the
+database in a non-final state. Every few seconds the sweep finds such rows that have no live
+job and queues them again; since every job claims its row first, a job that turns out to be
+alive after all does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+
+from smsbot import outbound, queues
+from smsbot.clock import utcnow
+from smsbot.config import Settings
+from smsbot.db import session_scope
+from smsbot.gateway.base import Transport
+from smsbot.models import IN_RECEIVED, INBOUND, OUT_QUEUED, OUT_SENDING, OUTBOUND, Message
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 10
+"""Seconds between sweeps; with the default age threshold a lost message is back in ≤ 30 s."""
+BATCH = 1000
+"""Rows looked at per kind and sweep; a larger backlog drains over several sweeps."""
+STARTED_GRACE = timedelta(seconds=30)
+"""A job 'started' longer than this has lost its worker (handlers take milliseconds)."""
+SENDING_GRACE = timedelta(seconds=60)
+"""A message 'sending' longer than this lost its worker: ask the provider what happened."""
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _alive(job: Job | None, now) -> bool:  # noqa: ANN001
+    if job is None:
+        return False
+    try:
+        status = job.get_status(refresh=False)
+    except Exception:  # noqa: BLE001 - a job hash we cannot read is as good as gone
+        return False
+    if status in WAITING:
+        return True
+    if status == JobStatus.STARTED and job.started_at is not None:
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=now.tzinfo)
+        return now - started < STARTED_GRACE
+    return False
+
+
+def _lost(ids: list[int], job_id) -> list[int]:  # noqa: ANN001
+    if not ids:
+        return []
+    now = utcnow()
+    jobs = Job.fetch_many([job_id(i) for i in ids], connection=queues.connection())
+    return [i for i, job in zip(ids, jobs, strict=True) if not _alive(job, now)]
+
+
+def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
+    """Requeue lost inbound and outbound messages; reconcile sends left half-done."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.sweep_after_seconds)
+    with session_scope() as session:
+        received = list(
+            session.execute(
+                select(Message.id)
+                .where(Message.direction == INBOUND, Message.status == IN_RECEIVED, Message.created_at < cutoff)
+                .order_by(Message.id)
+                .limit(BATCH)
+            ).scalars()
+        )
+        queued = list(
+            session.execute(
+                select(Message.id)
+                .where(
+                    Message.direction == OUTBOUND,
+                    Message.status == OUT_QUEUED,
+                    Message.created_at < cutoff,
+                    Message.next_attempt_at.is_(None) | (Message.next_attempt_at < cutoff),
+                )
+                .order_by(Message.id)
+                .limit(BATCH)
+            ).scalars()
+        )
+        sending = list(
+            session.execute(
+                select(Message.id)
+                .where(
+                    Message.direction == OUTBOUND,
+                    Message.status == OUT_SENDING,
+                    Message.claimed_at < now - SENDING_GRACE,
+                )
+                .order_by(Message.id)
+                .limit(BATCH)
+            ).scalars()
+        )
+
+    lost_in = _lost(received, queues.inbound_job_id)
+    if lost_in:
+        with session_scope() as session:
+            session.execute(
+                update(Message).where(Message.id.in_(lost_in)).values(attempts=Message.attempts + 1)
+            )
+    for message_id in lost_in:
+        queues.enqueue_inbound(message_id)
+    lost_out = _lost(queued, queues.outbound_job_id)
+    for message_id in lost_out:
+        queues.enqueue_send(message_id)
+    reconciled = 0
+    for message_id in sending:
+        try:
+            outbound.reconcile(message_id, transport, settings)
+            reconciled += 1
+        except Exception:  # noqa: BLE001 - one provider hiccup must not stop the sweep
+            log.exception("could not reconcile message %s; next sweep tries again", message_id)
+    counts = {"inbound": len(lost_in), "outbound": len(lost_out), "reconciled": reconciled}
+    if any(counts.values()):
+        log.warning("sweep requeued %s", counts)
+    return counts

@@ -1,0 +1,120 @@
+"""Reply texts from templates_sms/<language>/<name>.txt, rendered and measured.
+
+Code hands a template name and data; words live only in the template files, so a company or
+a translator edits a text file, never Python. Each file declares its budget in SMS segments
+on its first line, `{# segments: 2 #}`, and the template tests hold every text to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from smsbot import money
+from smsbot.exceptions import UnknownTemplate
+from smsbot.segments import Measure, measure
+from smsbot.translit import transliterate
+
+ROOT = Path(__file__).resolve().parents[1] / "templates_sms"
+"""Where the reply texts live (top of the repository)."""
+
+LANGUAGES = ("ru", "en")
+"""Russian first; English everywhere."""
+DEFAULT_LANGUAGE = "ru"
+
+_BUDGET = re.compile(r"\{#\s*segments:\s*(\d+)\s*#\}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A reply ready to send: its text and what it costs."""
+
+    name: str
+    language: str
+    text: str
+    measure: Measure
+    budget: int
+
+
+def _date(value: date | datetime, tz: str | None = None) -> str:
+    if isinstance(value, datetime):
+        if tz and value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(tz))
+        return value.strftime("%d.%m.%Y")
+    return value.strftime("%d.%m.%Y")
+
+
+def _datetime(value: datetime, tz: str | None = None) -> str:
+    if tz and value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(tz))
+    return value.strftime("%d.%m.%Y %H:%M")
+
+
+def _time(value: datetime, tz: str | None = None) -> str:
+    if tz and value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(tz))
+    return value.strftime("%H:%M")
+
+
+@lru_cache(maxsize=4)
+def _environment(root: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["money"] = money.format_rub
+    env.filters["date"] = _date
+    env.filters["datetime"] = _datetime
+    env.filters["time"] = _time
+    return env
+
+
+def names(language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> list[str]:
+    """Every template name for a language."""
+    return sorted(p.stem for p in (root / language).glob("*.txt"))
+
+
+def budget(name: str, language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> int:
+    """The segment budget the template file declares on its first line."""
+    path = root / language / f"{name}.txt"
+    if not path.exists():
+        raise UnknownTemplate(f"{language}/{name}")
+    match = _BUDGET.search(path.read_text(encoding="utf-8").split("\n", 1)[0])
+    if not match:
+        raise UnknownTemplate(f"{language}/{name} has no '{{# segments: N #}}' first line")
+    return int(match.group(1))
+
+
+def render(
+    name: str,
+    language: str = DEFAULT_LANGUAGE,
+    *,
+    translit: bool = False,
+    root: Path = ROOT,
+    **params: Any,
+) -> Rendered:
+    """Render a reply; fall back to Russian when a language lacks the template."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    if not (root / language / f"{name}.txt").exists():
+        language = DEFAULT_LANGUAGE
+    try:
+        template = _environment(root).get_template(f"{language}/{name}.txt")
+    except jinja2.TemplateNotFound:
+        raise UnknownTemplate(f"{language}/{name}") from None
+    text = template.render(**params).strip()
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    if translit:
+        text = transliterate(text)
+    return Rendered(name, language, text, measure(text), budget(name, language, root))

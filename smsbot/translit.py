@@ -1,0 +1,31 @@
+"""Russian text in Latin letters, for companies that pay for GSM-7 segments (160 vs 70).
+
+Passport-style (ICAO 9303, as Russian passports since 2014) with readable choices for
+SMS: `щ`→`shch`, `ы`→`y`, `ь`/`ъ` dropped, `₽`→`rub`.
+"""
+
+from __future__ import annotations
+
+_TABLE = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+    "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "iu",
+    "я": "ia", "№": "N", "₽": "rub", "«": '"', "»": '"', "—": "-", "–": "-", "…": "...",
+    "\u00a0": " ",
+}  # fmt: skip
+
+
+def transliterate(text: str) -> str:
+    """Latin rendering of `text`, keeping case of the first letter of each replaced pair."""
+    out = []
+    for ch in text:
+        low = ch.lower()
+        rep = _TABLE.get(low)
+        if rep is None:
+            out.append(ch)
+        elif ch != low and rep:
+            out.append(rep[0].upper() + rep[1:])
+        else:
+            out.append(rep)
+    return "".join(out)

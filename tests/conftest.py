@@ -1,0 +1,254 @@
+"""Shared fixtures: a real Redis database, real SQLite and PostgreSQL databases, the app,
+the fake Twilio server, and a guard that fails any test reaching beyond this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = REPO.parent / "shared" / "testdata"
+"""External conformance vectors, beside the repository when present."""
+
+REDIS_URL = os.environ.get("SMSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+"""Tests own this Redis database number and flush it around each test."""
+POSTGRES_ADMIN_URL = os.environ.get("SMSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+"""A server where tests may create and drop their own database."""
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "test-twilio-auth-token"
+TWILIO_FROM = "+79990000000"
+
+
+# --- no internet -------------------------------------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(address) -> None:  # noqa: ANN001
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host not in ("localhost", "::1") and not host.startswith("127.") and host != "0.0.0.0":
+            raise AssertionError(f"test tried to reach {host}: tests must stay on this machine")
+
+
+def _guarded_connect(self, address):  # noqa: ANN001, ANN202
+    _loopback_only(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):  # noqa: ANN001, ANN202
+    _loopback_only(address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+# --- Redis ----------------------------------------------------------------------------------
+
+@pytest.fixture()
+def redis_url() -> str:
+    conn = Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    yield REDIS_URL
+    conn.flushdb()
+    conn.close()
+
+
+# --- databases ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """A fresh PostgreSQL database for this test run, migrated once, dropped at the end."""
+    name = f"smsbot_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    from smsbot import migrate
+
+    migrate.upgrade(url)
+    yield url
+    from smsbot import db
+
+    if db._engine is not None:
+        db._engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:  # noqa: ANN001
+    """An SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    from smsbot import migrate
+
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_postgres(url: str) -> None:
+    from sqlmodel import SQLModel
+
+    import smsbot.models  # noqa: F401
+
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:  # noqa: ANN001
+    """Each test that touches the database runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        import shutil
+
+        path = tmp_path / "smsbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    return url
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+@pytest.fixture()
+def app_env(database_url, redis_url, tmp_path) -> dict[str, str]:  # noqa: ANN001
+    """Environment for an app (or a worker subprocess) using the local outbox."""
+    return {
+        "SMSBOT_ENV": "test",
+        "SMSBOT_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "SMSBOT_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture()
+def app(app_env):  # noqa: ANN001, ANN201
+    from app import create_app
+
+    application = create_app(app_env)
+    application.config["TESTING"] = True
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture()
+def client(app):  # noqa: ANN001, ANN201
+    return app.test_client()
+
+
+@pytest.fixture()
+def fake_twilio():  # noqa: ANN201
+    from smsbot.gateway.fake_twilio import FakeTwilio
+
+    server = FakeTwilio(TWILIO_SID, TWILIO_TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- a live web server in a thread, for callbacks and subprocess workers -------------------
+
+
+class LiveServer:
+    """The app served over real HTTP on a free loopback port (status callbacks need one)."""
+
+    def __init__(self) -> None:
+        from werkzeug.serving import make_server
+
+        self.app = None
+        self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+
+    def _dispatch(self, environ, start_response):  # noqa: ANN001, ANN202
+        return self.app(environ, start_response)
+
+    def start(self, app) -> LiveServer:  # noqa: ANN001
+        import threading
+
+        self.app = app
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def live_env(app_env, fake_twilio):  # noqa: ANN001, ANN201
+    """Environment of a service sending through the fake Twilio, with its public URL set."""
+    server = LiveServer()
+    env = {
+        **app_env,
+        "PUBLIC_BASE_URL": server.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM": TWILIO_FROM,
+        "TWILIO_API_BASE_URL": fake_twilio.url,
+    }
+    yield env, server
+    server.stop()
+
+
+@pytest.fixture()
+def live_app(live_env):  # noqa: ANN001, ANN201
+    """The app over HTTP, talking to the fake Twilio through the real SDK."""
+    from app import create_app
+
+    env, server = live_env
+    application = create_app(env)
+    server.start(application)
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture()
+def demo(app):  # noqa: ANN001, ANN201
+    """Demo companies, buildings, accounts and the linked demo phone."""
+    from sqlmodel import Session
+
+    from smsbot import db, demo
+
+    with Session(db.engine()) as session:
+        demo.seed(session)
+        session.commit()
+    return demo
+
+
+@pytest.fixture()
+def live_demo(live_app):  # noqa: ANN001, ANN201
+    from sqlmodel import Session
+
+    from smsbot import db, demo
+
+    with Session(db.engine()) as session:
+        demo.seed(session)
+        session.commit()
+    return demo
+
+
+def run_jobs(app) -> None:  # noqa: ANN001
+    """Run every queued job with a real RQ worker in this process, until the queues are empty."""
+    import worker
+
+    worker.build(app).work(burst=True, logging_level="WARNING")

@@ -1,0 +1,49 @@
+"""Helpers for tests: signed webhook posts through Flask's test client, demo rows."""
+
+from __future__ import annotations
+
+from smsbot.simulate import inbound_params, signed_request
+
+PUBLIC = "http://127.0.0.1:5000"
+
+
+def post_signed(client, path: str, params: dict[str, str], token: str, *, public: str = PUBLIC, url_path=None):  # noqa: ANN001, ANN201
+    """POST form `params` to `path`, signed for the public URL as Twilio would."""
+    data, headers = signed_request(public + (url_path or path), params, token)
+    return client.post(path, data=data, headers=headers)
+
+
+def post_inbound(client, app, body: str, *, from_phone: str = "+79851234567", to_phone: str = "+74951230001", sid=None):  # noqa: ANN001, ANN201
+    settings = app.config["SMSBOT_SETTINGS"]
+    params = inbound_params(from_phone=from_phone, to_phone=to_phone, body=body, message_sid=sid)
+    return params["MessageSid"], post_signed(
+        client, "/sms/inbound", params, settings.webhook_token, public=settings.public_base_url
+    )
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):  # noqa: ANN001, ANN201
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def outbound_messages(**filters):  # noqa: ANN003, ANN201
+    """Our outbound messages, oldest first, optionally filtered by column values."""
+    from sqlmodel import Session, select
+
+    from smsbot import db
+    from smsbot.models import OUTBOUND, Message
+
+    with Session(db.engine()) as session:
+        query = select(Message).where(Message.direction == OUTBOUND)
+        for name, value in filters.items():
+            query = query.where(getattr(Message, name) == value)
+        return list(session.exec(query.order_by(Message.id)))

@@ -1,0 +1,224 @@
+"""The inbound and status webhooks: signatures, validation, storing once, queueing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis import Redis
+from sqlmodel import Session, select
+
+from smsbot import db
+from smsbot.models import IN_RECEIVED, INBOUND, Message
+from tests.conftest import TESTDATA
+from tests.support import PUBLIC, post_inbound, post_signed
+
+
+def _messages() -> list[Message]:
+    with Session(db.engine()) as session:
+        return list(session.exec(select(Message).order_by(Message.id)))
+
+
+def test_signed_inbound_is_stored_queued_and_answered_with_empty_twiml(client, app, redis_url):
+    sid, response = post_inbound(client, app, "помощь")
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert response.data.decode().endswith("<Response/>")
+    [message] = _messages()
+    assert (message.provider_sid, message.direction, message.status) == (sid, INBOUND, IN_RECEIVED)
+    assert message.body == "помощь" and message.encoding == "UCS-2"
+    queued = Redis.from_url(redis_url).lrange("rq:queue:inbound", 0, -1)
+    assert queued == [f"inbound-{message.id}".encode()]
+
+
+def test_wrong_signature_is_refused_with_the_url_it_checked(client, app, caplog):
+    from smsbot.simulate import inbound_params
+
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    response = post_signed(client, "/sms/inbound", params, "not-the-token")
+    assert response.status_code == 403
+    assert f"{PUBLIC}/sms/inbound" in response.data.decode()
+    assert any(f"{PUBLIC}/sms/inbound" in r.getMessage() for r in caplog.records)
+    assert _messages() == []
+
+
+def test_missing_signature_is_refused(client):
+    response = client.post("/sms/inbound", data={"MessageSid": "SM" + "0" * 32})
+    assert response.status_code == 403
+    assert "missing" in response.data.decode()
+
+
+def test_tampered_body_is_refused(client, app):
+    from smsbot.simulate import inbound_params, signed_request
+
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    data, headers = signed_request(PUBLIC + "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    response = client.post("/sms/inbound", data=data.replace(b"From=%2B7985", b"From=%2B7916"), headers=headers)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("From", "89851234567", "From must be a phone number in E.164 form"),
+        ("From", "", "From is required"),
+        ("To", "+1A693421974", "To must be a phone number"),
+        ("MessageSid", "", "MessageSid is required"),
+        ("MessageSid", "SM<script>", "MessageSid must be a Twilio SID"),
+        ("Body", "я" * 1601, "Body is 1601 characters; at most 1600"),
+    ],
+)
+def test_malformed_inbound_says_what_is_wrong(client, app, field, value, problem):
+    from smsbot.simulate import inbound_params
+
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    params[field] = value
+    response = post_signed(client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    assert response.status_code == 400
+    assert problem in response.data.decode()
+    assert _messages() == []
+
+
+def test_body_of_exactly_1600_characters_is_accepted(client, app):
+    _, response = post_inbound(client, app, "я" * 1600)
+    assert response.status_code == 200
+
+
+def test_same_message_sid_again_creates_nothing_new(client, app, redis_url):
+    sid, first = post_inbound(client, app, "баланс")
+    for _ in range(4):
+        _, again = post_inbound(client, app, "баланс", sid=sid)
+        assert again.status_code == 200
+    assert first.status_code == 200
+    assert len(_messages()) == 1
+    assert Redis.from_url(redis_url).llen("rq:queue:inbound") == 1
+
+
+def test_behind_a_proxy_the_forwarded_url_is_checked(app_env, redis_url):
+    from app import create_app
+
+    app = create_app({**app_env, "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://sms.example.org"})
+    client = app.test_client()
+    from smsbot.simulate import inbound_params, signed_request
+
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    public = "https://bot.uk-zarechye.ru/sms/inbound"
+    data, headers = signed_request(public, params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bot.uk-zarechye.ru"})
+    assert client.post("/sms/inbound", data=data, headers=headers).status_code == 200
+
+
+def test_redis_down_still_stores_and_answers(app_env, tmp_path):
+    from app import create_app
+
+    app = create_app({**app_env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    with app.app_context():
+        _, response = post_inbound(app.test_client(), app, "баланс")
+        assert response.status_code == 200
+        [message] = _messages()
+        assert message.status == IN_RECEIVED
+
+
+# --- status callbacks ---------------------------------------------------------------------
+
+
+def _outbound(app, status="accepted", sid="SM" + "a" * 32) -> int:
+    from smsbot.models import OUTBOUND
+
+    with Session(db.engine()) as session:
+        message = Message(direction=OUTBOUND, status=status, kind="reply", provider_sid=sid,
+                          from_phone="+74951230001", to_phone="+79851234567", body="ok")  # fmt: skip
+        session.add(message)
+        session.commit()
+        return message.id
+
+
+def _status(client, app, sid, status, error=None, query=""):  # noqa: ANN001, ANN202
+    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "AccountSid": "AC" + "0" * 32,
+              "From": "+74951230001", "To": "+79851234567", "ApiVersion": "2010-04-01"}  # fmt: skip
+    if error:
+        params["ErrorCode"] = str(error)
+    path = "/sms/status" + query
+    return post_signed(client, path, params, app.config["SMSBOT_SETTINGS"].webhook_token)
+
+
+def test_status_moves_forward_and_never_back(client, app):
+    message_id = _outbound(app)
+    sid = "SM" + "a" * 32
+    assert _status(client, app, sid, "sent").status_code == 200
+    assert _status(client, app, sid, "delivered").status_code == 200
+    assert _status(client, app, sid, "sent").status_code == 200
+    with Session(db.engine()) as session:
+        message = session.get(Message, message_id)
+        assert message.status == "delivered" and message.delivered_at is not None
+
+
+def test_status_records_the_error_code(client, app):
+    message_id = _outbound(app)
+    assert _status(client, app, "SM" + "a" * 32, "undelivered", error=30003).status_code == 200
+    with Session(db.engine()) as session:
+        message = session.get(Message, message_id)
+        assert (message.status, message.error_code) == ("undelivered", 30003)
+
+
+def test_status_for_unknown_sid_is_answered_200_and_logged(client, app, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    assert _status(client, app, "SM" + "f" * 32, "delivered").status_code == 200
+    assert any("unknown message" in r.getMessage() for r in caplog.records)
+
+
+def test_status_finds_the_message_by_our_id_before_its_sid_is_recorded(client, app):
+    message_id = _outbound(app, status="sending", sid=None)
+    sid = "SM" + "b" * 32
+    assert _status(client, app, sid, "sent", query=f"?o={message_id}").status_code == 200
+    with Session(db.engine()) as session:
+        message = session.get(Message, message_id)
+        assert (message.provider_sid, message.status) == (sid, "sent")
+
+
+@pytest.mark.parametrize(("status", "problem"), [("", "MessageStatus is required"), ("invalid", "is not one of")])
+def test_malformed_status_says_what_is_wrong(client, app, status, problem):
+    response = _status(client, app, "SM" + "a" * 32, status)
+    assert response.status_code == 400 and problem in response.data.decode()
+
+
+# --- real Twilio payloads ------------------------------------------------------------------
+
+
+def _payloads(kind: str) -> list[dict]:
+    path = TESTDATA / "twilio_payloads.json"
+    if not path.exists():
+        return []
+    return [p for p in json.loads(path.read_text())["payloads"] if p["kind"] == kind and p.get("params")]
+
+
+@pytest.mark.parametrize("payload", _payloads("inbound_sms") + _payloads("inbound_mms"), ids=lambda p: p["id"])
+def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, payload):
+    params = {k: (v if isinstance(v, str) else str(v)) for k, v in payload["params"].items()}
+    if payload["content_type"] != "application/x-www-form-urlencoded":
+        pytest.skip("not a form webhook")
+    response = post_signed(client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    from smsbot.phones import is_e164
+
+    if is_e164(params.get("To", "")) and is_e164(params.get("From", "")):
+        assert response.status_code == 200, response.data
+        [message] = _messages()
+        assert message.body == params["Body"]
+    else:
+        assert response.status_code == 400
+        assert b"must be a phone number" in response.data
+
+
+@pytest.mark.parametrize("payload", _payloads("status_callback"), ids=lambda p: p["id"])
+def test_real_status_payloads_are_understood_or_refused_with_a_reason(client, app, payload):
+    params = dict(payload["params"])
+    response = post_signed(client, "/sms/status", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    from smsbot.outbound import PROVIDER_STATUS
+
+    if params.get("MessageStatus") in PROVIDER_STATUS:
+        assert response.status_code == 200, response.data
+    else:
+        assert response.status_code == 400
+        assert b"MessageStatus" in response.data
