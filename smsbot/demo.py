@@ -85,3 +85,13 @@ def seed(session: Session) -> bool:
                     session.add(AccountPhone(account_id=account.id, phone=phone))
     session.flush()
     return True
+
+
+def summary() -> str:
+    """What a person trying the demo needs to know, printed by `smsbot run` on first start."""
+    lines = ["Demo data loaded:"]
+    for spec in COMPANIES:
+        lines.append(f"  {spec['name']}: SMS number {DEMO_NUMBERS[spec['slug']]}, {len(spec['buildings'])} buildings")
+    lines.append(f"  demo resident phone {DEMO_PHONE} (linked to two accounts by the billing data)")
+    lines.append(f'  link another phone: smsbot sms +79031112233 "привязать 5012345680 7710"')
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""The `smsbot` command: run the service, its parts, and the tools around it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from smsbot import config
+from smsbot.exceptions import ConfigError
+
+
+def load_settings(*, with_runtime: bool = False) -> config.Settings:
+    """Settings from the environment (and, for client commands, the running service's)."""
+    env = dict(os.environ)
+    if with_runtime:
+        from smsbot.runner import read_runtime_env
+
+        instance = config.load(env).instance_path
+        env = {**read_runtime_env(instance), **env}
+    try:
+        return config.load(env)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _app(with_runtime: bool = False):  # noqa: ANN202
+    from app import create_app
+    from smsbot.runner import read_runtime_env
+
+    settings = load_settings()
+    overrides = read_runtime_env(settings.instance_path) if with_runtime else {}
+    overrides = {k: v for k, v in overrides.items() if k not in os.environ}
+    try:
+        return create_app(overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@click.group()
+def main() -> None:
+    """smsbot: residents text their managing company; dispatchers answer."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web server binds.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--web-workers", default=4, show_default=True, type=int, help="gunicorn processes.")
+@click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
+@click.option("--fake-twilio", is_flag=True, help="Send through the bundled Twilio stand-in instead of the outbox.")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data on first start.")
+def run(host: str, port: int, web_workers: int, workers: int, fake_twilio: bool, no_demo: bool) -> None:
+    """Run everything: Redis (if REDIS_URL is unset), migrations, web, workers, clock."""
+    from smsbot.runner import Supervisor
+
+    settings = load_settings()
+    supervisor = Supervisor(settings, host=host, port=port, web_workers=web_workers, workers=workers,
+                            fake_twilio=fake_twilio, demo=not no_demo)  # fmt: skip
+    sys.exit(supervisor.run())
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queue", "queue_names", multiple=True, help="Listen to these queues only.")
+def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
+    """Run one RQ worker (jobs run in-process, no fork per job)."""
+    import worker as worker_module
+
+    w = worker_module.build(_app(), queue_names or None)
+    w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+@main.command()
+def clock() -> None:
+    """Run the clock: queues the sweep (and other periodic jobs) on time."""
+    from rq.cron import CronScheduler
+
+    from smsbot import jobs, queues
+    from smsbot.sweeping import SWEEP_INTERVAL
+
+    _app()
+    scheduler = CronScheduler(connection=queues.connection(), logging_level="WARNING")
+    scheduler.register(jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120)
+    scheduler.start()
+
+
+@main.command()
+def sweep() -> None:
+    """Sweep once now: requeue messages the queue lost."""
+    from smsbot import jobs
+
+    with _app().app_context():
+        click.echo(jobs.sweep())
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from smsbot import migrate as migrations
+
+    migrations.upgrade(load_settings().database_url)
+    click.echo("database is up to date")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo companies, accounts and phone (only into an empty database)."""
+    from sqlmodel import Session
+
+    from smsbot import db, demo
+
+    _app()
+    with Session(db.engine()) as session:
+        loaded = demo.seed(session)
+        session.commit()
+    click.echo(demo.summary() if loaded else "the database already has companies; nothing loaded")
+
+
+@main.command("fake-twilio", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def fake_twilio(ctx: click.Context) -> None:
+    """Run the local Twilio stand-in (see --help of smsbot.gateway.fake_twilio)."""
+    from smsbot.gateway import fake_twilio as fake
+
+    sys.exit(fake.main(ctx.args))
+
+
+@main.command()
+@click.argument("phone")
+@click.argument("text")
+@click.option("--to", "to_number", help="The number the resident texts (default: the first company's).")
+@click.option("--url", help="Where the service listens (default: PUBLIC_BASE_URL).")
+@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the replies.")
+def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: float) -> None:
+    """Play a resident: text the running service and print its replies as they are sent."""
+    from sqlmodel import Session, select
+
+    from smsbot import db, simulate
+    from smsbot.models import OUT_RANK, OUT_SENT, CompanyNumber, Message
+    from smsbot.phones import InvalidPhone, normalize
+
+    app = _app(with_runtime=True)
+    settings = app.config["SMSBOT_SETTINGS"]
+    try:
+        phone = normalize(phone)
+        to_number = normalize(to_number) if to_number else None
+    except InvalidPhone as exc:
+        raise click.BadParameter(str(exc)) from None
+    with Session(db.engine()) as session:
+        if to_number is None:
+            to_number = session.exec(select(CompanyNumber.phone).order_by(CompanyNumber.id)).first()
+        to_number = to_number or settings.twilio_from or "+79990000000"
+    base = (url or settings.public_base_url).rstrip("/")
+    try:
+        sid, response = simulate.post_inbound(base, settings.webhook_token, from_phone=phone, to_phone=to_number,
+                                              body=text, public_base_url=settings.public_base_url)  # fmt: skip
+    except OSError as exc:
+        raise click.ClickException(f"the service at {base} does not answer ({exc}); is `smsbot run` running?")
+    if response.status_code != 200:
+        raise click.ClickException(f"the webhook answered {response.status_code}: {response.text.strip()}")
+    click.echo(f"→ {to_number}: {text}")
+
+    shown: set[int] = set()
+    deadline = time.monotonic() + wait
+    with Session(db.engine()) as session:
+        while time.monotonic() < deadline:
+            session.rollback()  # a new snapshot each time (SQLite WAL readers keep the old one)
+            session.expire_all()
+            inbound = session.exec(select(Message).where(Message.provider_sid == sid)).first()
+            if inbound is not None and inbound.status != "received":
+                replies = session.exec(select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)).all()
+                for reply in replies:
+                    if reply.id not in shown and OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]:
+                        shown.add(reply.id)
+                        click.echo(f"← {reply.from_phone} [{reply.status}, {reply.num_segments} SMS]:\n{reply.body}")
+                    elif reply.status in ("failed", "canceled") and reply.id not in shown:
+                        shown.add(reply.id)
+                        click.echo(f"← reply {reply.status}: {reply.error_message or ''}")
+                if replies and len(shown) == len(replies):
+                    return
+                if inbound.status != "received" and not replies:
+                    click.echo("(no reply: the message went to the dispatchers' inbox)")
+                    return
+            time.sleep(0.2)
+    raise click.ClickException(f"no reply within {wait:.0f}s; are the workers running?")
+
+
+@main.command()
+@click.option("-n", "limit", default=20, show_default=True)
+def outbox(limit: int) -> None:
+    """Show the newest SMS recorded by the local outbox transport."""
+    from smsbot import queues
+    from smsbot.gateway.outbox import OutboxTransport
+
+    _app(with_runtime=True)
+    for record in reversed(OutboxTransport(queues.connection()).messages(limit)):
+        click.echo(f"{record['created_at']} → {record['to']} ({record['num_segments']} SMS)\n{record['body']}\n")
+
+
+@main.command("check-config")
+def check_config() -> None:
+    """Validate the environment and print what smsbot would use."""
+    settings = load_settings()
+    click.echo(f"environment: {settings.env}")
+    click.echo(f"database:    {settings.database_url.split('@')[-1]}")
+    click.echo(f"redis:       {settings.redis_url or '(embedded, started by smsbot run)'}")
+    click.echo(f"transport:   {settings.transport}")
+    click.echo(f"public URL:  {settings.public_base_url}")
+
+
+if __name__ == "__main__":
+    main()
