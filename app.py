@@ -22,7 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     configure_logging()
 
     app = Flask(__name__, instance_path=str(settings.instance_path))
-    app.config.update(SECRET_KEY=settings.secret_key, SMSBOT_SETTINGS=settings, MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(
+        SECRET_KEY=settings.secret_key, SMSBOT_SETTINGS=settings, MAX_CONTENT_LENGTH=64 * 1024
+    )
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

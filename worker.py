@@ -29,7 +29,9 @@ class AppWorker(SimpleWorker):
             return super().perform_job(*args, **kwargs)
 
 
-def build(app: Flask | None = None, queue_names: Sequence[str] | None = None, name: str | None = None) -> AppWorker:
+def build(
+    app: Flask | None = None, queue_names: Sequence[str] | None = None, name: str | None = None
+) -> AppWorker:
     """A worker bound to the app's Redis and our queues, highest priority first."""
     import handlers  # noqa: F401  (import before work starts: registry and templates ready)
     import smsbot.jobs  # noqa: F401
@@ -38,7 +40,10 @@ def build(app: Flask | None = None, queue_names: Sequence[str] | None = None, na
     app = app or create_app()
     names = list(queue_names or queues.ALL_QUEUES)
     worker = AppWorker(
-        [queues.queue(n) for n in names], connection=queues.connection(), name=name, log_job_description=False
+        [queues.queue(n) for n in names],
+        connection=queues.connection(),
+        name=name,
+        log_job_description=False,
     )
     worker.app = app
     return worker

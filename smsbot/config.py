@@ -43,6 +43,10 @@ class Settings:
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str | None = None
     sweep_after_seconds: int = 20
+    """A received or queued message this old without a live job is queued again."""
+    sending_grace_seconds: int = 60
+    """A send claimed this long ago is asked about at the provider; keep it well above the
+    provider timeout (15 s), or a slow send still in flight could be sent twice."""
     send_max_attempts: int = 6
 
     @property
@@ -92,7 +96,9 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     parts = urlsplit(value)
     if parts.scheme not in schemes or not (parts.netloc or parts.path):
-        raise ConfigError(name, f"must be a URL starting with {' or '.join(schemes)}, got {value!r}")
+        raise ConfigError(
+            name, f"must be a URL starting with {' or '.join(schemes)}, got {value!r}"
+        )
     return value
 
 
@@ -124,7 +130,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
     if not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
-        raise ConfigError("DATABASE_URL", f"must be an sqlite:// or postgresql:// URL, got {database_url!r}")
+        raise ConfigError(
+            "DATABASE_URL", f"must be an sqlite:// or postgresql:// URL, got {database_url!r}"
+        )
 
     redis_url = _get(env, "REDIS_URL")
     if redis_url is not None:
@@ -133,12 +141,16 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     secret_key = _get(env, "SECRET_KEY")
     if mode == "production":
         if secret_key is None or secret_key.lower() in PLACEHOLDER_SECRETS or len(secret_key) < 16:
-            raise ConfigError("SECRET_KEY", "must be set to a random value of 16+ characters in production")
+            raise ConfigError(
+                "SECRET_KEY", "must be set to a random value of 16+ characters in production"
+            )
     elif secret_key is None:
         secret_key = _dev_secret(instance_path)
 
     public_base_url = _url(
-        "PUBLIC_BASE_URL", _get(env, "PUBLIC_BASE_URL") or "http://127.0.0.1:5000", ("http", "https")
+        "PUBLIC_BASE_URL",
+        _get(env, "PUBLIC_BASE_URL") or "http://127.0.0.1:5000",
+        ("http", "https"),
     ).rstrip("/")
 
     account_sid = _get(env, "TWILIO_ACCOUNT_SID")
@@ -151,7 +163,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     twilio_from = _get(env, "TWILIO_FROM")
     service_sid = _get(env, "TWILIO_MESSAGING_SERVICE_SID")
     if account_sid and not (twilio_from or service_sid):
-        raise ConfigError("TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID must be set with Twilio credentials")
+        raise ConfigError(
+            "TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID must be set with Twilio credentials"
+        )
     if twilio_from:
         from smsbot.phones import InvalidPhone, normalize
 
@@ -165,7 +179,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     if api_base:
         api_base = _url("TWILIO_API_BASE_URL", api_base, ("http", "https")).rstrip("/")
     if mode == "production" and not account_sid:
-        raise ConfigError("TWILIO_ACCOUNT_SID", "must be set in production (the local outbox sends nothing)")
+        raise ConfigError(
+            "TWILIO_ACCOUNT_SID", "must be set in production (the local outbox sends nothing)"
+        )
 
     return Settings(
         env=mode,
@@ -181,5 +197,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         twilio_messaging_service_sid=service_sid,
         twilio_api_base_url=api_base,
         sweep_after_seconds=_int(env, "SMSBOT_SWEEP_AFTER_SECONDS", 20, minimum=1),
+        sending_grace_seconds=_int(env, "SMSBOT_SENDING_GRACE_SECONDS", 60, minimum=1),
         send_max_attempts=_int(env, "SMSBOT_SEND_MAX_ATTEMPTS", 6, minimum=1),
     )

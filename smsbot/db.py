@@ -26,7 +26,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -78,7 +80,9 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
-def insert_ignore(session: Session, table: Any, values: dict[str, Any], keys: list[str]) -> int | None:
+def insert_ignore(
+    session: Session, table: Any, values: dict[str, Any], keys: list[str]
+) -> int | None:
     """INSERT a row unless one with the same unique `keys` exists; return its new id, or None.
 
     Both SQLite and PostgreSQL speak ON CONFLICT DO NOTHING, which is what makes concurrent

@@ -117,7 +117,9 @@ def send(message_id: int, transport: Transport, settings: Settings) -> SendOutco
                 Message.status == OUT_QUEUED,
                 (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now),
             )
-            .values(status=OUT_SENDING, claimed_at=now, attempts=Message.attempts + 1, updated_at=now)
+            .values(
+                status=OUT_SENDING, claimed_at=now, attempts=Message.attempts + 1, updated_at=now
+            )
         ).rowcount
         if not claimed:
             return SendOutcome("skipped")
@@ -128,13 +130,20 @@ def send(message_id: int, transport: Transport, settings: Settings) -> SendOutco
             message.error_message = "resident opted out"
             log.info("not sending message %s to %s: opted out", message_id, mask(message.to_phone))
             return SendOutcome("canceled")
-        to, body, from_, attempts = message.to_phone, message.body, message.from_phone, message.attempts
+        to, body, from_, attempts = (
+            message.to_phone,
+            message.body,
+            message.from_phone,
+            message.attempts,
+        )
 
     try:
         from smsbot import failpoints
 
         failpoints.hit("send.before_provider")
-        result = transport.send(to=to, body=body, from_=from_, status_callback=status_callback_url(settings, message_id))
+        result = transport.send(
+            to=to, body=body, from_=from_, status_callback=status_callback_url(settings, message_id)
+        )
         failpoints.hit("send.after_provider")
     except TransientSendError as exc:
         return _transient(message_id, attempts, exc, settings)
@@ -162,7 +171,9 @@ def record(message_id: int, result: SendResult) -> None:
         _advance(session, message_id, status)
 
 
-def _transient(message_id: int, attempts: int, exc: TransientSendError, settings: Settings) -> SendOutcome:
+def _transient(
+    message_id: int, attempts: int, exc: TransientSendError, settings: Settings
+) -> SendOutcome:
     from smsbot import queues
 
     now = utcnow()
@@ -170,13 +181,23 @@ def _transient(message_id: int, attempts: int, exc: TransientSendError, settings
         values = {"error_code": exc.code, "error_message": str(exc)[:500], "updated_at": now}
         if attempts >= settings.send_max_attempts:
             values["status"] = OUT_FAILED
-            session.execute(update(Message).where(Message.id == message_id, Message.status == OUT_SENDING).values(**values))
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == OUT_SENDING)
+                .values(**values)
+            )
             log.warning("giving up on message %s after %d attempts: %s", message_id, attempts, exc)
             return SendOutcome("failed")
         delay = backoff(attempts)
         values.update(status=OUT_QUEUED, next_attempt_at=now + timedelta(seconds=delay))
-        session.execute(update(Message).where(Message.id == message_id, Message.status == OUT_SENDING).values(**values))
-    log.info("message %s: transient failure (%s), retry %d in %ds", message_id, exc, attempts, delay)
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == OUT_SENDING)
+            .values(**values)
+        )
+    log.info(
+        "message %s: transient failure (%s), retry %d in %ds", message_id, exc, attempts, delay
+    )
     queues.enqueue_send(message_id, delay=delay)
     return SendOutcome("retry", delay)
 
@@ -206,7 +227,9 @@ def _advance(session: Session, message_id: int, status: str) -> bool:
         values["delivered_at"] = now
     return bool(
         session.execute(
-            update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
+            update(Message)
+            .where(Message.id == message_id, Message.status.in_(lower))
+            .values(**values)
         ).rowcount
     )
 
@@ -223,10 +246,14 @@ def apply_status(
     """Apply a delivery status callback; returns 'updated', 'ignored' or 'unknown'."""
     from sqlmodel import select
 
-    message = session.exec(select(Message).where(Message.provider_sid == sid, Message.direction == OUTBOUND)).first()
+    message = session.exec(
+        select(Message).where(Message.provider_sid == sid, Message.direction == OUTBOUND)
+    ).first()
     if message is None and message_id is not None:
         message = session.get(Message, message_id)
-        if message is not None and (message.direction != OUTBOUND or message.provider_sid not in (None, sid)):
+        if message is not None and (
+            message.direction != OUTBOUND or message.provider_sid not in (None, sid)
+        ):
             message = None
         if message is not None and message.provider_sid is None:
             message.provider_sid = sid
@@ -256,12 +283,18 @@ def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
     found = transport.find_sent(to=to, body=body, since=claimed_at - timedelta(seconds=5))
     if found is not None:
         record(message_id, found)
-        log.info("message %s was sent before a crash (%s); recorded, not resent", message_id, found.sid)
+        log.info(
+            "message %s was sent before a crash (%s); recorded, not resent", message_id, found.sid
+        )
         return "recorded"
     with session_scope() as session:
         session.execute(
             update(Message)
-            .where(Message.id == message_id, Message.status == OUT_SENDING, Message.claimed_at == claimed_at)
+            .where(
+                Message.id == message_id,
+                Message.status == OUT_SENDING,
+                Message.claimed_at == claimed_at,
+            )
             .values(status=OUT_QUEUED, next_attempt_at=None, updated_at=utcnow())
         )
     queues.enqueue_send(message_id)

@@ -37,7 +37,9 @@ _redis: Redis | None = None
 def init(url: str) -> Redis:
     """Connect (lazily) to Redis for this process."""
     global _redis
-    _redis = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30)
+    _redis = Redis.from_url(
+        url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30
+    )
     return _redis
 
 
@@ -61,12 +63,16 @@ def outbound_job_id(message_id: int) -> str:
 
 def enqueue_inbound(message_id: int) -> bool:
     """Queue the handling of a stored inbound message; False (logged) if Redis is down."""
-    return _enqueue(INBOUND_QUEUE, "smsbot.jobs.handle_inbound", message_id, inbound_job_id(message_id))
+    return _enqueue(
+        INBOUND_QUEUE, "smsbot.jobs.handle_inbound", message_id, inbound_job_id(message_id)
+    )
 
 
 def enqueue_send(message_id: int, *, delay: float = 0, queue_name: str = OUTBOUND_QUEUE) -> bool:
     """Queue the sending of a stored outbound message; False (logged) if Redis is down."""
-    return _enqueue(queue_name, "smsbot.jobs.send_outbound", message_id, outbound_job_id(message_id), delay)
+    return _enqueue(
+        queue_name, "smsbot.jobs.send_outbound", message_id, outbound_job_id(message_id), delay
+    )
 
 
 def enqueue_many_sends(message_ids: Iterable[int], queue_name: str = OUTBOUND_QUEUE) -> int:
@@ -77,7 +83,14 @@ def _enqueue(queue_name: str, func: str, message_id: int, job_id: str, delay: fl
     try:
         q = queue(queue_name)
         if delay > 0:
-            q.enqueue_in(timedelta(seconds=delay), func, message_id, job_id=job_id, result_ttl=60, failure_ttl=86400)
+            q.enqueue_in(
+                timedelta(seconds=delay),
+                func,
+                message_id,
+                job_id=job_id,
+                result_ttl=60,
+                failure_ttl=86400,
+            )
         else:
             q.enqueue(func, message_id, job_id=job_id, result_ttl=60, failure_ttl=86400)
         return True

@@ -25,15 +25,24 @@ def get_or_create(session: Session, phone: str, *, language: str = "ru") -> Resi
 
 def link_from_billing(session: Session, resident: Resident) -> list[AccountLink]:
     """Link every account whose billing export lists this phone and is not linked yet."""
-    linked = set(session.exec(select(AccountLink.account_id).where(AccountLink.resident_id == resident.id)))
+    linked = set(
+        session.exec(select(AccountLink.account_id).where(AccountLink.resident_id == resident.id))
+    )
     created = []
-    for account_id in session.exec(select(AccountPhone.account_id).where(AccountPhone.phone == resident.phone)):
+    for account_id in session.exec(
+        select(AccountPhone.account_id).where(AccountPhone.phone == resident.phone)
+    ):
         if account_id in linked:
             continue
         if insert_ignore(
             session,
             AccountLink.__table__,
-            {"resident_id": resident.id, "account_id": account_id, "source": "billing", "created_at": utcnow()},
+            {
+                "resident_id": resident.id,
+                "account_id": account_id,
+                "source": "billing",
+                "created_at": utcnow(),
+            },
             ["resident_id", "account_id"],
         ):
             linked.add(account_id)

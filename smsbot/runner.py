@@ -99,7 +99,6 @@ class Supervisor:
         write_runtime_env(self.settings.instance_path, runtime)
 
         from smsbot import migrate
-
         from smsbot.config import load
 
         settings = load(self.env)
@@ -109,10 +108,27 @@ class Supervisor:
 
         py = sys.executable
         self.children += [
-            Child("web", [py, "-m", "gunicorn", "--workers", str(self.web_workers), "--bind",
-                          f"{self.host}:{self.port}", "--access-logfile", "-", "--log-level", "warning",
-                          "app:create_app()"]),  # fmt: skip
-            *[Child(f"worker-{i + 1}", [py, "-m", "smsbot.cli", "worker"]) for i in range(self.workers)],
+            Child(
+                "web",
+                [
+                    py,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    str(self.web_workers),
+                    "--bind",
+                    f"{self.host}:{self.port}",
+                    "--access-logfile",
+                    "-",
+                    "--log-level",
+                    "warning",
+                    "app:create_app()",
+                ],
+            ),  # fmt: skip
+            *[
+                Child(f"worker-{i + 1}", [py, "-m", "smsbot.cli", "worker"])
+                for i in range(self.workers)
+            ],
             Child("clock", [py, "-m", "smsbot.cli", "clock"]),
         ]
         signal.signal(signal.SIGTERM, self._stop)
@@ -150,7 +166,8 @@ class Supervisor:
                 if now - child.started_at > 60:
                     child.delay = RESTART_DELAY
                 click.echo(
-                    f"{child.name} exited with {child.process.returncode}; restarting in {child.delay:.0f}s", err=True
+                    f"{child.name} exited with {child.process.returncode}; restarting in {child.delay:.0f}s",
+                    err=True,
                 )
                 child.restart_at = now + child.delay
                 child.delay = min(child.delay * 2, 60)
@@ -180,7 +197,9 @@ class Supervisor:
     def _start_redis(self) -> str:
         executable = redis_executable()
         if executable is None:
-            raise click.ClickException("REDIS_URL is not set and no Redis server is available to start")
+            raise click.ClickException(
+                "REDIS_URL is not set and no Redis server is available to start"
+            )
         port = free_port()
         directory = self.settings.instance_path / "redis"
         directory.mkdir(parents=True, exist_ok=True)

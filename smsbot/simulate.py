@@ -22,7 +22,12 @@ def new_message_sid() -> str:
 
 
 def inbound_params(
-    *, from_phone: str, to_phone: str, body: str, message_sid: str | None = None, account_sid: str | None = None
+    *,
+    from_phone: str,
+    to_phone: str,
+    body: str,
+    message_sid: str | None = None,
+    account_sid: str | None = None,
 ) -> dict[str, str]:
     """The form fields Twilio posts for an inbound SMS."""
     sid = message_sid or new_message_sid()
@@ -43,7 +48,9 @@ def inbound_params(
     }
 
 
-def signed_request(public_url: str, params: dict[str, str], auth_token: str) -> tuple[bytes, dict[str, str]]:
+def signed_request(
+    public_url: str, params: dict[str, str], auth_token: str
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers of a form post signed for `public_url`."""
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
@@ -65,7 +72,9 @@ def post_inbound(
     timeout: float = 10,
 ) -> tuple[str, requests.Response]:
     """POST a signed inbound SMS to a running smsbot; return (MessageSid, response)."""
-    params = inbound_params(from_phone=from_phone, to_phone=to_phone, body=body, message_sid=message_sid)
+    params = inbound_params(
+        from_phone=from_phone, to_phone=to_phone, body=body, message_sid=message_sid
+    )
     data, headers = signed_request((public_base_url or base_url) + INBOUND_PATH, params, auth_token)
     http = session or requests
     response = http.post(base_url + INBOUND_PATH, data=data, headers=headers, timeout=timeout)

@@ -9,7 +9,8 @@ alive after all does no harm.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
@@ -27,14 +28,15 @@ SWEEP_INTERVAL = 10
 """Seconds between sweeps; with the default age threshold a lost message is back in ≤ 30 s."""
 BATCH = 1000
 """Rows looked at per kind and sweep; a larger backlog drains over several sweeps."""
-STARTED_GRACE = timedelta(seconds=30)
-"""A job 'started' longer than this has lost its worker (handlers take milliseconds)."""
-SENDING_GRACE = timedelta(seconds=60)
-"""A message 'sending' longer than this lost its worker: ask the provider what happened."""
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def _alive(job: Job | None, now) -> bool:  # noqa: ANN001
+def _alive(job: Job | None, now: datetime, grace: timedelta) -> bool:
+    """Whether a job is still waiting, or started recently enough to be running.
+
+    A job 'started' longer than `grace` ago has lost its worker: handlers take milliseconds,
+    and a slow send is no longer 'queued' (it is 'sending', which `reconcile` covers).
+    """
     if job is None:
         return False
     try:
@@ -44,28 +46,35 @@ def _alive(job: Job | None, now) -> bool:  # noqa: ANN001
     if status in WAITING:
         return True
     if status == JobStatus.STARTED and job.started_at is not None:
-        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=now.tzinfo)
-        return now - started < STARTED_GRACE
+        started = (
+            job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=now.tzinfo)
+        )
+        return now - started < grace
     return False
 
 
-def _lost(ids: list[int], job_id) -> list[int]:  # noqa: ANN001
+def _lost(ids: list[int], job_id: Callable[[int], str], grace: timedelta) -> list[int]:
     if not ids:
         return []
     now = utcnow()
     jobs = Job.fetch_many([job_id(i) for i in ids], connection=queues.connection())
-    return [i for i, job in zip(ids, jobs, strict=True) if not _alive(job, now)]
+    return [i for i, job in zip(ids, jobs, strict=True) if not _alive(job, now, grace)]
 
 
 def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
     """Requeue lost inbound and outbound messages; reconcile sends left half-done."""
     now = utcnow()
-    cutoff = now - timedelta(seconds=settings.sweep_after_seconds)
+    grace = timedelta(seconds=settings.sweep_after_seconds)
+    cutoff = now - grace
     with session_scope() as session:
         received = list(
             session.execute(
                 select(Message.id)
-                .where(Message.direction == INBOUND, Message.status == IN_RECEIVED, Message.created_at < cutoff)
+                .where(
+                    Message.direction == INBOUND,
+                    Message.status == IN_RECEIVED,
+                    Message.created_at < cutoff,
+                )
                 .order_by(Message.id)
                 .limit(BATCH)
             ).scalars()
@@ -89,14 +98,14 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
                 .where(
                     Message.direction == OUTBOUND,
                     Message.status == OUT_SENDING,
-                    Message.claimed_at < now - SENDING_GRACE,
+                    Message.claimed_at < now - timedelta(seconds=settings.sending_grace_seconds),
                 )
                 .order_by(Message.id)
                 .limit(BATCH)
             ).scalars()
         )
 
-    lost_in = _lost(received, queues.inbound_job_id)
+    lost_in = _lost(received, queues.inbound_job_id, grace)
     if lost_in:
         with session_scope() as session:
             session.execute(
@@ -104,7 +113,7 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
             )
     for message_id in lost_in:
         queues.enqueue_inbound(message_id)
-    lost_out = _lost(queued, queues.outbound_job_id)
+    lost_out = _lost(queued, queues.outbound_job_id, grace)
     for message_id in lost_out:
         queues.enqueue_send(message_id)
     reconciled = 0

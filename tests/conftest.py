@@ -19,7 +19,9 @@ TESTDATA = REPO.parent / "shared" / "testdata"
 
 REDIS_URL = os.environ.get("SMSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 """Tests own this Redis database number and flush it around each test."""
-POSTGRES_ADMIN_URL = os.environ.get("SMSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SMSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 """A server where tests may create and drop their own database."""
 
 TWILIO_SID = "AC" + "1" * 32
@@ -56,6 +58,7 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 # --- Redis ----------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def redis_url() -> str:
     conn = Redis.from_url(REDIS_URL)
@@ -66,6 +69,7 @@ def redis_url() -> str:
 
 
 # --- databases ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
@@ -125,6 +129,7 @@ def database_url(request, tmp_path) -> str:  # noqa: ANN001
 
 
 # --- the app ----------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def app_env(database_url, redis_url, tmp_path) -> dict[str, str]:  # noqa: ANN001

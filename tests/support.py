@@ -7,13 +7,23 @@ from smsbot.simulate import inbound_params, signed_request
 PUBLIC = "http://127.0.0.1:5000"
 
 
-def post_signed(client, path: str, params: dict[str, str], token: str, *, public: str = PUBLIC, url_path=None):  # noqa: ANN001, ANN201
+def post_signed(
+    client, path: str, params: dict[str, str], token: str, *, public: str = PUBLIC, url_path=None
+):  # noqa: ANN001, ANN201
     """POST form `params` to `path`, signed for the public URL as Twilio would."""
     data, headers = signed_request(public + (url_path or path), params, token)
     return client.post(path, data=data, headers=headers)
 
 
-def post_inbound(client, app, body: str, *, from_phone: str = "+79851234567", to_phone: str = "+74951230001", sid=None):  # noqa: ANN001, ANN201
+def post_inbound(
+    client,
+    app,
+    body: str,
+    *,
+    from_phone: str = "+79851234567",
+    to_phone: str = "+74951230001",
+    sid=None,
+):  # noqa: ANN001, ANN201
     settings = app.config["SMSBOT_SETTINGS"]
     params = inbound_params(from_phone=from_phone, to_phone=to_phone, body=body, message_sid=sid)
     return params["MessageSid"], post_signed(

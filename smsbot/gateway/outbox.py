@@ -54,9 +54,9 @@ class OutboxTransport:
 
     def find_sent(self, *, to: str, body: str, since: datetime) -> SendResult | None:
         for record in self.messages(limit=1000):
-            if record["to"] == to and record["body"] == body:
-                if datetime.fromisoformat(record["created_at"]) >= since:
-                    return SendResult(record["sid"], "delivered", record["num_segments"])
+            same = record["to"] == to and record["body"] == body
+            if same and datetime.fromisoformat(record["created_at"]) >= since:
+                return SendResult(record["sid"], "delivered", record["num_segments"])
         return None
 
     def messages(self, limit: int = 50) -> list[dict]:

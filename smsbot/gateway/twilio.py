@@ -65,12 +65,16 @@ class TwilioTransport:
 
     def find_sent(self, *, to: str, body: str, since: datetime) -> SendResult | None:
         found = self._call(
-            lambda: self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=1), limit=50),
+            lambda: self.client.messages.list(
+                to=to, date_sent_after=since - timedelta(minutes=1), limit=50
+            ),
             f"look up messages to {mask(to)}",
         )
         for message in found:
             if message.body == body:
-                return SendResult(message.sid, message.status or "queued", _int(message.num_segments))
+                return SendResult(
+                    message.sid, message.status or "queued", _int(message.num_segments)
+                )
         return None
 
     def _call(self, func: Callable[[], T], what: str) -> T:

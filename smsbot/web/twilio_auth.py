@@ -41,11 +41,20 @@ def require_twilio_signature(view):  # noqa: ANN001, ANN201
         params = {} if body is not None else request.form.to_dict(flat=False)
         urls = public_urls()
         if signature and any(
-            signatures.is_valid(url, params, signature, settings.webhook_token, body) for url in urls
+            signatures.is_valid(url, params, signature, settings.webhook_token, body)
+            for url in urls
         ):
             return view(*args, **kwargs)
         reason = "missing" if not signature else "wrong"
-        log.warning("refused %s: %s %s signature; checked against %s", request.path, reason, SIGNATURE_HEADER, urls)
-        return Response(f"{reason} {SIGNATURE_HEADER} (checked against {urls[0]})\n", 403, mimetype="text/plain")
+        log.warning(
+            "refused %s: %s %s signature; checked against %s",
+            request.path,
+            reason,
+            SIGNATURE_HEADER,
+            urls,
+        )
+        return Response(
+            f"{reason} {SIGNATURE_HEADER} (checked against {urls[0]})\n", 403, mimetype="text/plain"
+        )
 
     return wrapped

@@ -43,7 +43,9 @@ def _phone(form, name: str, problems: list[str]) -> str:  # noqa: ANN001
         problems.append(f"{name} is required")
         return ""
     try:
-        possible = is_e164(value) and phonenumbers.is_possible_number(phonenumbers.parse(value, None))
+        possible = is_e164(value) and phonenumbers.is_possible_number(
+            phonenumbers.parse(value, None)
+        )
     except phonenumbers.NumberParseException:
         possible = False
     if not possible:
@@ -101,7 +103,9 @@ def receive_status() -> Response:
     if not status:
         problems.append("MessageStatus is required")
     elif status not in outbound.PROVIDER_STATUS:
-        problems.append(f"MessageStatus {status!r} is not one of {', '.join(sorted(outbound.PROVIDER_STATUS))}")
+        problems.append(
+            f"MessageStatus {status!r} is not one of {', '.join(sorted(outbound.PROVIDER_STATUS))}"
+        )
     error_code = None
     if form.get("ErrorCode"):
         try:

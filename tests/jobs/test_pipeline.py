@@ -58,7 +58,7 @@ def test_reply_reaches_fake_twilio_and_its_delivery_comes_back(live_app, live_de
     run_jobs(live_app)
     [sent] = fake_twilio.wait_for_messages(1, to=DEMO_PHONE)
     assert sent["body"].startswith("Команды")
-    assert sent["status_callback"].endswith("/sms/status?o=%d" % outbound_messages()[0].id)
+    assert sent["status_callback"].endswith(f"/sms/status?o={outbound_messages()[0].id}")
     wait_until(lambda: outbound_messages()[0].status == "delivered", what="delivered status")
     [reply] = outbound_messages()
     assert reply.provider_sid == sent["sid"] and reply.num_segments == int(sent["num_segments"])
@@ -73,7 +73,9 @@ def test_chat_lands_in_the_inbox_and_is_acknowledged_once(client, app, demo):
     with Session(db.engine()) as session:
         conversation = session.exec(select(Conversation)).one()
         assert conversation.unread == 2
-        threaded = session.exec(select(Message).where(Message.conversation_id == conversation.id)).all()
+        threaded = session.exec(
+            select(Message).where(Message.conversation_id == conversation.id)
+        ).all()
         assert len(threaded) == 3
 
 
@@ -155,7 +157,9 @@ def test_transient_failures_are_retried_until_sent(live_app, live_demo, fake_twi
     assert reply.attempts == 3 and reply.provider_sid == sent["sid"]
 
 
-def test_opted_out_at_twilio_marks_the_resident_and_is_not_retried(live_app, live_demo, fake_twilio):
+def test_opted_out_at_twilio_marks_the_resident_and_is_not_retried(
+    live_app, live_demo, fake_twilio
+):
     fake_twilio.fail_next("21610")
     post_inbound(live_app.test_client(), live_app, "помощь")
     run_jobs(live_app)

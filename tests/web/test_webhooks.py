@@ -52,8 +52,12 @@ def test_tampered_body_is_refused(client, app):
     from smsbot.simulate import inbound_params, signed_request
 
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
-    data, headers = signed_request(PUBLIC + "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
-    response = client.post("/sms/inbound", data=data.replace(b"From=%2B7985", b"From=%2B7916"), headers=headers)
+    data, headers = signed_request(
+        PUBLIC + "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
+    )
+    response = client.post(
+        "/sms/inbound", data=data.replace(b"From=%2B7985", b"From=%2B7916"), headers=headers
+    )
     assert response.status_code == 403
 
 
@@ -73,7 +77,9 @@ def test_malformed_inbound_says_what_is_wrong(client, app, field, value, problem
 
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
     params[field] = value
-    response = post_signed(client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    response = post_signed(
+        client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
+    )
     assert response.status_code == 400
     assert problem in response.data.decode()
     assert _messages() == []
@@ -97,7 +103,9 @@ def test_same_message_sid_again_creates_nothing_new(client, app, redis_url):
 def test_behind_a_proxy_the_forwarded_url_is_checked(app_env, redis_url):
     from app import create_app
 
-    app = create_app({**app_env, "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://sms.example.org"})
+    app = create_app(
+        {**app_env, "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://sms.example.org"}
+    )
     client = app.test_client()
     from smsbot.simulate import inbound_params, signed_request
 
@@ -178,7 +186,9 @@ def test_status_finds_the_message_by_our_id_before_its_sid_is_recorded(client, a
         assert (message.provider_sid, message.status) == (sid, "sent")
 
 
-@pytest.mark.parametrize(("status", "problem"), [("", "MessageStatus is required"), ("invalid", "is not one of")])
+@pytest.mark.parametrize(
+    ("status", "problem"), [("", "MessageStatus is required"), ("invalid", "is not one of")]
+)
 def test_malformed_status_says_what_is_wrong(client, app, status, problem):
     response = _status(client, app, "SM" + "a" * 32, status)
     assert response.status_code == 400 and problem in response.data.decode()
@@ -191,15 +201,21 @@ def _payloads(kind: str) -> list[dict]:
     path = TESTDATA / "twilio_payloads.json"
     if not path.exists():
         return []
-    return [p for p in json.loads(path.read_text())["payloads"] if p["kind"] == kind and p.get("params")]
+    return [
+        p for p in json.loads(path.read_text())["payloads"] if p["kind"] == kind and p.get("params")
+    ]
 
 
-@pytest.mark.parametrize("payload", _payloads("inbound_sms") + _payloads("inbound_mms"), ids=lambda p: p["id"])
+@pytest.mark.parametrize(
+    "payload", _payloads("inbound_sms") + _payloads("inbound_mms"), ids=lambda p: p["id"]
+)
 def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, payload):
     params = {k: (v if isinstance(v, str) else str(v)) for k, v in payload["params"].items()}
     if payload["content_type"] != "application/x-www-form-urlencoded":
         pytest.skip("not a form webhook")
-    response = post_signed(client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    response = post_signed(
+        client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
+    )
     from smsbot.phones import is_e164
 
     if is_e164(params.get("To", "")) and is_e164(params.get("From", "")):
@@ -214,7 +230,9 @@ def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, 
 @pytest.mark.parametrize("payload", _payloads("status_callback"), ids=lambda p: p["id"])
 def test_real_status_payloads_are_understood_or_refused_with_a_reason(client, app, payload):
     params = dict(payload["params"])
-    response = post_signed(client, "/sms/status", params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    response = post_signed(
+        client, "/sms/status", params, app.config["SMSBOT_SETTINGS"].webhook_token
+    )
     from smsbot.outbound import PROVIDER_STATUS
 
     if params.get("MessageStatus") in PROVIDER_STATUS:
