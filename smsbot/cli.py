@@ -157,7 +157,7 @@ def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: flo
         sid, response = simulate.post_inbound(base, settings.webhook_token, from_phone=phone, to_phone=to_number,
                                               body=text, public_base_url=settings.public_base_url)  # fmt: skip
     except OSError as exc:
-        raise click.ClickException(f"the service at {base} does not answer ({exc}); is `smsbot run` running?")
+        raise click.ClickException(f"the service at {base} does not answer ({exc}); is `smsbot run` running?") from None
     if response.status_code != 200:
         raise click.ClickException(f"the webhook answered {response.status_code}: {response.text.strip()}")
     click.echo(f"→ {to_number}: {text}")

@@ -93,5 +93,5 @@ def summary() -> str:
     for spec in COMPANIES:
         lines.append(f"  {spec['name']}: SMS number {DEMO_NUMBERS[spec['slug']]}, {len(spec['buildings'])} buildings")
     lines.append(f"  demo resident phone {DEMO_PHONE} (linked to two accounts by the billing data)")
-    lines.append(f'  link another phone: smsbot sms +79031112233 "привязать 5012345680 7710"')
+    lines.append('  link another phone: smsbot sms +79031112233 "привязать 5012345680 7710"')
     return "\n".join(lines)

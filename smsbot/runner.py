@@ -71,6 +71,8 @@ class Child:
     started_at: float = 0.0
     restarts: int = 0
     restart_at: float | None = None
+    infrastructure: bool = False
+    """Redis and the fake Twilio: stopped last, after everything that talks to them."""
 
 
 @dataclass
@@ -180,16 +182,19 @@ class Supervisor:
         self._stopping = True
 
     def _shutdown(self) -> None:
-        for child in reversed(self.children):
-            if child.process and child.process.poll() is None:
-                child.process.terminate()
-        deadline = time.monotonic() + 10
-        for child in self.children:
-            if child.process:
+        """Stop the service processes first (they finish their current job), then Redis."""
+        for infrastructure in (False, True):
+            group = [c for c in self.children if c.infrastructure == infrastructure and c.process]
+            for child in group:
+                if child.process.poll() is None:
+                    child.process.terminate()
+            deadline = time.monotonic() + 15
+            for child in group:
                 try:
                     child.process.wait(max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.process.kill()
+                    child.process.wait()
         click.echo("smsbot stopped")
 
     # --- what the children need -----------------------------------------------------------------
@@ -203,7 +208,7 @@ class Supervisor:
         port = free_port()
         directory = self.settings.instance_path / "redis"
         directory.mkdir(parents=True, exist_ok=True)
-        child = Child("redis", [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        child = Child("redis", infrastructure=True, argv=[executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no", "--dir", str(directory), "--logfile", str(directory / "redis.log")])  # fmt: skip
         self._spawn(child)
         self.children.append(child)
@@ -219,7 +224,7 @@ class Supervisor:
         port = free_port()
         account_sid = "AC" + secrets.token_hex(16)
         auth_token = secrets.token_hex(16)
-        child = Child("fake-twilio", [sys.executable, "-m", "smsbot.cli", "fake-twilio", "--port", str(port),
+        child = Child("fake-twilio", infrastructure=True, argv=[sys.executable, "-m", "smsbot.cli", "fake-twilio", "--port", str(port),
                                       "--account-sid", account_sid, "--auth-token", auth_token])  # fmt: skip
         self._spawn(child)
         self.children.append(child)

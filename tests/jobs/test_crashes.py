@@ -1,0 +1,264 @@
+"""Crashes lose nothing and send nothing twice: SIGKILLed workers, Redis going away.
+
+These run real worker processes (`smsbot worker`), a real Redis, the fake Twilio server
+and the app over HTTP, and kill things the way production does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from smsbot import db, jobs
+from smsbot.models import IN_HANDLED, IN_RECEIVED, INBOUND, OUT_SENDING, Message
+from smsbot.simulate import post_inbound
+from tests.support import outbound_messages, wait_until
+
+pytestmark = pytest.mark.slow
+
+DEMO_PHONE = "+79851234567"
+COMPANY_NUMBER = "+74951230001"
+
+
+def start_worker(env: dict[str, str], **extra: str) -> subprocess.Popen:
+    """A real `smsbot worker` process with the test's environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "smsbot.cli", "worker"],
+        env={**os.environ, **env, **extra},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def inbound_messages() -> list[Message]:
+    with Session(db.engine()) as session:
+        return list(session.exec(select(Message).where(Message.direction == INBOUND).order_by(Message.id)))
+
+
+def text(settings, body: str, phone: str = DEMO_PHONE) -> str:  # noqa: ANN001
+    sid, response = post_inbound(
+        settings.public_base_url, settings.webhook_token, from_phone=phone, to_phone=COMPANY_NUMBER, body=body
+    )
+    assert response.status_code == 200, response.text
+    return sid
+
+
+@pytest.fixture()
+def crash_env(live_env, tmp_path):  # noqa: ANN001, ANN201
+    env, _server = live_env
+    markers = tmp_path / "failpoints"
+    markers.mkdir()
+    env.update(
+        SMSBOT_SWEEP_AFTER_SECONDS="1",
+        SMSBOT_SENDING_GRACE_SECONDS="1",
+        SMSBOT_FAILPOINT_DIR=str(markers),
+    )
+    return env, markers
+
+
+@pytest.fixture()
+def service(crash_env, live_env):  # noqa: ANN001, ANN201
+    """The app over HTTP with demo data, configured for quick sweeps."""
+    from app import create_app
+    from smsbot import demo
+
+    env, markers = crash_env
+    _, server = live_env
+    application = create_app(env)
+    server.start(application)
+    with application.app_context():
+        with Session(db.engine()) as session:
+            demo.seed(session)
+            session.commit()
+        yield application, env, markers
+
+
+def _sweep_until(predicate, what: str, timeout: float = 20) -> None:  # noqa: ANN001
+    """Sweep as the clock would, until `predicate` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(1.1)
+        jobs.sweep()
+
+
+def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake_twilio):
+    app, env, markers = service
+    settings = app.config["SMSBOT_SETTINGS"]
+    doomed = start_worker(env, SMSBOT_FAILPOINTS="inbound.before_commit=sleep:60")
+    try:
+        text(settings, "помощь")
+        wait_until(lambda: (markers / "inbound.before_commit").exists(), timeout=20, what="worker mid-job")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        stop(doomed)
+    [message] = inbound_messages()
+    assert message.status == IN_RECEIVED and outbound_messages() == []  # rolled back, not lost
+
+    healthy = start_worker(env)
+    try:
+        _sweep_until(lambda: inbound_messages()[0].status == IN_HANDLED, "the message to be handled")
+        fake_twilio.wait_for_messages(1, to=DEMO_PHONE, timeout=20)
+        wait_until(lambda: outbound_messages()[0].status == "delivered", timeout=20, what="delivered")
+        time.sleep(2.5)  # further sweeps must not send it again
+        jobs.sweep()
+        time.sleep(0.5)
+    finally:
+        stop(healthy)
+    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+    assert len(outbound_messages()) == 1
+
+
+def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(service, fake_twilio):
+    app, env, markers = service
+    settings = app.config["SMSBOT_SETTINGS"]
+    fake_twilio.reset()
+    doomed = start_worker(env, SMSBOT_FAILPOINTS="send.after_provider=sleep:60")
+    try:
+        text(settings, "помощь")
+        wait_until(lambda: (markers / "send.after_provider").exists(), timeout=20, what="worker mid-send")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        stop(doomed)
+    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+
+    healthy = start_worker(env)
+    try:
+        _sweep_until(lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded")
+        time.sleep(2.5)
+        jobs.sweep()
+        time.sleep(0.5)
+    finally:
+        stop(healthy)
+    [reply] = outbound_messages()
+    assert reply.provider_sid == fake_twilio.messages(to=DEMO_PHONE)[0]["sid"]
+    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+
+
+def test_stuck_send_that_never_reached_twilio_is_sent_once(service, fake_twilio):
+    """Killed after the claim but before the provider call: the sweep asks, then sends."""
+    app, env, markers = service
+    settings = app.config["SMSBOT_SETTINGS"]
+    doomed = start_worker(env, SMSBOT_FAILPOINTS="send.before_provider=sleep:60")
+    try:
+        text(settings, "помощь")
+        wait_until(lambda: (markers / "send.before_provider").exists(), timeout=20, what="worker mid-send")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        stop(doomed)
+    assert outbound_messages()[0].status == OUT_SENDING
+    assert fake_twilio.messages(to=DEMO_PHONE) == []
+
+    healthy = start_worker(env)
+    try:
+        _sweep_until(lambda: outbound_messages()[0].status == "delivered", "the reply to be sent")
+        time.sleep(2.5)
+        jobs.sweep()
+        time.sleep(0.5)
+    finally:
+        stop(healthy)
+    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+
+
+# --- Redis going away -------------------------------------------------------------------------
+
+
+class OwnRedis:
+    """A redis-server of this test's own, so it can be stopped without hurting others."""
+
+    def __init__(self, directory: Path) -> None:
+        from smsbot.runner import free_port, redis_executable
+
+        self.port = free_port()
+        self.directory = directory
+        self.executable = redis_executable()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from smsbot.runner import _wait_for_port
+
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_port(self.port, "test Redis")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+def test_redis_stopping_while_webhooks_arrive_loses_nothing(live_env, fake_twilio, tmp_path):
+    from app import create_app
+    from smsbot import demo
+
+    env, server = live_env
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    env.update(REDIS_URL=redis.url, SMSBOT_SWEEP_AFTER_SECONDS="1")
+    app = create_app(env)
+    server.start(app)
+    settings = app.config["SMSBOT_SETTINGS"]
+    phones = [f"+7985{n:07d}" for n in range(1, 31)]
+    worker = None
+    try:
+        with app.app_context():
+            with Session(db.engine()) as session:
+                demo.seed(session)
+                session.commit()
+            worker = start_worker(env)
+            for phone in phones[:10]:
+                text(settings, "помощь", phone)
+            redis.stop()  # Redis goes away while messages keep coming
+            started = time.monotonic()
+            for phone in phones[10:20]:
+                text(settings, "помощь", phone)
+            assert time.monotonic() - started < 10, "webhooks must not hang while Redis is down"
+            redis.start()  # back, empty: everything queued before is gone from Redis
+            for phone in phones[20:]:
+                text(settings, "помощь", phone)
+            assert len(inbound_messages()) == 30
+
+            def all_delivered() -> bool:
+                replies = outbound_messages()
+                return len(replies) == 30 and all(r.status == "delivered" for r in replies)
+
+            _sweep_until(all_delivered, "every message to be answered", timeout=60)
+            time.sleep(2.5)
+            jobs.sweep()
+            time.sleep(1)
+            assert all(m.status == IN_HANDLED for m in inbound_messages())
+            for phone in phones:
+                assert len(fake_twilio.messages(to=phone)) == 1, phone
+    finally:
+        if worker is not None:
+            stop(worker)
+        redis.stop()
