@@ -17,8 +17,12 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database schema up to `revision` (the newest by default)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the database schema up to `revision` (every head by default).
+
+    "heads", not "head": two features developed side by side may each add a migration on
+    the same parent; both apply, and a later merge revision joins them.
+    """
     command.upgrade(alembic_config(database_url), revision)
 
 
