@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 _engine: Engine | None = None
@@ -80,21 +81,29 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
+@lru_cache(maxsize=64)
+def _insert_ignore_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    # RETURNING, not rowcount: drivers disagree on rowcount for a skipped conflicting row.
+    return (
+        dialect_insert(table)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(table.c.id)
+    )
+
+
 def insert_ignore(
-    session: Session, table: Any, values: dict[str, Any], keys: list[str]
+    executor: Session | Connection, table: Any, values: dict[str, Any], keys: list[str]
 ) -> int | None:
     """INSERT a row unless one with the same unique `keys` exists; return its new id, or None.
 
     Both SQLite and PostgreSQL speak ON CONFLICT DO NOTHING, which is what makes concurrent
-    duplicate webhooks and first messages from a new phone safe without a retry loop.
+    duplicate webhooks and first messages from a new phone safe without a retry loop. The
+    statement is built once per table, so the hot webhook path only binds values.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - we support two databases
-        dialect_insert = insert
-    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    # RETURNING, not rowcount: drivers disagree on rowcount for a skipped conflicting row.
-    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    stmt = _insert_ignore_statement(bind.dialect.name, table, tuple(keys))
+    return executor.execute(stmt, values).scalar_one_or_none()

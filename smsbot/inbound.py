@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 import handlers
@@ -50,12 +51,16 @@ class InboundSms:
     params: dict[str, str] = field(default_factory=dict)
 
 
-def store(session: Session, sms: InboundSms) -> tuple[int, bool]:
-    """Insert the message unless its MessageSid is known; return (id, created)."""
+def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
+    """Insert the message unless its MessageSid is known; return (id, created).
+
+    Takes a plain Connection too: the webhook calls this on every request, and Core without
+    the ORM session costs half as much.
+    """
     now = utcnow()
     m = measure(sms.body)
     new_id = insert_ignore(
-        session,
+        conn,
         Message.__table__,
         {
             "direction": INBOUND,
@@ -76,7 +81,8 @@ def store(session: Session, sms: InboundSms) -> tuple[int, bool]:
     )
     if new_id is not None:
         return new_id, True
-    return session.execute(sa_select(Message.id).where(Message.provider_sid == sms.message_sid)).scalar_one(), False
+    existing = sa_select(Message.id).where(Message.provider_sid == sms.message_sid)
+    return conn.execute(existing).scalar_one(), False
 
 
 def handle(session: Session, message_id: int) -> list[int]:
@@ -88,7 +94,9 @@ def handle(session: Session, message_id: int) -> list[int]:
     now = utcnow()
     claimed = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.direction == INBOUND, Message.status == IN_RECEIVED)
+        .where(
+            Message.id == message_id, Message.direction == INBOUND, Message.status == IN_RECEIVED
+        )
         .values(attempts=Message.attempts + 1, updated_at=now)
     ).rowcount
     if not claimed:
@@ -100,7 +108,9 @@ def handle(session: Session, message_id: int) -> list[int]:
     company = _route(session, message, resident.id)
     conversation = None
     if company is not None:
-        conversation = conversations.get_or_create(session, company_id=company.id, resident_id=resident.id)
+        conversation = conversations.get_or_create(
+            session, company_id=company.id, resident_id=resident.id
+        )
         conversation.last_message_at = now
     message.resident_id = resident.id
     message.company_id = company.id if company else None
@@ -126,13 +136,23 @@ def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
     company = _route(session, message, resident.id)
     conversation = None
     if company is not None:
-        conversation = conversations.get_or_create(session, company_id=company.id, resident_id=resident.id)
+        conversation = conversations.get_or_create(
+            session, company_id=company.id, resident_id=resident.id
+        )
         conversation.last_message_at = now
     message.resident_id = resident.id
     message.company_id = company.id if company else None
     message.conversation_id = conversation.id if conversation else None
     message.error_message = error[:500]
-    ctx = Context(session, message, resident, company, conversation, parsing.Command("chat", message.body), now)
+    ctx = Context(
+        session,
+        message,
+        resident,
+        company,
+        conversation,
+        parsing.Command("chat", message.body),
+        now,
+    )
     return _finish(session, ctx, handlers.handler_for("chat")(ctx), IN_FAILED)
 
 
@@ -140,7 +160,9 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
     return list(
         session.exec(
             select(Message.id).where(
-                Message.reply_to_id == message_id, Message.direction == OUTBOUND, Message.status == OUT_QUEUED
+                Message.reply_to_id == message_id,
+                Message.direction == OUTBOUND,
+                Message.status == OUT_QUEUED,
             )
         )
     )
@@ -168,7 +190,9 @@ def _route(session: Session, message: Message, resident_id: int) -> Company | No
 
 def _finish(session: Session, ctx: Context, replies: list[Reply], status: str) -> list[int]:
     created = [
-        outbound.queue_reply(session, inbound=ctx.message, resident=ctx.resident, company=ctx.company, reply=r)
+        outbound.queue_reply(
+            session, inbound=ctx.message, resident=ctx.resident, company=ctx.company, reply=r
+        )
         for r in replies
     ]
     ctx.message.status = status

@@ -49,8 +49,15 @@ def connection() -> Redis:
     return _redis
 
 
+_queues: dict[str, Queue] = {}
+
+
 def queue(name: str) -> Queue:
-    return Queue(name, connection=connection(), default_timeout=JOB_TIMEOUT)
+    """The RQ queue `name` on this process's connection (made once; Queue() is not free)."""
+    found = _queues.get(name)
+    if found is None or found.connection is not connection():
+        found = _queues[name] = Queue(name, connection=connection(), default_timeout=JOB_TIMEOUT)
+    return found
 
 
 def inbound_job_id(message_id: int) -> str:
@@ -73,6 +80,16 @@ def enqueue_send(message_id: int, *, delay: float = 0, queue_name: str = OUTBOUN
     return _enqueue(
         queue_name, "smsbot.jobs.send_outbound", message_id, outbound_job_id(message_id), delay
     )
+
+
+def send_queue(kind: str) -> str:
+    """The queue a message's send job goes on: notices wait behind everything else."""
+    return NOTICES_QUEUE if kind == "notice" else OUTBOUND_QUEUE
+
+
+def enqueue_notice(notice_id: int) -> bool:
+    """Queue the sending of a stored notice's copies; False (logged) if Redis is down."""
+    return _enqueue(NOTICES_QUEUE, "smsbot.jobs.send_notice", notice_id, f"notice-{notice_id}")
 
 
 def enqueue_many_sends(message_ids: Iterable[int], queue_name: str = OUTBOUND_QUEUE) -> int:

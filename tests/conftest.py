@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO.parent / "shared" / "testdata"
 """External conformance vectors, beside the repository when present."""
 
-REDIS_URL = os.environ.get("SMSBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-"""Tests own this Redis database number and flush it around each test."""
+REDIS_SERVER = os.environ.get("SMSBOT_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+"""The machine's Redis; each test run claims a database number of its own on it (14 down to 1)."""
+REDIS_LOCK = "smsbot:test-run"
 POSTGRES_ADMIN_URL = os.environ.get(
     "SMSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -59,12 +60,32 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 # --- Redis ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def redis_database() -> str:
+    """Claim a Redis database number no other test run is using, so runs never collide."""
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    for number in range(14, 0, -1):
+        conn = Redis.from_url(f"{REDIS_SERVER}/{number}")
+        if conn.set(REDIS_LOCK, token, nx=True, ex=6 * 3600):
+            yield f"{REDIS_SERVER}/{number}"
+            if conn.get(REDIS_LOCK) == token.encode():
+                conn.flushdb()
+            conn.close()
+            return
+        conn.close()
+    raise RuntimeError("every Redis database 1-14 is claimed by another test run")
+
+
 @pytest.fixture()
-def redis_url() -> str:
-    conn = Redis.from_url(REDIS_URL)
+def redis_url(redis_database) -> str:  # noqa: ANN001
+    """The run's own Redis database, flushed before and after each test."""
+    conn = Redis.from_url(redis_database)
+    token = conn.get(REDIS_LOCK)
     conn.flushdb()
-    yield REDIS_URL
+    conn.set(REDIS_LOCK, token, ex=6 * 3600)
+    yield redis_database
     conn.flushdb()
+    conn.set(REDIS_LOCK, token, ex=6 * 3600)
     conn.close()
 
 

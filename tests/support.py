@@ -31,7 +31,7 @@ def post_inbound(
     )
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):  # noqa: ANN001, ANN201
     """Poll `predicate` until it returns something truthy; fail the test after `timeout`."""
     import time
 

@@ -81,9 +81,8 @@ def receive_inbound() -> Response:
         return _bad(problems)
 
     sms = InboundSms(sid, from_phone, to_phone, body or "", form.to_dict())
-    with Session(db.engine()) as session:
-        message_id, created = inbound.store(session, sms)
-        session.commit()
+    with db.engine().begin() as conn:
+        message_id, created = inbound.store(conn, sms)
     if created:
         queues.enqueue_inbound(message_id)
         log.info("inbound %s from %s stored as %s", sid, mask(from_phone), message_id)

@@ -33,7 +33,7 @@ def start_worker(env: dict[str, str], **extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "smsbot.cli", "worker"],
         env={**os.environ, **env, **extra},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=None if os.environ.get("SMSBOT_TEST_WORKER_LOGS") else subprocess.DEVNULL,
     )
 
 
@@ -49,12 +49,18 @@ def stop(process: subprocess.Popen) -> None:
 
 def inbound_messages() -> list[Message]:
     with Session(db.engine()) as session:
-        return list(session.exec(select(Message).where(Message.direction == INBOUND).order_by(Message.id)))
+        return list(
+            session.exec(select(Message).where(Message.direction == INBOUND).order_by(Message.id))
+        )
 
 
 def text(settings, body: str, phone: str = DEMO_PHONE) -> str:  # noqa: ANN001
     sid, response = post_inbound(
-        settings.public_base_url, settings.webhook_token, from_phone=phone, to_phone=COMPANY_NUMBER, body=body
+        settings.public_base_url,
+        settings.webhook_token,
+        from_phone=phone,
+        to_phone=COMPANY_NUMBER,
+        body=body,
     )
     assert response.status_code == 200, response.text
     return sid
@@ -90,7 +96,7 @@ def service(crash_env, live_env):  # noqa: ANN001, ANN201
         yield application, env, markers
 
 
-def _sweep_until(predicate, what: str, timeout: float = 20) -> None:  # noqa: ANN001
+def _sweep_until(predicate, what: str, timeout: float = 60) -> None:  # noqa: ANN001
     """Sweep as the clock would, until `predicate` holds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -106,7 +112,9 @@ def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake
     doomed = start_worker(env, SMSBOT_FAILPOINTS="inbound.before_commit=sleep:60")
     try:
         text(settings, "помощь")
-        wait_until(lambda: (markers / "inbound.before_commit").exists(), timeout=20, what="worker mid-job")
+        wait_until(
+            lambda: (markers / "inbound.before_commit").exists(), timeout=60, what="worker mid-job"
+        )
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)
     finally:
@@ -116,9 +124,13 @@ def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake
 
     healthy = start_worker(env)
     try:
-        _sweep_until(lambda: inbound_messages()[0].status == IN_HANDLED, "the message to be handled")
-        fake_twilio.wait_for_messages(1, to=DEMO_PHONE, timeout=20)
-        wait_until(lambda: outbound_messages()[0].status == "delivered", timeout=20, what="delivered")
+        _sweep_until(
+            lambda: inbound_messages()[0].status == IN_HANDLED, "the message to be handled"
+        )
+        fake_twilio.wait_for_messages(1, to=DEMO_PHONE, timeout=60)
+        wait_until(
+            lambda: outbound_messages()[0].status == "delivered", timeout=60, what="delivered"
+        )
         time.sleep(2.5)  # further sweeps must not send it again
         jobs.sweep()
         time.sleep(0.5)
@@ -135,7 +147,9 @@ def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(servic
     doomed = start_worker(env, SMSBOT_FAILPOINTS="send.after_provider=sleep:60")
     try:
         text(settings, "помощь")
-        wait_until(lambda: (markers / "send.after_provider").exists(), timeout=20, what="worker mid-send")
+        wait_until(
+            lambda: (markers / "send.after_provider").exists(), timeout=60, what="worker mid-send"
+        )
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)
     finally:
@@ -144,7 +158,9 @@ def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(servic
 
     healthy = start_worker(env)
     try:
-        _sweep_until(lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded")
+        _sweep_until(
+            lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded"
+        )
         time.sleep(2.5)
         jobs.sweep()
         time.sleep(0.5)
@@ -162,7 +178,9 @@ def test_stuck_send_that_never_reached_twilio_is_sent_once(service, fake_twilio)
     doomed = start_worker(env, SMSBOT_FAILPOINTS="send.before_provider=sleep:60")
     try:
         text(settings, "помощь")
-        wait_until(lambda: (markers / "send.before_provider").exists(), timeout=20, what="worker mid-send")
+        wait_until(
+            lambda: (markers / "send.before_provider").exists(), timeout=60, what="worker mid-send"
+        )
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)
     finally:
@@ -251,7 +269,7 @@ def test_redis_stopping_while_webhooks_arrive_loses_nothing(live_env, fake_twili
                 replies = outbound_messages()
                 return len(replies) == 30 and all(r.status == "delivered" for r in replies)
 
-            _sweep_until(all_delivered, "every message to be answered", timeout=60)
+            _sweep_until(all_delivered, "every message to be answered", timeout=120)
             time.sleep(2.5)
             jobs.sweep()
             time.sleep(1)

@@ -13,6 +13,14 @@ from tests.conftest import run_jobs
 from tests.support import outbound_messages, post_inbound
 
 
+def _forget_jobs(redis_url: str) -> None:
+    """Lose every queued job, as a Redis restart without persistence would."""
+    conn = Redis.from_url(redis_url)
+    keys = list(conn.scan_iter("rq:*"))
+    if keys:
+        conn.delete(*keys)
+
+
 def _age(message_id: int, seconds: int = 120) -> None:
     with Session(db.engine()) as session:
         message = session.get(Message, message_id)
@@ -32,7 +40,7 @@ def _inbound_id(sid: str) -> int:
 def test_message_never_queued_is_queued_by_the_sweep(client, app, demo, redis_url):
     sid, _ = post_inbound(client, app, "помощь")
     message_id = _inbound_id(sid)
-    Redis.from_url(redis_url).flushdb()  # as if Redis lost it
+    _forget_jobs(redis_url)  # as if Redis lost them
     _age(message_id)
     assert jobs.sweep()["inbound"] == 1
     run_jobs(app)
@@ -48,14 +56,14 @@ def test_a_message_still_waiting_in_the_queue_is_left_alone(client, app, demo, r
 
 def test_young_messages_are_not_swept(client, app, demo, redis_url):
     post_inbound(client, app, "помощь")
-    Redis.from_url(redis_url).flushdb()
+    _forget_jobs(redis_url)
     assert jobs.sweep() == {"inbound": 0, "outbound": 0, "reconciled": 0}
 
 
 def test_lost_send_is_queued_again(client, app, demo, redis_url):
     post_inbound(client, app, "помощь")
     jobs.handle_inbound(1)
-    Redis.from_url(redis_url).flushdb()
+    _forget_jobs(redis_url)
     [reply] = outbound_messages()
     assert reply.status == OUT_QUEUED
     _age(reply.id)
