@@ -5,7 +5,7 @@ the fake Twilio server, and a guard that fails any test reaching beyond this mac
 from __future__ import annotations
 
 import os
-import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -32,29 +32,14 @@ TWILIO_FROM = "+79990000000"
 
 # --- no internet -------------------------------------------------------------------------------
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
+NETGUARD = REPO / "tests" / "netguard"
+"""Holds sitecustomize.py, the guard; on PYTHONPATH it guards subprocesses too."""
+sys.path.insert(0, str(NETGUARD))
+import sitecustomize  # noqa: E402, F401  (installs the guard in this process)
 
-
-def _loopback_only(address) -> None:  # noqa: ANN001
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-        if host not in ("localhost", "::1") and not host.startswith("127.") and host != "0.0.0.0":
-            raise AssertionError(f"test tried to reach {host}: tests must stay on this machine")
-
-
-def _guarded_connect(self, address):  # noqa: ANN001, ANN202
-    _loopback_only(address)
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self, address):  # noqa: ANN001, ANN202
-    _loopback_only(address)
-    return _real_connect_ex(self, address)
-
-
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(NETGUARD), os.environ.get("PYTHONPATH")])
+)
 
 
 # --- Redis ----------------------------------------------------------------------------------
