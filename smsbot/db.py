@@ -7,6 +7,9 @@ writers queue instead of failing, foreign keys on).
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -17,6 +20,43 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 _engine: Engine | None = None
+_writer: Engine | None = None
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"""How long SQLite itself waits on a lock inside a transaction (rare in WAL mode)."""
+WRITER_OPTION = "smsbot_writer"
+"""Execution option marking connections whose transactions will write (see `writer`)."""
+SQLITE_LOCK_TIMEOUT = 30.0
+"""Seconds a transaction waits for SQLite's write lock before giving up."""
+
+
+def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
+    """Start an SQLite transaction holding the write lock, waiting for it in fine steps.
+
+    Why: SQLite has one writer. A deferred transaction that reads and then writes fails at
+    once ("database is locked", no waiting) when another process committed in between, and
+    SQLite's own busy handler waits in coarse steps (up to 100 ms) that ruin latency when
+    web and worker processes take turns hundreds of times a second. So every transaction
+    transaction that will write takes the lock at BEGIN (see `writer`), and we poll for it
+    in steps of a fraction of a millisecond.
+    """
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT
+    pause = 0.0001
+    try:
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 1.5, 0.002)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -28,24 +68,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
             # Let SQLAlchemy, not pysqlite, decide when a transaction starts (the documented
-            # recipe), so the first write of a job takes the lock it holds to commit.
+            # recipe): readers BEGIN deferred, writers BEGIN IMMEDIATE (see `writer`).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN")
+            if conn.get_execution_options().get(WRITER_OPTION):
+                begin_immediate(conn.connection.dbapi_connection)
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -69,10 +114,23 @@ def engine() -> Engine:
     return _engine
 
 
+def writer() -> Engine:
+    """The engine for units of work that write: on SQLite they hold the write lock from BEGIN.
+
+    Use it for anything that reads and then writes (jobs, webhooks, form posts); plain
+    `engine()` sessions are for reading, and never block writers.
+    """
+    global _writer
+    current = engine()
+    if _writer is None or _writer.engine is not current:
+        _writer = current.execution_options(**{WRITER_OPTION: True})
+    return _writer
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on error."""
-    with Session(engine(), expire_on_commit=False) as session:
+    """A writing session whose transaction commits on success and rolls back on error."""
+    with Session(writer(), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -81,7 +81,7 @@ def receive_inbound() -> Response:
         return _bad(problems)
 
     sms = InboundSms(sid, from_phone, to_phone, body or "", form.to_dict())
-    with db.engine().begin() as conn:
+    with db.writer().begin() as conn:
         message_id, created = inbound.store(conn, sms)
     if created:
         queues.enqueue_inbound(message_id)
@@ -121,7 +121,7 @@ def receive_status() -> Response:
         log.warning("refused status callback: %s", "; ".join(problems))
         return _bad(problems)
 
-    with Session(db.engine()) as session:
+    with Session(db.writer()) as session:
         result = outbound.apply_status(
             session, sid=sid, status=status, message_id=message_id,
             error_code=error_code, error_message=form.get("ErrorMessage"),
