@@ -38,6 +38,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+
+    from smsbot.web import staff
+
+    staff.init_app(app)
     return app
 
 

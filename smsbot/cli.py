@@ -111,11 +111,48 @@ def seed_demo() -> None:
 
     from smsbot import db, demo
 
-    _app()
+    settings = _app().config["SMSBOT_SETTINGS"]
     with Session(db.engine()) as session:
         loaded = demo.seed(session)
+        passwords = demo.seed_staff(session) if loaded else {}
         session.commit()
-    click.echo(demo.summary() if loaded else "the database already has companies; nothing loaded")
+    if loaded:
+        click.echo(demo.summary())
+        click.echo(demo.staff_summary(passwords, settings.public_base_url))
+    else:
+        click.echo("the database already has companies; nothing loaded")
+
+
+@main.command("create-user")
+@click.argument("login")
+@click.option("--role", required=True, type=click.Choice(["dispatcher", "company_admin", "inspector", "superadmin"]))
+@click.option("--company", "company_slug", help="The company's slug (dispatchers and company admins).")
+@click.option("--name", help="The person's name as colleagues see it (default: the login).")
+@click.option("--language", default="ru", show_default=True, type=click.Choice(["ru", "en"]))
+@click.password_option(help="Asked for when not given (it is not echoed).")
+def create_user(login: str, role: str, company_slug: str | None, name: str | None, language: str, password: str) -> None:
+    """Add a staff account for the web interface."""
+    from sqlmodel import Session, select
+
+    from smsbot import db, users
+    from smsbot.exceptions import Refused
+    from smsbot.models import Company
+
+    _app()
+    with Session(db.engine()) as session:
+        company_id = None
+        if company_slug:
+            company_id = session.exec(select(Company.id).where(Company.slug == company_slug)).first()
+            if company_id is None:
+                slugs = ", ".join(session.exec(select(Company.slug).order_by(Company.slug)))
+                raise click.ClickException(f"no company {company_slug!r}; there are: {slugs or 'none'}")
+        try:
+            user = users.create_user(session, login=login, name=name or login, password=password, role=role,
+                                     company_id=company_id, language=language)  # fmt: skip
+        except Refused as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"created {user.login} ({role}{', ' + company_slug if company_slug else ''})")
 
 
 @main.command("fake-twilio", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

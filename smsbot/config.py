@@ -48,11 +48,20 @@ class Settings:
     """A send claimed this long ago is asked about at the provider; keep it well above the
     provider timeout (15 s), or a slow send still in flight could be sent twice."""
     send_max_attempts: int = 6
+    session_idle_minutes: int = 120
+    """A staff session unused this long ends (an open inbox page keeps it in use)."""
+    session_max_hours: int = 12
+    """A staff session ends this long after sign-in, used or not: one shift."""
 
     @property
     def transport(self) -> str:
         """Which gateway sends SMS: Twilio when credentials are set, else the local outbox."""
         return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "outbox"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS when the service is reached over HTTPS."""
+        return self.public_base_url.startswith("https://")
 
     @property
     def webhook_token(self) -> str:
@@ -199,4 +208,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         sweep_after_seconds=_int(env, "SMSBOT_SWEEP_AFTER_SECONDS", 20, minimum=1),
         sending_grace_seconds=_int(env, "SMSBOT_SENDING_GRACE_SECONDS", 60, minimum=1),
         send_max_attempts=_int(env, "SMSBOT_SEND_MAX_ATTEMPTS", 6, minimum=1),
+        session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
+        session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
     )

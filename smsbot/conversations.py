@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
-from smsbot.models import Conversation
+from smsbot.exceptions import Refused
+from smsbot.models import (
+    COMPANY_ROLES,
+    INBOUND,
+    KIND_DISPATCHER,
+    KIND_RESIDENT,
+    OUT_QUEUED,
+    OUTBOUND,
+    Account,
+    AccountLink,
+    Building,
+    Company,
+    CompanyNumber,
+    Conversation,
+    ConversationNote,
+    Message,
+    Resident,
+    User,
+)
+from smsbot.segments import measure
 
 
 def get_or_create(session: Session, *, company_id: int, resident_id: int) -> Conversation:
@@ -43,3 +66,317 @@ def last_company_id(session: Session, resident_id: int) -> int | None:
         .order_by(Conversation.last_message_at.desc())
         .limit(1)
     ).first()
+
+
+# --- The dispatchers' side: inbox, replies, notes, assignment ----------------------------------
+
+OPEN = "open"
+"""Waiting for the company: new, or answered but not finished."""
+CLOSED = "closed"
+"""Finished by a dispatcher; the resident's next message opens it again."""
+
+MAX_REPLY_LENGTH = 1600
+"""Twilio's limit for one message body (about 24 Cyrillic segments)."""
+MAX_NOTE_LENGTH = 4000
+
+INBOX_FILTERS = ("open", "mine", "unassigned", "closed", "all")
+"""Views of the inbox: open threads, mine, nobody's, closed ones, everything."""
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account linked to the resident's phone, as the inbox shows it."""
+
+    number: str
+    apartment: str | None
+    address: str
+    company_id: int
+
+
+@dataclass
+class InboxRow:
+    """One line of the inbox: the thread, who it is with and what was said last."""
+
+    conversation: Conversation
+    resident: Resident
+    company: Company
+    last_message: Message | None
+    """The resident's or a dispatcher's newest message (the bot's replies say little)."""
+    accounts: list[AccountInfo]
+    assignee: User | None
+
+
+def clean_text(text: str) -> str:
+    """Browsers send a textarea's line breaks as CRLF; the counter counted LF. Send what was counted."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def sms_text(body: str, *, empty: str) -> str:
+    """A dispatcher's text, cleaned, or Refused when it is empty or too long for one SMS."""
+    text = clean_text(body)
+    if not text:
+        raise Refused(empty)
+    if len(text) > MAX_REPLY_LENGTH:
+        raise Refused("The text is {n} characters long; at most {max} fit in one SMS message.",
+                      n=len(text), max=MAX_REPLY_LENGTH)  # fmt: skip
+    return text
+
+
+def accounts_of(session: Session, resident_ids: list[int]) -> dict[int, list[AccountInfo]]:
+    """Each resident's linked accounts with their building address."""
+    found: dict[int, list[AccountInfo]] = {rid: [] for rid in resident_ids}
+    if not resident_ids:
+        return found
+    rows = session.exec(
+        select(AccountLink.resident_id, Account, Building.address)
+        .join(Account, Account.id == AccountLink.account_id)
+        .join(Building, Building.id == Account.building_id)
+        .where(AccountLink.resident_id.in_(resident_ids))
+        .order_by(AccountLink.id)
+    )
+    for resident_id, account, address in rows:
+        found[resident_id].append(
+            AccountInfo(account.number, account.apartment, address, account.company_id)
+        )
+    return found
+
+
+def inbox(
+    session: Session,
+    *,
+    company_ids: Iterable[int] | None,
+    view: str = "open",
+    user_id: int | None = None,
+    phone: str | None = None,
+    limit: int = 100,
+) -> list[InboxRow]:
+    """Conversations newest first, within the companies given (None: every company)."""
+    query = (
+        select(Conversation, Resident, Company)
+        .join(Resident, Resident.id == Conversation.resident_id)
+        .join(Company, Company.id == Conversation.company_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    if company_ids is not None:
+        query = query.where(Conversation.company_id.in_(list(company_ids)))
+    if view in ("open", "mine", "unassigned"):
+        query = query.where(Conversation.status == OPEN)
+    if view == "mine":
+        query = query.where(Conversation.assignee_id == user_id)
+    elif view == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif view == "closed":
+        query = query.where(Conversation.status == CLOSED)
+    if phone:
+        query = query.where(Resident.phone.contains(phone))
+    rows = session.exec(query).all()
+    if not rows:
+        return []
+    ids = [c.id for c, _, _ in rows]
+    last_ids = session.exec(
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(ids), Message.kind.in_((KIND_RESIDENT, KIND_DISPATCHER)))
+        .group_by(Message.conversation_id)
+    ).all()
+    last = {
+        m.conversation_id: m for m in session.exec(select(Message).where(Message.id.in_(last_ids)))
+    }
+    accounts = accounts_of(session, [r.id for _, r, _ in rows])
+    assignee_ids = {c.assignee_id for c, _, _ in rows if c.assignee_id}
+    assignees = {
+        u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids)))
+    } if assignee_ids else {}  # fmt: skip
+    return [
+        InboxRow(
+            conversation=c,
+            resident=r,
+            company=company,
+            last_message=last.get(c.id),
+            accounts=[a for a in accounts[r.id] if a.company_id == c.company_id],
+            assignee=assignees.get(c.assignee_id),
+        )
+        for c, r, company in rows
+    ]
+
+
+def unread_total(session: Session, company_ids: Iterable[int] | None) -> int:
+    """Unread resident messages in open conversations, for the navigation badge."""
+    query = select(func.coalesce(func.sum(Conversation.unread), 0)).where(
+        Conversation.status == OPEN
+    )
+    if company_ids is not None:
+        query = query.where(Conversation.company_id.in_(list(company_ids)))
+    return int(session.exec(query).one())
+
+
+@dataclass
+class Thread:
+    """Everything a conversation page shows, oldest first."""
+
+    messages: list[Message]
+    notes: list[ConversationNote]
+    authors: dict[int, User]
+
+    def timeline(self) -> list[Message | ConversationNote]:
+        items: list[Message | ConversationNote] = [*self.messages, *self.notes]
+        return sorted(
+            items, key=lambda item: (item.created_at, isinstance(item, ConversationNote), item.id)
+        )
+
+
+THREAD_LIMIT = 300
+"""Messages a conversation page shows (the newest); older ones are rarely needed there."""
+
+
+def thread(session: Session, conversation: Conversation, limit: int = THREAD_LIMIT) -> Thread:
+    messages = list(
+        session.exec(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+    )[::-1]
+    notes = list(
+        session.exec(
+            select(ConversationNote)
+            .where(ConversationNote.conversation_id == conversation.id)
+            .order_by(ConversationNote.id)
+        )
+    )
+    author_ids = {m.author_id for m in messages if m.author_id} | {
+        n.author_id for n in notes if n.author_id
+    }
+    authors = (
+        {u.id: u for u in session.exec(select(User).where(User.id.in_(author_ids)))}
+        if author_ids
+        else {}
+    )
+    return Thread(messages, notes, authors)
+
+
+def sender_number(
+    session: Session, company_id: int, resident_phone: str | None = None
+) -> str | None:
+    """The number a company's SMS go out from: the one the resident texts, else its first."""
+    if resident_phone:
+        last_to = session.exec(
+            select(Message.to_phone)
+            .join(CompanyNumber, CompanyNumber.phone == Message.to_phone)
+            .where(
+                Message.direction == INBOUND,
+                Message.from_phone == resident_phone,
+                CompanyNumber.company_id == company_id,
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).first()
+        if last_to:
+            return last_to
+    return session.exec(
+        select(CompanyNumber.phone)
+        .where(CompanyNumber.company_id == company_id)
+        .order_by(CompanyNumber.id)
+    ).first()
+
+
+def reply(
+    session: Session,
+    *,
+    conversation: Conversation,
+    author: User,
+    body: str,
+    default_from: str | None,
+) -> Message:
+    """Store a dispatcher's SMS to the resident as queued; the caller queues the send after commit.
+
+    Refused for an opted-out resident: they texted STOP, and only START from them lifts it.
+    """
+    text = sms_text(body, empty="Write the reply first.")
+    resident = session.get(Resident, conversation.resident_id)
+    if resident.opted_out:
+        raise Refused(
+            "Not sent: this resident opted out of SMS (STOP). They must text START to receive messages again."
+        )
+    sender = sender_number(session, conversation.company_id, resident.phone) or default_from
+    if sender is None:
+        raise Refused("Not sent: the company has no SMS number to send from.")
+    now = utcnow()
+    m = measure(text)
+    message = Message(
+        direction=OUTBOUND,
+        status=OUT_QUEUED,
+        kind=KIND_DISPATCHER,
+        from_phone=sender,
+        to_phone=resident.phone,
+        body=text,
+        encoding=m.encoding,
+        num_segments=m.segments,
+        resident_id=resident.id,
+        company_id=conversation.company_id,
+        conversation_id=conversation.id,
+        author_id=author.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    conversation.unread = 0
+    if conversation.assignee_id is None and author.company_id == conversation.company_id:
+        conversation.assignee_id = author.id
+    session.add(conversation)
+    session.flush()
+    return message
+
+
+def add_note(
+    session: Session, *, conversation: Conversation, author: User, body: str
+) -> ConversationNote:
+    """An internal note: stored beside the thread, never sent."""
+    text = clean_text(body)
+    if not text:
+        raise Refused("Write the note first.")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise Refused("The note is too long (at most {max} characters).", max=MAX_NOTE_LENGTH)
+    note = ConversationNote(
+        conversation_id=conversation.id,
+        company_id=conversation.company_id,
+        author_id=author.id,
+        body=text,
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def assign(session: Session, conversation: Conversation, assignee_id: int | None) -> None:
+    """Give the thread to a dispatcher of its company, or to nobody."""
+    if assignee_id is not None:
+        assignee = session.get(User, assignee_id)
+        if (
+            assignee is None
+            or not assignee.active
+            or assignee.company_id != conversation.company_id
+            or assignee.role not in COMPANY_ROLES
+        ):
+            raise Refused("Only an active dispatcher of this company can be assigned.")
+    conversation.assignee_id = assignee_id
+    session.add(conversation)
+
+
+def set_status(session: Session, conversation: Conversation, status: str) -> None:
+    """Close or reopen; closing also clears the unread count."""
+    if status not in (OPEN, CLOSED):
+        raise ValueError(status)
+    conversation.status = status
+    if status == CLOSED:
+        conversation.unread = 0
+    session.add(conversation)
+
+
+def mark_read(session: Session, conversation_id: int) -> None:
+    """The thread was seen: no unread messages. A write alone, so a page view may do it."""
+    session.execute(
+        update(Conversation).where(Conversation.id == conversation_id, Conversation.unread > 0).values(unread=0)
+    )

@@ -95,3 +95,60 @@ def summary() -> str:
     lines.append(f"  demo resident phone {DEMO_PHONE} (linked to two accounts by the billing data)")
     lines.append('  link another phone: smsbot sms +79031112233 "привязать 5012345680 7710"')
     return "\n".join(lines)
+
+
+# --- Demo staff: one of each role, with passwords made up at first start --------------------
+
+DEMO_STAFF = [
+    ("dispatcher", "Ольга Петрова", "dispatcher", "uk-zarechye"),
+    ("admin", "Игорь Смирнов", "company_admin", "uk-zarechye"),
+    ("solnechny", "Анна Кузнецова", "dispatcher", "uk-solnechny"),
+    ("inspector", "Инспектор Госжилинспекции", "inspector", None),
+    ("superadmin", "Администратор сервиса", "superadmin", None),
+]
+"""login, name, role, company slug: one of each role, and a dispatcher of the other company."""
+
+DEMO_CANNED = [
+    ("Заявка принята", "Здравствуйте! Ваша заявка принята, мастер свяжется с вами в течение дня."),
+    ("Уточните адрес", "Здравствуйте! Уточните, пожалуйста, номер подъезда и квартиры."),
+    (
+        "Плановые работы",
+        "Идут плановые работы, подача будет восстановлена до 18:00. Приносим извинения.",
+    ),
+]
+
+
+def seed_staff(session: Session) -> dict[str, str]:
+    """Add the demo staff with fresh random passwords, and canned replies; login → password.
+
+    The passwords exist only in this return value (and the summary printed from it): a
+    demo database that ends up somewhere public has no well-known password.
+    """
+    import secrets
+
+    from smsbot import users
+    from smsbot.models import CannedReply
+
+    companies = {c.slug: c for c in session.exec(select(Company))}
+    passwords = {}
+    for login, name, role, slug in DEMO_STAFF:
+        password = secrets.token_urlsafe(9)
+        company = companies.get(slug) if slug else None
+        users.create_user(session, login=login, name=name, password=password, role=role,
+                          company_id=company.id if company else None)  # fmt: skip
+        passwords[login] = password
+    for company in companies.values():
+        for title, body in DEMO_CANNED:
+            session.add(CannedReply(company_id=company.id, title=title, body=body))
+    session.flush()
+    return passwords
+
+
+def staff_summary(passwords: dict[str, str], base_url: str = "http://127.0.0.1:5000") -> str:
+    """The sign-ins a person trying the demo needs; printed once, on first start."""
+    lines = [f"Web inbox: {base_url}/login  (these passwords are shown only now)"]
+    for login, _name, role, slug in DEMO_STAFF:
+        if login in passwords:
+            where = f", {slug}" if slug else ""
+            lines.append(f"  {login:<11} {passwords[login]:<14} {role}{where}")
+    return "\n".join(lines)

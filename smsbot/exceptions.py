@@ -35,3 +35,13 @@ class PermanentSendError(SendError):
 
 class UnknownTemplate(SmsbotError):
     """A reply names a template that is not in templates_sms/."""
+
+
+class Refused(SmsbotError):
+    """A person asked for something the rules do not allow (a reply to an opted-out phone,
+    an empty notice). The message is an English sentence the web interface translates."""
+
+    def __init__(self, message: str, **params: object):
+        super().__init__(message.format(**params) if params else message)
+        self.msgid = message
+        self.params = params

@@ -65,4 +65,13 @@ def sweep() -> dict[str, int]:
     return sweeping.sweep(current, transport_for(current))
 
 
-__all__ = ["handle_inbound", "send_outbound", "sweep", "queues"]
+def send_notice(notice_id: int) -> int:
+    """Queue a notice's copies for sending, on the notices queue; returns how many."""
+    from smsbot import notices
+
+    with session_scope() as session:
+        copies = notices.queued_copies(session, notice_id)
+    return queues.enqueue_many_sends(copies, queue_name=queues.NOTICES_QUEUE)
+
+
+__all__ = ["handle_inbound", "send_outbound", "send_notice", "sweep", "queues"]

@@ -189,6 +189,8 @@ class Conversation(SQLModel, table=True):
     acknowledged: bool = False
     created_at: datetime = _now_field()
     last_message_at: datetime = _now_field()
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    """The dispatcher who answers this thread, if one took it."""
 
 
 class Message(SQLModel, table=True):
@@ -226,3 +228,99 @@ class Message(SQLModel, table=True):
     handled_at: datetime | None = None
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
+    author_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    """The staff member who wrote a dispatcher reply or a notice."""
+    notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
+    """The notice this SMS is one copy of."""
+
+
+# --- Staff: who signs in to the web inbox --------------------------------------------------------
+
+ROLE_DISPATCHER = "dispatcher"
+"""Answers conversations, works tickets and sends notices for one company."""
+ROLE_COMPANY_ADMIN = "company_admin"
+"""A dispatcher who also manages canned replies and tries the bot as a resident."""
+ROLE_INSPECTOR = "inspector"
+"""Reads every company's tickets and conversations; changes nothing."""
+ROLE_SUPERADMIN = "superadmin"
+"""Runs the service: everything, for every company."""
+
+ROLES = (ROLE_DISPATCHER, ROLE_COMPANY_ADMIN, ROLE_INSPECTOR, ROLE_SUPERADMIN)
+COMPANY_ROLES = frozenset({ROLE_DISPATCHER, ROLE_COMPANY_ADMIN})
+"""Roles bound to exactly one company; the others see all companies."""
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web interface (residents never do)."""
+
+    __tablename__ = "staff_user"  # "user" is a reserved word in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    """Lower case; what the person types to sign in."""
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(max_length=16)
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    language: str = Field(default="ru", max_length=2)
+    active: bool = True
+    session_token: str = Field(max_length=32)
+    """Part of every session cookie; changing it (new password, deactivation) ends them all."""
+    created_at: datetime = _now_field()
+    last_sign_in_at: datetime | None = None
+
+    # What Flask-Login asks of a user object (without importing Flask here).
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        """Id and session token: the session ends when the token changes."""
+        return f"{self.id}:{self.session_token}"
+
+
+class ConversationNote(SQLModel, table=True):
+    """An internal note on a conversation: staff see it, the resident never does."""
+
+    __tablename__ = "conversation_note"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now_field()
+
+
+class CannedReply(SQLModel, table=True):
+    """A ready answer a company's dispatchers insert into the reply box."""
+
+    __tablename__ = "canned_reply"
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    title: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now_field()
+
+
+class Notice(SQLModel, table=True):
+    """One text a company sent to its buildings; each copy is a Message with notice_id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    building_ids: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """JSON list of the buildings it went to; NULL means the whole company."""
+    recipients: int = 0
+    skipped_opted_out: int = 0
+    encoding: str = Field(default="UCS-2", max_length=8)
+    segments: int = 1
+    """Segments per copy; the notice costs recipients × segments."""
+    created_at: datetime = _now_field()

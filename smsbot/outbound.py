@@ -130,11 +130,12 @@ def send(message_id: int, transport: Transport, settings: Settings) -> SendOutco
             message.error_message = "resident opted out"
             log.info("not sending message %s to %s: opted out", message_id, mask(message.to_phone))
             return SendOutcome("canceled")
-        to, body, from_, attempts = (
+        to, body, from_, attempts, kind = (
             message.to_phone,
             message.body,
             message.from_phone,
             message.attempts,
+            message.kind,
         )
 
     try:
@@ -146,7 +147,7 @@ def send(message_id: int, transport: Transport, settings: Settings) -> SendOutco
         )
         failpoints.hit("send.after_provider")
     except TransientSendError as exc:
-        return _transient(message_id, attempts, exc, settings)
+        return _transient(message_id, attempts, exc, settings, kind)
     except PermanentSendError as exc:
         _permanent(message_id, exc)
         return SendOutcome("failed")
@@ -172,7 +173,7 @@ def record(message_id: int, result: SendResult) -> None:
 
 
 def _transient(
-    message_id: int, attempts: int, exc: TransientSendError, settings: Settings
+    message_id: int, attempts: int, exc: TransientSendError, settings: Settings, kind: str
 ) -> SendOutcome:
     from smsbot import queues
 
@@ -198,7 +199,7 @@ def _transient(
     log.info(
         "message %s: transient failure (%s), retry %d in %ds", message_id, exc, attempts, delay
     )
-    queues.enqueue_send(message_id, delay=delay)
+    queues.enqueue_send(message_id, delay=delay, queue_name=queues.send_queue(kind))
     return SendOutcome("retry", delay)
 
 
@@ -279,7 +280,12 @@ def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
         message = session.get(Message, message_id)
         if message is None or message.status != OUT_SENDING:
             return "moved on"
-        to, body, claimed_at = message.to_phone, message.body, message.claimed_at
+        to, body, claimed_at, kind = (
+            message.to_phone,
+            message.body,
+            message.claimed_at,
+            message.kind,
+        )
     found = transport.find_sent(to=to, body=body, since=claimed_at - timedelta(seconds=5))
     if found is not None:
         record(message_id, found)
@@ -297,5 +303,5 @@ def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
             )
             .values(status=OUT_QUEUED, next_attempt_at=None, updated_at=utcnow())
         )
-    queues.enqueue_send(message_id)
+    queues.enqueue_send(message_id, queue_name=queues.send_queue(kind))
     return "requeued"

@@ -245,10 +245,12 @@ class Supervisor:
         engine = db.make_engine(settings.database_url)
         with Session(engine) as session:
             loaded = demo.seed(session)
+            passwords = demo.seed_staff(session) if loaded else {}
             session.commit()
         engine.dispose()
         if loaded:
             click.echo(demo.summary())
+            click.echo(demo.staff_summary(passwords, settings.public_base_url))
 
 
 def _wait_for_port(port: int, what: str, timeout: float = 10) -> None:

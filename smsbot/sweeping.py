@@ -79,9 +79,9 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
                 .limit(BATCH)
             ).scalars()
         )
-        queued = list(
+        queued = dict(
             session.execute(
-                select(Message.id)
+                select(Message.id, Message.kind)
                 .where(
                     Message.direction == OUTBOUND,
                     Message.status == OUT_QUEUED,
@@ -90,7 +90,7 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
                 )
                 .order_by(Message.id)
                 .limit(BATCH)
-            ).scalars()
+            ).all()
         )
         sending = list(
             session.execute(
@@ -113,9 +113,9 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
             )
     for message_id in lost_in:
         queues.enqueue_inbound(message_id)
-    lost_out = _lost(queued, queues.outbound_job_id, grace)
+    lost_out = _lost(list(queued), queues.outbound_job_id, grace)
     for message_id in lost_out:
-        queues.enqueue_send(message_id)
+        queues.enqueue_send(message_id, queue_name=queues.send_queue(queued[message_id]))
     reconciled = 0
     for message_id in sending:
         try:

@@ -1,0 +1,227 @@
+"""Notices: one text from a company to the residents of some or all of its buildings.
+
+A notice reaches every phone known for its buildings: phones linked to an account there,
+and phones the billing export lists for those accounts (their residents are created on the
+way, so opting out works for them too). Opted-out phones are skipped. Every copy is a
+Message row stored with the notice in one transaction, so a notice is never half-created;
+the copies are sent from the notices queue, which workers take last, so replies to residents
+never wait behind a notice to a thousand flats.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, select
+
+from smsbot import residents
+from smsbot.clock import utcnow
+from smsbot.conversations import clean_text, sender_number, sms_text
+from smsbot.exceptions import Refused
+from smsbot.models import (
+    KIND_NOTICE,
+    OUT_QUEUED,
+    OUTBOUND,
+    Account,
+    AccountLink,
+    AccountPhone,
+    Building,
+    Conversation,
+    Message,
+    Notice,
+    Resident,
+)
+from smsbot.segments import measure
+
+PROGRESS_STATES = (
+    "queued",
+    "sending",
+    "accepted",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "canceled",
+)
+"""The states a notice's copies are counted by on its page, in the order they pass."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a notice would reach."""
+
+    phones: list[str]
+    """Distinct phones that will get it, in a stable order."""
+    opted_out: int
+    """Phones skipped because their resident texted STOP."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What sending would cost, shown before anything is sent."""
+
+    recipients: int
+    opted_out: int
+    encoding: str
+    segments: int
+    characters: int
+
+    @property
+    def total_segments(self) -> int:
+        return self.recipients * self.segments
+
+
+def buildings(session: Session, company_id: int) -> list[Building]:
+    return list(
+        session.exec(
+            select(Building).where(Building.company_id == company_id).order_by(Building.address)
+        )
+    )
+
+
+def _check_buildings(
+    session: Session, company_id: int, building_ids: Sequence[int] | None
+) -> list[int] | None:
+    if building_ids is None:
+        return None
+    ids = sorted(set(building_ids))
+    if not ids:
+        raise Refused("Choose at least one building, or the whole company.")
+    owned = set(
+        session.exec(
+            select(Building.id).where(Building.company_id == company_id, Building.id.in_(ids))
+        )
+    )
+    if owned != set(ids):
+        raise Refused("Some of the buildings chosen are not this company's.")
+    return ids
+
+
+def audience(session: Session, company_id: int, building_ids: Sequence[int] | None) -> Audience:
+    """The phones of the buildings (None: all the company's buildings), opted-out ones apart."""
+    ids = _check_buildings(session, company_id, building_ids)
+    accounts = select(Account.id).where(Account.company_id == company_id)
+    if ids is not None:
+        accounts = accounts.where(Account.building_id.in_(ids))
+    linked = (
+        select(Resident.phone)
+        .join(AccountLink, AccountLink.resident_id == Resident.id)
+        .where(AccountLink.account_id.in_(accounts))
+    )
+    billing = select(AccountPhone.phone).where(AccountPhone.account_id.in_(accounts))
+    phones = sorted(set(session.exec(linked)) | set(session.exec(billing)))
+    opted_out = set(
+        session.exec(select(Resident.phone).where(Resident.phone.in_(phones), Resident.opted_out))
+    ) if phones else set()  # fmt: skip
+    return Audience([p for p in phones if p not in opted_out], len(opted_out))
+
+
+def preview(
+    session: Session, company_id: int, building_ids: Sequence[int] | None, body: str
+) -> Preview:
+    who = audience(session, company_id, building_ids)
+    text = clean_text(body)
+    m = measure(text)
+    return Preview(len(who.phones), who.opted_out, m.encoding, m.segments, len(text))
+
+
+def create(
+    session: Session,
+    *,
+    company_id: int,
+    author_id: int | None,
+    building_ids: Sequence[int] | None,
+    body: str,
+    default_from: str | None,
+) -> Notice:
+    """Store the notice and one queued copy per recipient; the caller queues it after commit."""
+    text = sms_text(body, empty="Write the notice first.")
+    ids = _check_buildings(session, company_id, building_ids)
+    who = audience(session, company_id, ids)
+    if not who.phones:
+        raise Refused("Nobody to send to: no phones are known for these buildings.")
+    sender = sender_number(session, company_id) or default_from
+    if sender is None:
+        raise Refused("Not sent: the company has no SMS number to send from.")
+    m = measure(text)
+    notice = Notice(
+        company_id=company_id,
+        author_id=author_id,
+        body=text,
+        building_ids=json.dumps(ids) if ids is not None else None,
+        recipients=len(who.phones),
+        skipped_opted_out=who.opted_out,
+        encoding=m.encoding,
+        segments=m.segments,
+    )
+    session.add(notice)
+    session.flush()
+    people = {r.phone: r for r in (residents.get_or_create(session, phone) for phone in who.phones)}
+    threads = dict(
+        session.exec(
+            select(Conversation.resident_id, Conversation.id).where(
+                Conversation.company_id == company_id
+            )
+        ).all()
+    )
+    now = utcnow()
+    rows = [
+        {
+            "direction": OUTBOUND,
+            "status": OUT_QUEUED,
+            "kind": KIND_NOTICE,
+            "from_phone": sender,
+            "to_phone": phone,
+            "body": text,
+            "encoding": m.encoding,
+            "num_segments": m.segments,
+            "resident_id": person.id,
+            "company_id": company_id,
+            "conversation_id": threads.get(person.id),
+            "author_id": author_id,
+            "notice_id": notice.id,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for phone, person in people.items()
+        if not person.opted_out
+    ]
+    session.execute(insert(Message), rows)
+    return notice
+
+
+def queued_copies(session: Session, notice_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(Message.id)
+            .where(Message.notice_id == notice_id, Message.status == OUT_QUEUED)
+            .order_by(Message.id)
+        )
+    )
+
+
+def progress(session: Session, notice_id: int) -> dict[str, int]:
+    """How many copies are in each state."""
+    counts = dict.fromkeys(PROGRESS_STATES, 0)
+    for status, count in session.exec(
+        select(Message.status, func.count())
+        .where(Message.notice_id == notice_id)
+        .group_by(Message.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def recent(session: Session, company_ids: Sequence[int] | None, limit: int = 50) -> list[Notice]:
+    query = select(Notice).order_by(Notice.id.desc()).limit(limit)
+    if company_ids is not None:
+        query = query.where(Notice.company_id.in_(list(company_ids)))
+    return list(session.exec(query))
+
+
+def building_ids_of(notice: Notice) -> list[int] | None:
+    return json.loads(notice.building_ids) if notice.building_ids else None

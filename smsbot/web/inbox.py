@@ -1,0 +1,257 @@
+"""The inbox: conversations, a thread with delivery states, replies, notes, assignment.
+
+Views are thin: they scope, call smsbot.conversations and render. A reply is stored as a
+queued Message in the request's transaction and its send job is queued after the commit,
+so the same sender and retry rules as the bot's own replies apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlmodel import Session
+
+from smsbot import canned, conversations, queues, users
+from smsbot.db import session_scope
+from smsbot.exceptions import Refused
+from smsbot.models import Conversation, Resident, User
+from smsbot.phones import InvalidPhone, normalize
+from smsbot.web.common import (
+    dbs,
+    first_submit,
+    get_scoped,
+    live,
+    refused,
+    require_writer,
+    settings,
+    visible_companies,
+)
+from smsbot.web.i18n import gettext
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+
+@bp.before_request
+@login_required
+def _signed_in() -> None:
+    """Every inbox page needs a signed-in user."""
+
+
+def _view() -> str:
+    view = request.args.get("view", "open")
+    return view if view in conversations.INBOX_FILTERS else "open"
+
+
+def _phone_filter() -> str | None:
+    raw = (request.args.get("q") or "").strip()
+    if not raw:
+        return None
+    try:
+        return normalize(raw)
+    except InvalidPhone:
+        digits = "".join(c for c in raw if c.isdigit())
+        return digits or None
+
+
+def _rows():  # noqa: ANN202
+    return conversations.inbox(
+        dbs(),
+        company_ids=visible_companies(),
+        view=_view(),
+        user_id=current_user.id,
+        phone=_phone_filter(),
+    )
+
+
+@bp.get("")
+def index():  # noqa: ANN201
+    return render_template(
+        "inbox/index.html",
+        rows=_rows(),
+        view=_view(),
+        views=conversations.INBOX_FILTERS,
+        q=request.args.get("q", ""),
+    )
+
+
+@bp.get("/live")
+def index_live():  # noqa: ANN201
+    rows = _rows()
+    return live(
+        {
+            "lists": {
+                "conversations": [
+                    {
+                        "key": f"c{row.conversation.id}",
+                        "html": render_template("inbox/_row.html", row=row),
+                    }
+                    for row in rows
+                ]
+            },
+            "regions": {
+                "unread": str(conversations.unread_total(dbs(), visible_companies()) or "")
+            },
+        }
+    )
+
+
+def _thread_context(conversation: Conversation) -> dict:
+    session = dbs()
+    resident = session.get(Resident, conversation.resident_id)
+    thread = conversations.thread(session, conversation)
+    return {
+        "conversation": conversation,
+        "resident": resident,
+        "thread": thread,
+        "accounts": [
+            a
+            for a in conversations.accounts_of(session, [resident.id])[resident.id]
+            if a.company_id == conversation.company_id
+        ],
+        "assignee": session.get(User, conversation.assignee_id)
+        if conversation.assignee_id
+        else None,
+    }
+
+
+@bp.get("/<int:conversation_id>")
+def thread(conversation_id: int):  # noqa: ANN201
+    conversation = get_scoped(Conversation, conversation_id)
+    if users.can_write(current_user) and conversation.unread:
+        with session_scope() as session:  # its own short write; this page's session only reads
+            conversations.mark_read(session, conversation.id)
+    context = _thread_context(conversation)
+    return render_template(
+        "inbox/thread.html",
+        **context,
+        canned=canned.for_company(dbs(), conversation.company_id),
+        colleagues=users.colleagues(dbs(), conversation.company_id),
+    )
+
+
+@bp.get("/<int:conversation_id>/live")
+def thread_live(conversation_id: int):  # noqa: ANN201
+    conversation = get_scoped(Conversation, conversation_id)
+    context = _thread_context(conversation)
+    return live(
+        {
+            "lists": {
+                "timeline": [
+                    {
+                        "key": _key(item),
+                        "html": render_template("inbox/_item.html", item=item, **context),
+                    }
+                    for item in context["thread"].timeline()
+                ]
+            },
+            "regions": {"header": render_template("inbox/_header.html", **context)},
+            "unread": conversation.unread,
+        }
+    )
+
+
+def _key(item) -> str:  # noqa: ANN001
+    return f"{'n' if isinstance(item, conversations.ConversationNote) else 'm'}{item.id}"
+
+
+def _back(conversation_id: int):  # noqa: ANN202
+    return redirect(url_for("inbox.thread", conversation_id=conversation_id))
+
+
+@bp.post("/<int:conversation_id>/reply")
+@require_writer
+def reply(conversation_id: int):  # noqa: ANN201
+    conversation = get_scoped(Conversation, conversation_id)
+    body = request.form.get("body", "")
+    if not first_submit():
+        return _back(conversation_id)
+    try:
+        with session_scope() as session:
+            message = conversations.reply(
+                session,
+                conversation=session.get(Conversation, conversation.id),
+                author=current_user,
+                body=body,
+                default_from=settings().twilio_from,
+            )
+    except Refused as exc:
+        refused(exc)
+        return render_thread_again(conversation, body)
+    queues.enqueue_send(message.id)
+    flash(gettext("Reply queued for sending."), "ok")
+    return _back(conversation_id)
+
+
+def render_thread_again(conversation: Conversation, draft: str):  # noqa: ANN201
+    """Show the thread with the refused draft still in the box (nothing typed is lost)."""
+    return render_template(
+        "inbox/thread.html",
+        **_thread_context(conversation),
+        canned=canned.for_company(dbs(), conversation.company_id),
+        colleagues=users.colleagues(dbs(), conversation.company_id),
+        draft=draft,
+    ), 422
+
+
+def _change(conversation_id: int, change: Callable[[Session, Conversation], object]) -> None:
+    """Apply one change to a conversation of the user's companies, in its own transaction."""
+    get_scoped(Conversation, conversation_id)
+    try:
+        with session_scope() as session:
+            change(session, session.get(Conversation, conversation_id))
+    except Refused as exc:
+        refused(exc)
+
+
+@bp.post("/<int:conversation_id>/note")
+@require_writer
+def note(conversation_id: int):  # noqa: ANN201
+    body = request.form.get("body", "")
+    if first_submit():
+        _change(
+            conversation_id,
+            lambda s, c: conversations.add_note(s, conversation=c, author=current_user, body=body),
+        )
+    return _back(conversation_id)
+
+
+@bp.post("/<int:conversation_id>/assign")
+@require_writer
+def assign(conversation_id: int):  # noqa: ANN201
+    value = request.form.get("assignee_id", "")
+    if value == "me":
+        assignee_id = current_user.id
+    elif value.isdigit():
+        assignee_id = int(value)
+    elif value == "":
+        assignee_id = None
+    else:
+        abort(400)
+    _change(conversation_id, lambda s, c: conversations.assign(s, c, assignee_id))
+    return _back(conversation_id)
+
+
+@bp.post("/<int:conversation_id>/close")
+@require_writer
+def close(conversation_id: int):  # noqa: ANN201
+    _change(conversation_id, lambda s, c: conversations.set_status(s, c, conversations.CLOSED))
+    flash(gettext("Conversation closed."), "ok")
+    return _back(conversation_id)
+
+
+@bp.post("/<int:conversation_id>/reopen")
+@require_writer
+def reopen(conversation_id: int):  # noqa: ANN201
+    _change(conversation_id, lambda s, c: conversations.set_status(s, c, conversations.OPEN))
+    flash(gettext("Conversation reopened."), "ok")
+    return _back(conversation_id)
+
+
+@bp.post("/<int:conversation_id>/read")
+@require_writer
+def read(conversation_id: int):  # noqa: ANN201
+    """The open page saw new messages arrive: they are read."""
+    _change(conversation_id, lambda s, c: conversations.mark_read(s, c.id))
+    return "", 204

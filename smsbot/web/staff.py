@@ -1,0 +1,160 @@
+"""The staff web interface: sign-in, inbox, tickets, notices, the resident phone.
+
+`init_app` wires it into the app create_app builds: CSRF on every form (Twilio's webhooks
+are exempt: they carry Twilio's signature instead), Flask-Login, security headers, the
+templates' helpers and the blueprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from smsbot import conversations, users
+from smsbot.models import ConversationNote
+from smsbot.web import auth, common, security
+from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
+
+HERE = Path(__file__).resolve().parent
+ui = Blueprint(
+    "ui",
+    __name__,
+    static_folder="static",
+    static_url_path="/ui/static",
+    template_folder="templates",
+)
+csrf = CSRFProtect()
+
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+ROLE_NAMES = {
+    "dispatcher": "dispatcher",
+    "company_admin": "company admin",
+    "inspector": "inspector",
+    "superadmin": "superadmin",
+}
+STATUS_NAMES = {
+    "queued": "queued",
+    "sending": "sending",
+    "accepted": "accepted by Twilio",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "not delivered",
+    "failed": "failed",
+    "canceled": "canceled",
+    "received": "received",
+    "handled": "handled",
+}
+"""Outbound (and inbound) message states as staff read them (English ids, translated)."""
+VIEW_NAMES = {
+    "open": "Open",
+    "mine": "Mine",
+    "unassigned": "Unassigned",
+    "closed": "Closed",
+    "all": "All",
+}
+
+
+def _static_versions() -> dict[str, str]:
+    """A content hash per static file, so a new release is never served from a stale cache."""
+    return {
+        p.name: hashlib.sha1(p.read_bytes()).hexdigest()[:10]
+        for p in (HERE / "static").iterdir()
+        if p.is_file()
+    }
+
+
+def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str:  # noqa: ANN001
+    """A UTC time as the company's clock shows it."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz or DEFAULT_TIMEZONE)).strftime(fmt)
+
+
+def init_app(app: Flask) -> None:
+    from smsbot.web import canned, inbox, notices, phone, webhooks
+
+    security.configure(app)
+    csrf.init_app(app)
+    csrf.exempt(webhooks.bp)
+    auth.login_manager.init_app(app)
+    app.before_request(auth.check_session)
+    app.teardown_appcontext(common.close_session)
+    versions = _static_versions()
+
+    def static(filename: str) -> str:
+        return url_for("ui.static", filename=filename, v=versions.get(filename, ""))
+
+    @app.context_processor
+    def helpers() -> dict:
+        signed_in = current_user.is_authenticated
+        return {
+            "_": gettext,
+            "ngettext": ngettext,
+            "lang": current_language(),
+            "languages": LANGUAGES,
+            "static": static,
+            "nonce": lambda: secrets.token_urlsafe(16),
+            "can_write": signed_in and users.can_write(current_user),
+            "is_admin": signed_in and users.is_admin(current_user),
+            "all_companies_user": signed_in and users.company_scope(current_user) is None,
+            "companies_menu": auth.all_companies,
+            "chosen_company_id": common.session_company_id(),
+            "has_tickets": "tickets" in app.blueprints,
+            "unread_badge": lambda: (
+                conversations.unread_total(common.dbs(), common.visible_companies()) or ""
+            ),
+            "role_names": ROLE_NAMES,
+            "status_names": STATUS_NAMES,
+            "view_names": VIEW_NAMES,
+        }
+
+    app.jinja_env.filters["local"] = local_time
+    app.jinja_env.tests["note"] = lambda item: isinstance(item, ConversationNote)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # noqa: ANN202
+        return render_template("error.html", code=400, message=gettext(
+            "The form expired or was sent from elsewhere. Reload the page and try again."
+        )), 400  # fmt: skip
+
+    for code in (400, 403, 404, 405, 429):
+        app.register_error_handler(code, _error_page(code))
+
+    app.register_blueprint(ui)
+    for module in (auth, inbox, notices, phone, canned):
+        app.register_blueprint(module.bp)
+
+
+ERROR_MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have access to this.",
+    404: "Not found.",
+    405: "This address does not take that kind of request.",
+    429: "Too many requests. Wait a little and try again.",
+}
+
+
+def _error_page(code: int):  # noqa: ANN202
+    def handler(exc):  # noqa: ANN001, ANN202
+        if request.path.startswith("/sms/"):
+            return exc  # Twilio's webhooks keep their plain-text answers
+        if auth.wants_json():
+            return {"error": ERROR_MESSAGES[code]}, code
+        description = getattr(exc, "description", None)
+        message = (
+            description
+            if code == 400 and description and not description.startswith("The browser")
+            else None
+        )
+        return render_template(
+            "error.html", code=code, message=message or gettext(ERROR_MESSAGES[code])
+        ), code
+
+    return handler

@@ -1,0 +1,131 @@
+"""Notices: previewed before sending, opted-out phones skipped, sent from the notices queue."""
+
+from __future__ import annotations
+
+from rq import Queue
+from sqlmodel import Session, select
+
+from smsbot import db, notices, queues
+from smsbot.models import KIND_NOTICE, Building, Notice, Resident
+from tests.conftest import run_jobs
+from tests.support import outbound_messages
+from tests.web.staff.conftest import post
+
+MOLODEZHNAYA = "ул. Молодёжная, д. 12"
+
+
+def building_id(part: str) -> int:
+    with Session(db.engine()) as session:
+        return session.exec(select(Building.id).where(Building.address.contains(part))).one()
+
+
+def opt_out(phone: str) -> None:
+    from smsbot import residents
+
+    with Session(db.engine()) as session:
+        resident = residents.get_or_create(session, phone)
+        resident.opted_out = True
+        session.add(resident)
+        session.commit()
+
+
+def test_audience_is_every_known_phone_of_the_buildings_minus_opted_out(app, staff):
+    with Session(db.engine()) as session:
+        building = building_id(MOLODEZHNAYA)
+        who = notices.audience(session, staff.zarechye, [building])
+        assert who.phones == ["+79161234567", "+79851234567"] and who.opted_out == 0
+        assert notices.audience(session, staff.zarechye, None).phones == who.phones
+        assert notices.audience(session, staff.solnechny, None).phones == ["+79851234567"]
+    opt_out("+79161234567")
+    with Session(db.engine()) as session:
+        who = notices.audience(session, staff.zarechye, [building])
+        assert who.phones == ["+79851234567"] and who.opted_out == 1
+
+
+def test_the_form_shows_recipients_and_segments_before_sending(app, signed_in):
+    olga = signed_in("olga")
+    text = "Уважаемые жители! 25.11 с 10:00 до 16:00 не будет холодной воды: замена стояка."
+    response = post(olga, "/notices/new", {"audience": "buildings", "building": building_id(MOLODEZHNAYA), "body": text})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<dd data-testid="recipients">2' in page
+    assert '<dd data-testid="segments">2 ' in page  # 80 Cyrillic characters: two segments
+    assert '<dd data-testid="total-segments"><strong>4</strong>' in page
+    assert "Отправить на 2 номера" in page
+    assert outbound_messages() == []  # nothing is sent before the confirmation
+
+    audience = olga.get(f"/notices/audience?audience=buildings&building={building_id(MOLODEZHNAYA)}").get_json()
+    assert audience == {"recipients": 2, "opted_out": 0}
+
+
+def test_sending_queues_copies_on_the_notices_queue_and_tracks_delivery(app, signed_in, staff):
+    opt_out("+79161234567")
+    olga = signed_in("olga")
+    response = post(
+        olga,
+        "/notices/new",
+        {"audience": "company", "body": "Плановое отключение горячей воды 26.11", "step": "send", "nonce": "n1"},
+    )
+    assert response.status_code == 302
+    with Session(db.engine()) as session:
+        [notice] = session.exec(select(Notice)).all()
+    assert (notice.recipients, notice.skipped_opted_out, notice.segments) == (1, 1, 1)
+    [copy] = outbound_messages(kind=KIND_NOTICE)
+    assert copy.to_phone == "+79851234567" and copy.status == "queued" and copy.notice_id == notice.id
+    assert copy.from_phone == "+74951230001" and copy.author_id == staff.users["olga"]
+    assert Queue(queues.NOTICES_QUEUE, connection=queues.connection()).job_ids == [f"notice-{notice.id}"]
+    assert Queue(queues.OUTBOUND_QUEUE, connection=queues.connection()).job_ids == []
+
+    # a second click on the same confirmation sends nothing more
+    post(olga, "/notices/new", {"audience": "company", "body": "Плановое отключение", "step": "send", "nonce": "n1"})
+    assert len(outbound_messages(kind=KIND_NOTICE)) == 1
+
+    run_jobs(app)
+    [copy] = outbound_messages(kind=KIND_NOTICE)
+    assert copy.status == "delivered"
+    page = olga.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert "Завершено 1 из 1" in page and "доставлено" in page and "1 отписались, пропущены" in page
+    live = olga.get(f"/notices/{notice.id}/live").get_json()
+    assert 'data-state="delivered"' in live["regions"]["progress"]
+    assert "Плановое отключение горячей воды" in olga.get("/notices").get_data(as_text=True)
+
+
+def test_notices_wait_behind_replies_to_residents(app, staff):
+    """A worker takes the notices queue last: a reply queued after a notice goes first."""
+    assert queues.ALL_QUEUES.index(queues.NOTICES_QUEUE) == len(queues.ALL_QUEUES) - 1
+    assert queues.send_queue(KIND_NOTICE) == queues.NOTICES_QUEUE
+    assert queues.send_queue("dispatcher") == queues.OUTBOUND_QUEUE
+
+
+def test_a_lost_notice_copy_is_swept_back_onto_the_notices_queue(app, signed_in, monkeypatch):
+    from datetime import timedelta
+
+    from smsbot import clock, jobs
+
+    olga = signed_in("olga")
+    post(olga, "/notices/new", {"audience": "company", "body": "Тест", "step": "send"})
+    Queue(queues.NOTICES_QUEUE, connection=queues.connection()).empty()  # Redis lost the jobs
+    later = clock.utcnow() + timedelta(minutes=5)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with app.app_context():
+        assert jobs.sweep()["outbound"] == 2
+    assert len(Queue(queues.NOTICES_QUEUE, connection=queues.connection()).job_ids) == 2
+    assert Queue(queues.OUTBOUND_QUEUE, connection=queues.connection()).job_ids == []
+
+
+def test_billing_phones_become_residents_who_can_opt_out(app, signed_in):
+    olga = signed_in("olga")
+    post(olga, "/notices/new", {"audience": "company", "body": "Тест", "step": "send"})
+    with Session(db.engine()) as session:
+        phones = set(session.exec(select(Resident.phone)))
+    assert phones == {"+79161234567", "+79851234567"}
+
+
+def test_empty_notices_and_foreign_buildings_are_refused(app, signed_in, staff):
+    olga = signed_in("olga")
+    response = post(olga, "/notices/new", {"audience": "company", "body": "   ", "step": "send"})
+    assert response.status_code == 422 and "Сначала напишите текст оповещения" in response.get_data(as_text=True)
+    podolsk = building_id("Горького")
+    response = post(olga, "/notices/new", {"audience": "buildings", "building": podolsk, "body": "x", "step": "send"})
+    assert response.status_code == 422 and "не относятся к этой компании" in response.get_data(as_text=True)
+    assert outbound_messages() == []
