@@ -1,6 +1,21 @@
 """Resident commands, one module each, all registered by importing them here."""
 
-from handlers import chat, help  # noqa: F401  (each module registers its intents)
-from handlers.registry import Context, Reply, handler_for, register, registered
+from handlers import (  # noqa: F401  (each module registers its intents)
+    balance,
+    chat,
+    contacts,
+    debt,
+    emergency,
+    help,
+    language,
+    link,
+    meter,
+    start,
+    status,
+    stop,
+    ticket,
+    unlink,
+)
+from handlers.registry import Context, Reply, handler_for, plain_handler, register, registered
 
-__all__ = ["Context", "Reply", "handler_for", "register", "registered"]
+__all__ = ["Context", "Reply", "handler_for", "plain_handler", "register", "registered"]

@@ -4,19 +4,30 @@ A handler takes a Context (the resident, the company, the parsed command, an ope
 session) and returns the replies to send, as template names with data. It may change domain
 rows through the session; the caller commits those together with the replies, so a handler
 that runs twice after a crash changes nothing twice.
+
+A message that speaks of danger goes to the `emergency` handler whatever its first word
+(only the whole-message opt-out and opt-in words keep their own handlers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from smsbot import danger
+from smsbot.deadlines import in_heating_season
 from smsbot.models import Company, Conversation, Message, Resident
 from smsbot.parsing import Command
+
+EMERGENCY = "emergency"
+"""The handler every message that speaks of danger goes to (not an intent of the parser)."""
+DEFAULT_TIMEZONE = "Europe/Moscow"
+"""Local time of a message no company claims yet."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,24 @@ class Context:
     def language(self) -> str:
         return self.resident.language
 
+    @property
+    def timezone(self) -> str:
+        return self.company.timezone if self.company else DEFAULT_TIMEZONE
+
+    @property
+    def today(self) -> date:
+        """The local date at the company (what windows and seasons go by)."""
+        return self.now.astimezone(ZoneInfo(self.timezone)).date()
+
+    @property
+    def emergency(self) -> bool:
+        """Whether to answer with the emergency numbers: a danger, and no heating only in the
+        heating season."""
+        command = self.command
+        if not command.emergency or command.intent in ("stop", "start"):
+            return False
+        return command.danger != danger.HEATING or in_heating_season(self.today)
+
 
 Handler = Callable[[Context], list[Reply]]
 
@@ -59,7 +88,9 @@ def register(*intents: str) -> Callable[[Handler], Handler]:
     def wrap(func: Handler) -> Handler:
         for intent in intents:
             if intent in _HANDLERS and _HANDLERS[intent] is not func:
-                raise RuntimeError(f"intent {intent!r} already handled by {_HANDLERS[intent].__module__}")
+                raise RuntimeError(
+                    f"intent {intent!r} already handled by {_HANDLERS[intent].__module__}"
+                )
             _HANDLERS[intent] = func
         return func
 
@@ -67,7 +98,19 @@ def register(*intents: str) -> Callable[[Handler], Handler]:
 
 
 def handler_for(intent: str) -> Handler:
-    """The handler of an intent; intents nobody handles yet go to the company as chat."""
+    """The handler of an intent, turning to the emergency handler when the message speaks of
+    danger; intents nobody handles go to the company as chat."""
+
+    def dispatch(ctx: Context) -> list[Reply]:
+        if ctx.emergency and EMERGENCY in _HANDLERS:
+            return _HANDLERS[EMERGENCY](ctx)
+        return plain_handler(intent)(ctx)
+
+    return dispatch
+
+
+def plain_handler(intent: str) -> Handler:
+    """The registered handler of an intent, danger or not (chat if there is none)."""
     return _HANDLERS.get(intent) or _HANDLERS["chat"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -245,6 +246,47 @@ def check_config() -> None:
     click.echo(f"redis:       {settings.redis_url or '(embedded, started by smsbot run)'}")
     click.echo(f"transport:   {settings.transport}")
     click.echo(f"public URL:  {settings.public_base_url}")
+
+
+@main.command("import-accounts")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--company", "slug", required=True, help="The company's slug (`uk-zarechye`).")
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows even if some are bad.")
+def import_accounts(path: Path, slug: str, skip_invalid: bool) -> None:
+    """Load or update accounts from a billing export (format: docs/billing-import.md)."""
+    from datetime import date
+
+    from sqlmodel import Session, select
+
+    from smsbot import billing_import, db
+    from smsbot.models import Company
+
+    _app()
+    checked = billing_import.read(path, today=date.today())
+    for problem in checked.problems:
+        click.echo(f"{path.name}: {problem}", err=True)
+    if checked.problems:
+        raise click.ClickException("nothing imported")
+    for error in checked.errors:
+        click.echo(f"row {error.line}: {error.reason}", err=True)
+    if checked.errors and not skip_invalid:
+        raise click.ClickException(
+            f"{len(checked.errors)} bad rows; nothing imported "
+            f"(--skip-invalid imports the {len(checked.rows)} good ones)"
+        )
+    with Session(db.writer()) as session:
+        company = session.exec(select(Company).where(Company.slug == slug)).first()
+        if company is None:
+            raise click.ClickException(f"no company with slug {slug!r}")
+        started = time.monotonic()
+        stats = billing_import.load(session, company, checked.rows)
+        session.commit()
+    click.echo(
+        f"{len(checked.rows)} accounts: {stats.created} new, {stats.updated} updated, "
+        f"{stats.unchanged} unchanged; {stats.buildings} new buildings; "
+        f"{stats.unlinked} phones unlinked; {len(checked.errors)} bad rows skipped "
+        f"({time.monotonic() - started:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

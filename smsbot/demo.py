@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from smsbot.models import Account, AccountPhone, Building, Company, CompanyNumber
+from smsbot.clock import utcnow
+from smsbot.models import (
+    Account,
+    AccountCharge,
+    AccountPhone,
+    Building,
+    Company,
+    CompanyNumber,
+    Meter,
+    MeterReading,
+)
 
 DEMO_PHONE = "+79851234567"
 """The demo resident: listed in the billing data of two flats, so it links on first SMS."""
@@ -26,6 +37,8 @@ COMPANIES = [
         "dispatch_phone": "+74957770101",
         "dispatch_hours": "пн–пт 08:00–20:00",
         "emergency_phone": "+74957770199",
+        "meter_window_start": 1,
+        "meter_window_end": 31,
         "buildings": [
             ("Московская обл., г. Балашиха, мкр. Заречный, ул. Молодёжная, д. 12, корп. 2", [
                 ("5012345678", "148", "3450.20", "4821", [DEMO_PHONE]),
@@ -55,6 +68,27 @@ COMPANIES = [
 
 BILLING_DATE = date(2026, 11, 1)
 
+CHARGES = {
+    "5012345678": {"maintenance": "1180.40", "capital_repairs": "412.50", "cold_water": "356.10",
+                   "hot_water": "842.30", "sewerage": "298.90", "electricity": "260.00", "waste": "100.00"},
+    "5012345679": {"maintenance": "-512.00"},
+    "5012345680": {"maintenance": "52310.20", "capital_repairs": "18400.00", "heating": "31250.80",
+                   "hot_water": "14980.40", "cold_water": "4210.16", "waste": "3120.00", "penalty": "4463.00"},
+    "7020001001": {"maintenance": "4120.00", "capital_repairs": "1350.00", "heating": "3980.00",
+                   "hot_water": "1870.00", "cold_water": "640.00", "sewerage": "510.00", "electricity": "220.00",
+                   "intercom": "80.00", "penalty": "120.00"},
+    "7020001002": {"maintenance": "999.99"},
+}  # fmt: skip
+"""Bill lines of each demo account (they add up to its balance)."""
+
+METERS = {
+    "5012345678": {"cold": "120.512", "hot": "44.205", "electricity_day": "12345.6", "electricity_night": "5432.1"},
+    "5012345679": {"cold": "310.000", "hot": "150.000", "electricity": "20110.0"},
+    "7020001001": {"cold": "88.300", "hot": "35.700", "electricity": "7320.4"},
+}  # fmt: skip
+"""Meters of the demo accounts with last month's readings. Заречье takes readings all month
+(window 1–31) so the demo accepts them any day; Солнечный keeps the default 15–25."""
+
 
 def seed(session: Session) -> bool:
     """Load the demo data unless any company exists; True when it was loaded."""
@@ -64,7 +98,9 @@ def seed(session: Session) -> bool:
         company = Company(**{k: v for k, v in spec.items() if k != "buildings"})
         session.add(company)
         session.flush()
-        session.add(CompanyNumber(company_id=company.id, phone=DEMO_NUMBERS[spec["slug"]], label="основной"))
+        session.add(
+            CompanyNumber(company_id=company.id, phone=DEMO_NUMBERS[spec["slug"]], label="основной")
+        )
         for address, accounts in spec["buildings"]:
             building = Building(company_id=company.id, address=address)
             session.add(building)
@@ -83,15 +119,37 @@ def seed(session: Session) -> bool:
                 session.flush()
                 for phone in phones:
                     session.add(AccountPhone(account_id=account.id, phone=phone))
+                for service, amount in CHARGES.get(number, {}).items():
+                    charge = AccountCharge(
+                        account_id=account.id, service=service, amount=Decimal(amount)
+                    )
+                    session.add(charge)
+                _seed_meters(session, account, company)
     session.flush()
     return True
+
+
+def _seed_meters(session: Session, account: Account, company: Company) -> None:
+    """The account's meters, each with a reading for last month (local to the company)."""
+    today = utcnow().astimezone(ZoneInfo(company.timezone)).date()
+    last_month = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    for kind, value in METERS.get(account.number, {}).items():
+        meter = Meter(account_id=account.id, kind=kind)
+        session.add(meter)
+        session.flush()
+        reading = MeterReading(
+            meter_id=meter.id, period=last_month, value=Decimal(value), source="demo"
+        )
+        session.add(reading)
 
 
 def summary() -> str:
     """What a person trying the demo needs to know, printed by `smsbot run` on first start."""
     lines = ["Demo data loaded:"]
     for spec in COMPANIES:
-        lines.append(f"  {spec['name']}: SMS number {DEMO_NUMBERS[spec['slug']]}, {len(spec['buildings'])} buildings")
+        lines.append(
+            f"  {spec['name']}: SMS number {DEMO_NUMBERS[spec['slug']]}, {len(spec['buildings'])} buildings"
+        )
     lines.append(f"  demo resident phone {DEMO_PHONE} (linked to two accounts by the billing data)")
     lines.append('  link another phone: smsbot sms +79031112233 "привязать 5012345680 7710"')
     return "\n".join(lines)

@@ -45,3 +45,7 @@ class Refused(SmsbotError):
         super().__init__(message.format(**params) if params else message)
         self.msgid = message
         self.params = params
+
+
+class InvalidTicketTransition(SmsbotError):
+    """A ticket was asked to move to a state its state machine does not allow from here."""

@@ -110,6 +110,10 @@ class Company(SQLModel, table=True):
     language: str = Field(default="ru", max_length=2)
     transliterate: bool = False
     created_at: datetime = _now_field()
+    meter_window_start: int = 15
+    """First day of the month meter readings are accepted (company time zone)."""
+    meter_window_end: int = 25
+    """Last day of the month meter readings are accepted."""
 
 
 class CompanyNumber(SQLModel, table=True):
@@ -324,3 +328,197 @@ class Notice(SQLModel, table=True):
     segments: int = 1
     """Segments per copy; the notice costs recipients × segments."""
     created_at: datetime = _now_field()
+
+
+# --- Accounts: bill lines and linking attempts -------------------------------------------------
+
+
+class AccountCharge(SQLModel, table=True):
+    """One line of an account's bill: what is owed for one service (smsbot.services) as of
+    the account's balance date; negative when overpaid. The lines add up to the balance."""
+
+    __tablename__ = "account_charge"
+    __table_args__ = (UniqueConstraint("account_id", "service"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    service: str = Field(max_length=32)
+    amount: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+
+
+class LinkAttempt(SQLModel, table=True):
+    """One `привязать` try, kept to lock out a phone (or an account number) that guesses."""
+
+    __tablename__ = "link_attempt"
+    __table_args__ = (
+        Index("ix_link_attempt_phone", "phone", "created_at"),
+        Index("ix_link_attempt_account", "account_number", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=16)
+    account_number: str = Field(max_length=32)
+    """As typed (digits only), whether or not such an account exists."""
+    succeeded: bool = False
+    created_at: datetime = _now_field()
+
+
+class AccountUnlink(SQLModel, table=True):
+    """A resident's `отвязать` of an account their phone is on file for: the billing phones
+    must not link it again on the next message (a `привязать` with the code does)."""
+
+    __tablename__ = "account_unlink"
+    __table_args__ = (UniqueConstraint("resident_id", "account_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = _now_field()
+
+
+# --- Tickets -------------------------------------------------------------------------------------
+#
+#   new ──▶ accepted ──▶ in_progress ──▶ done
+#    │         │  └──────────────────────▶ done      (fixed on the spot)
+#    ├─────────┼──────────▶ in_progress               (started at once: accepted too)
+#    └─────────┴──────────▶ rejected     ◀── in_progress
+#                                  done ──▶ in_progress (the resident says it is not fixed)
+#
+# Every change is a TicketEvent (who, when, note). A ticket past its deadline and neither done
+# nor rejected is overdue; overdue counts are what the inspectorate judges companies by.
+
+TICKET_NEW = "new"
+"""Filed by a resident (or a dispatcher); nobody has taken it yet."""
+TICKET_ACCEPTED = "accepted"
+"""The dispatch took it into work (ЕДС МО: within 24 hours, emergencies at once)."""
+TICKET_IN_PROGRESS = "in_progress"
+"""Someone is on it."""
+TICKET_DONE = "done"
+"""Fixed; the resident may say otherwise and reopen it."""
+TICKET_REJECTED = "rejected"
+"""Not the company's to fix (inside the flat, a duplicate…); the note says why."""
+
+TICKET_STATES = (TICKET_NEW, TICKET_ACCEPTED, TICKET_IN_PROGRESS, TICKET_DONE, TICKET_REJECTED)
+TICKET_OPEN = frozenset({TICKET_NEW, TICKET_ACCEPTED, TICKET_IN_PROGRESS})
+"""States that still count towards overdue."""
+TICKET_TRANSITIONS = {
+    TICKET_NEW: frozenset({TICKET_ACCEPTED, TICKET_IN_PROGRESS, TICKET_REJECTED}),
+    TICKET_ACCEPTED: frozenset({TICKET_IN_PROGRESS, TICKET_DONE, TICKET_REJECTED}),
+    TICKET_IN_PROGRESS: frozenset({TICKET_DONE, TICKET_REJECTED}),
+    TICKET_DONE: frozenset({TICKET_IN_PROGRESS}),
+    TICKET_REJECTED: frozenset(),
+}
+"""The diagram above: the states each state may move to."""
+
+ACTOR_RESIDENT = "resident"
+ACTOR_BOT = "bot"
+ACTOR_DISPATCHER = "dispatcher"
+ACTOR_SYSTEM = "system"
+"""Who made a ticket change (TicketEvent.actor)."""
+
+
+class TicketCounter(SQLModel, table=True):
+    """The last ticket number a company gave out; incremented in the filing transaction, so
+    concurrent filings queue on this row and numbers never repeat."""
+
+    __tablename__ = "ticket_counter"
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", unique=True)
+    last_number: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    """A resident's request (заявка): short per-company number, problem, deadline, state."""
+
+    __table_args__ = (
+        UniqueConstraint("company_id", "number"),
+        Index("ix_ticket_company_status_deadline", "company_id", "status", "deadline_at"),
+        Index("ix_ticket_resident", "resident_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    number: int
+    """What the resident types in `статус 12`; unique within the company."""
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    """The SMS that filed it."""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    problem: str = Field(max_length=32)
+    """A key of smsbot.categories.PROBLEMS; decides the deadline."""
+    category: str = Field(max_length=16, index=True)
+    priority: str = Field(max_length=16)
+    emergency: bool = False
+    danger: str | None = Field(default=None, max_length=16)
+    """The danger the resident reported (smsbot.danger.KINDS), when there was one."""
+    status: str = Field(default=TICKET_NEW, max_length=16)
+    filed_at: datetime = _now_field()
+    accepted_at: datetime | None = None
+    started_at: datetime | None = None
+    done_at: datetime | None = None
+    rejected_at: datetime | None = None
+    deadline_at: datetime
+    """Contain the danger or finish the work by then (smsbot.deadlines)."""
+    repair_deadline_at: datetime | None = None
+    """After containment, repair by then (floods: 3 days)."""
+    updated_at: datetime = _now_field()
+
+
+class TicketEvent(SQLModel, table=True):
+    """One entry of a ticket's history: a change of state or a note, by whom and when."""
+
+    __tablename__ = "ticket_event"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _now_field()
+    actor: str = Field(max_length=16)
+    """ACTOR_RESIDENT, ACTOR_BOT, ACTOR_DISPATCHER or ACTOR_SYSTEM."""
+    user_id: int | None = None
+    """The staff member, for dispatcher changes."""
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    """None for a note that changes nothing."""
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    public: bool = True
+    """Shown to the resident in `статус` replies."""
+
+
+class DeadlineOverride(SQLModel, table=True):
+    """A company's own deadline for one problem (smsbot.deadlines.DEFAULT_RULES otherwise)."""
+
+    __tablename__ = "deadline_override"
+    __table_args__ = (UniqueConstraint("company_id", "problem"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    problem: str = Field(max_length=32)
+    minutes: int
+    repair_minutes: int | None = None
+
+
+# --- Meters ----------------------------------------------------------------------------------
+
+
+class Meter(SQLModel, table=True):
+    """A meter of an account, one per kind (smsbot.meter_rules.KINDS)."""
+
+    __table_args__ = (UniqueConstraint("account_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    kind: str = Field(max_length=24)
+    serial: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _now_field()
+
+
+class MeterReading(SQLModel, table=True):
+    """The reading of a meter for one month; a later reading that month replaces it."""
+
+    __tablename__ = "meter_reading"
+    __table_args__ = (UniqueConstraint("meter_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id", index=True)
+    period: date
+    """The first day of the month it counts for."""
+    value: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
+    source: str = Field(default="sms", max_length=16)
+    """sms, import or demo."""
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    received_at: datetime = _now_field()

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
-from smsbot.models import Account, AccountLink, AccountPhone, Resident
+from smsbot.models import Account, AccountLink, AccountPhone, AccountUnlink, Resident
 
 
 def get_or_create(session: Session, phone: str, *, language: str = "ru") -> Resident:
@@ -24,9 +24,15 @@ def get_or_create(session: Session, phone: str, *, language: str = "ru") -> Resi
 
 
 def link_from_billing(session: Session, resident: Resident) -> list[AccountLink]:
-    """Link every account whose billing export lists this phone and is not linked yet."""
+    """Link every account whose billing export lists this phone and is not linked yet (nor
+    unlinked by the resident: `отвязать` must stick)."""
     linked = set(
         session.exec(select(AccountLink.account_id).where(AccountLink.resident_id == resident.id))
+    )
+    linked |= set(
+        session.exec(
+            select(AccountUnlink.account_id).where(AccountUnlink.resident_id == resident.id)
+        )
     )
     created = []
     for account_id in session.exec(

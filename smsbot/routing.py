@@ -41,3 +41,64 @@ def decide(
     if last_company_id is not None:
         return Route(last_company_id, "last conversation")
     return Route(None, "unrouted")
+
+
+# --- which of a resident's accounts a command is about -------------------------------------------
+
+INDEX_MAX_DIGITS = 2
+"""`баланс 2` names the second account in the resident's list; longer numbers are accounts."""
+SUFFIX_MIN_DIGITS = 4
+"""`баланс 5678`: the last digits of an account number pick it when no other account ends so."""
+
+
+@dataclass(frozen=True)
+class AccountOption:
+    """One of the resident's linked accounts, as the chooser sees it."""
+
+    index: int
+    """1-based, in the order the accounts were linked: the short index a resident types."""
+    id: int
+    number: str
+    company_id: int
+
+
+@dataclass(frozen=True)
+class AccountChoice:
+    """The account a command is about, or why there is none.
+
+    reason: `chosen`; `ambiguous` (several fit and nothing picked one: list `candidates`);
+    `unknown` (the selector matches none of the resident's accounts); `none` (no accounts).
+    """
+
+    reason: str
+    account: AccountOption | None = None
+    candidates: tuple[AccountOption, ...] = ()
+
+
+def choose_account(
+    accounts: Sequence[AccountOption], selector: str | None, *, company_id: int | None = None
+) -> AccountChoice:
+    """Pick the account for a command among the resident's own (never anyone else's).
+
+    selector: what the resident typed after the keyword (short index or account number).
+    company_id: the company whose own number the resident texted; without a selector, only
+    its accounts are in question. On a shared number all of them are.
+    """
+    if not accounts:
+        return AccountChoice("none")
+    if selector:
+        digits = "".join(ch for ch in selector if ch.isdigit())
+        if digits and len(digits) <= INDEX_MAX_DIGITS:
+            found = [a for a in accounts if a.index == int(digits)]
+        else:
+            found = [a for a in accounts if a.number == digits]
+            if not found and len(digits) >= SUFFIX_MIN_DIGITS:
+                found = [a for a in accounts if a.number.endswith(digits)]
+        if len(found) == 1:
+            return AccountChoice("chosen", found[0])
+        return AccountChoice("unknown", candidates=tuple(accounts))
+    in_scope = [a for a in accounts if a.company_id == company_id] if company_id is not None else []
+    in_scope = in_scope or list(accounts)
+    if len(in_scope) == 1:
+        return AccountChoice("chosen", in_scope[0])
+    return AccountChoice("ambiguous", candidates=tuple(in_scope))

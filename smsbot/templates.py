@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import phonenumbers
 
 from smsbot import money
 from smsbot.exceptions import UnknownTemplate
@@ -63,6 +64,17 @@ def _time(value: datetime, tz: str | None = None) -> str:
     return value.strftime("%H:%M")
 
 
+def _phone(value: str | None) -> str:
+    """+74957770101 as people dial it: +7 495 777-01-01."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, "RU")
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -77,6 +89,8 @@ def _environment(root: Path) -> jinja2.Environment:
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
     env.filters["time"] = _time
+    env.filters["phone"] = _phone
+    env.filters["latin"] = transliterate
     return env
 
 

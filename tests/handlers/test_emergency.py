@@ -1,0 +1,97 @@
+"""A message that speaks of danger, whatever its first word: the emergency numbers at once
+and an emergency ticket; words that merely contain the letters raise no alarm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from smsbot import db
+from smsbot.models import Ticket, TicketEvent
+from tests.handlers.conftest import SHARED, STRANGER, one
+
+
+def emergency_tickets() -> list[Ticket]:
+    with Session(db.engine()) as session:
+        return list(
+            session.exec(select(Ticket).where(Ticket.emergency.is_(True)).order_by(Ticket.id))
+        )
+
+
+def test_gas_smell_gets_104_112_the_emergency_dispatch_and_a_ticket(text):
+    reply = one(text("Пахнет газом в подъезде!!!"))
+    assert reply.template == "emergency"
+    assert "104" in reply.body and "112" in reply.body and "+7 495 777-01-99" in reply.body
+    [ticket] = emergency_tickets()
+    assert (ticket.danger, ticket.problem, ticket.category, ticket.priority) == (
+        "gas",
+        "gas_smell",
+        "gas",
+        "emergency",
+    )
+    assert ticket.deadline_at - ticket.filed_at == timedelta(minutes=30)
+    assert f"аварийная заявка №{ticket.number}" in reply.body
+
+
+def test_gazon_raises_no_alarm(text):
+    assert one(text("Газон во дворе надо постричь")).template == "chat_ack"
+    assert text("Кто покрасит газовую трубу?") == []  # chat, acknowledged once already
+    assert text("Газета лежит в ящике") == []
+    assert emergency_tickets() == []
+
+
+def test_danger_wins_over_the_first_word(text):
+    for body in (
+        "баланс? и у нас пахнет газом",
+        "заявка течёт с потолка, затопило кухню",
+        "статус 1 искрит щиток",
+    ):
+        assert one(text(body)).template == "emergency"
+    dangers = [t.danger for t in emergency_tickets()]
+    assert dangers == ["gas", "flood", "electric"]
+    flood = emergency_tickets()[1]
+    assert flood.text == "течёт с потолка, затопило кухню" and flood.repair_deadline_at is not None
+
+
+def test_a_second_alarm_within_the_hour_joins_the_same_ticket(text, clock):
+    text("затопило ванную")
+    again = one(text("Вода всё течёт с потолка!!!"))
+    [ticket] = emergency_tickets()
+    assert f"Дополнили аварийную заявку №{ticket.number}" in again.body
+    with Session(db.engine()) as session:
+        notes = session.exec(
+            select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id)
+        ).all()
+    assert "Вода всё течёт с потолка!!!" in notes
+    clock.advance(timedelta(hours=2))
+    text("опять затопило")
+    assert len(emergency_tickets()) == 2
+
+
+def test_an_unknown_phone_on_a_shared_number_still_gets_the_numbers(text):
+    reply = one(text("пожар в подъезде", phone=STRANGER, to=SHARED))
+    assert reply.template == "emergency" and "101" in reply.body and "112" in reply.body
+    assert emergency_tickets() == []  # no company to send it to
+
+
+def test_no_heating_is_an_emergency_in_winter_only(text, clock):
+    clock.moscow(20, month=1, year=2027)
+    assert one(text("нет отопления, в квартире +14")).template == "emergency"
+    clock.moscow(20, month=7, year=2027)
+    assert one(text("заявка нет отопления")).template == "ticket_created"
+    winter, summer = [t for t in _all()]
+    assert winter.emergency and winter.problem == "heating_out"
+    assert not summer.emergency and summer.problem == "heating_fault"
+
+
+def test_emergency_in_english(text):
+    text("english")
+    reply = one(text("smell of gas in the stairwell"))
+    assert reply.body.startswith("Gas smell: do not switch lights on") and "104" in reply.body
+    assert reply.encoding == "GSM-7"
+
+
+def _all() -> list[Ticket]:
+    with Session(db.engine()) as session:
+        return list(session.exec(select(Ticket).order_by(Ticket.id)))
