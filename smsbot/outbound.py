@@ -280,11 +280,12 @@ def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
         message = session.get(Message, message_id)
         if message is None or message.status != OUT_SENDING:
             return "moved on"
-        to, body, claimed_at, kind = (
+        to, body, claimed_at, kind, attempts = (
             message.to_phone,
             message.body,
             message.claimed_at,
             message.kind,
+            message.attempts,
         )
     found = transport.find_sent(to=to, body=body, since=claimed_at - timedelta(seconds=5))
     if found is not None:
@@ -293,15 +294,24 @@ def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
             "message %s was sent before a crash (%s); recorded, not resent", message_id, found.sid
         )
         return "recorded"
-    with session_scope() as session:
-        session.execute(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                Message.status == OUT_SENDING,
-                Message.claimed_at == claimed_at,
-            )
-            .values(status=OUT_QUEUED, next_attempt_at=None, updated_at=utcnow())
+    stuck = (
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.status == OUT_SENDING,
+            Message.claimed_at == claimed_at,
         )
+        .values(updated_at=utcnow())
+    )
+    if attempts >= settings.send_max_attempts:
+        # A send that keeps killing its worker must not loop forever: a person looks at it.
+        with session_scope() as session:
+            session.execute(
+                stuck.values(status=OUT_FAILED, error_message="sender crashed on every attempt")
+            )
+        log.error("message %s failed: its sender crashed %d times", message_id, attempts)
+        return "failed"
+    with session_scope() as session:
+        session.execute(stuck.values(status=OUT_QUEUED, next_attempt_at=None))
     queues.enqueue_send(message_id, queue_name=queues.send_queue(kind))
     return "requeued"

@@ -136,3 +136,20 @@ def test_sweep_reconciles_stuck_sends(live_app, live_demo, fake_twilio):
     assert len(fake_twilio.wait_for_messages(1)) == 1
     assert queues.connection().llen("rq:queue:outbound") == 0
     assert IN_RECEIVED not in {m.status for m in outbound_messages()}
+
+
+def test_a_send_that_keeps_crashing_its_worker_fails_instead_of_looping(
+    live_app, live_demo, fake_twilio
+):
+    from smsbot.gateway import transport_for
+
+    post_inbound(live_app.test_client(), live_app, "помощь")
+    reply = _stuck_send(live_app)
+    settings = live_app.config["SMSBOT_SETTINGS"]
+    with Session(db.engine()) as session:
+        session.get(Message, reply.id).attempts = settings.send_max_attempts
+        session.commit()
+    assert outbound.reconcile(reply.id, transport_for(settings), settings) == "failed"
+    [failed] = outbound_messages()
+    assert failed.status == "failed" and "crashed" in failed.error_message
+    assert fake_twilio.messages(to=reply.to_phone) == []
