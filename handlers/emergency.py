@@ -18,10 +18,10 @@ from smsbot.models import ACTOR_RESIDENT
 def emergency(ctx: Context) -> list[Reply]:
     command = ctx.command
     company = ctx.company
-    params = {"danger": command.danger, "company_name": None, "emergency_phone": None, "number": None,
-              "follow_up": False, "deadline_at": None, "tz": ctx.timezone}  # fmt: skip
+    params = dict.fromkeys(("company_name", "emergency_phone", "number", "deadline_at"))
+    params.update(danger=command.danger, follow_up=False, tz=ctx.timezone)
     if company is None:
-        return [Reply("emergency", params)]
+        return [Reply("emergency", params)]  # the numbers; no company to file a ticket with
     if ctx.conversation is not None:
         ctx.conversation.unread += 1
         ctx.conversation.status = "open"

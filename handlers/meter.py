@@ -28,9 +28,13 @@ def meter(ctx: Context) -> list[Reply]:
     )
     if result.window is not None:
         opens, closes = result.window
-        return [Reply("meter_window", {"opens": opens, "closes": closes, "start": company.meter_window_start,
-                                       "end": company.meter_window_end})]  # fmt: skip
+        window = {"start": company.meter_window_start, "end": company.meter_window_end}
+        return [Reply("meter_window", {"opens": opens, "closes": closes, **window})]
     if not result.kinds:
         return [Reply("meter_none", {"account": chosen.view()})]
-    return [Reply("meter_result", {"account": chosen.view(), "outcomes": [o.params() for o in result.outcomes],
-                                   "kinds": result.kinds})]  # fmt: skip
+    outcomes = [o.params() for o in result.outcomes]
+    return [
+        Reply(
+            "meter_result", {"account": chosen.view(), "outcomes": outcomes, "kinds": result.kinds}
+        )
+    ]

@@ -104,8 +104,14 @@ def months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def check(kind: str, value: Decimal, *, previous: Decimal | None, previous_period: date | None,
-          period: date) -> str | None:  # fmt: skip
+def check(
+    kind: str,
+    value: Decimal,
+    *,
+    previous: Decimal | None,
+    previous_period: date | None,
+    period: date,
+) -> str | None:
     """Why a reading for `period` cannot be accepted, or None when it can.
 
     previous: the last accepted reading of an earlier month (None for a new meter), taken

@@ -108,16 +108,28 @@ def submit(
             continue
         last = last_before(session, meter, period)
         previous = last.value if last else None
-        reason = meter_rules.check(kind, reading.value, previous=previous,
-                                   previous_period=last.period if last else None, period=period)  # fmt: skip
+        reason = meter_rules.check(
+            kind,
+            reading.value,
+            previous=previous,
+            previous_period=last.period if last else None,
+            period=period,
+        )
         if reason is None:
             _store(session, meter, period, reading.value, now, resident, message)
         outcomes.append(Outcome(kind, reading.value, reason, previous))
     return Submission(outcomes, kinds=list(meters))
 
 
-def _store(session: Session, meter: Meter, period: date, value: Decimal, now: datetime,
-           resident: Resident | None, message: Message | None) -> None:  # fmt: skip
+def _store(
+    session: Session,
+    meter: Meter,
+    period: date,
+    value: Decimal,
+    now: datetime,
+    resident: Resident | None,
+    message: Message | None,
+) -> None:
     values = {
         "value": value,
         "source": "sms",

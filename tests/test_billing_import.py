@@ -154,3 +154,22 @@ def test_a_changed_row_updates_and_a_removed_phone_unlinks(company, tmp_path, ap
         assert charges == {"maintenance": Decimal("100.00"), "penalty": Decimal("30.50")}
         assert session.exec(select(AccountPhone.phone)).all() == ["+79851234567"]
     assert count(AccountLink) == 1
+
+
+def test_accounts_missing_from_a_file_keep_their_phones_and_lines(company, tmp_path, app):
+    both = write(tmp_path, [
+        "5012345678;ул. Ленина, д. 1;1;+79851234567;100,00;01.11.2026;1234;100;",
+        "5012345679;ул. Ленина, д. 1;2;+79161234567;50,00;01.11.2026;1234;50;",
+    ])  # fmt: skip
+    one = write(
+        tmp_path,
+        ["5012345678;ул. Ленина, д. 1;1;+79851234567;120,00;01.12.2026;1234;120;"],
+        name="one.csv",
+    )
+    with Session(db.writer()) as session:
+        target = session.exec(select(Company).where(Company.slug == company)).one()
+        billing_import.load(session, target, billing_import.read(both).rows)
+        stats = billing_import.load(session, target, billing_import.read(one).rows)
+        session.commit()
+    assert (stats.created, stats.updated, stats.unchanged) == (0, 1, 0)
+    assert rows() == {"accounts": 2, "buildings": 1, "phones": 2, "bill lines": 2}

@@ -157,6 +157,7 @@ CASES: list[tuple[str, str, dict]] = [
     ("CONTACTS", "contacts", {}),
     ("phones", "contacts", {}),
     ("numbers", "contacts", {}),
+    ("номера телефонов", "contacts", {}),
     ("telefony", "contacts", {}),
     ("telefoni", "contacts", {}),
     ("kontakty", "contacts", {}),

@@ -94,3 +94,19 @@ def test_balance_and_debt_in_english(text):
     debt = one(text("debt"))
     assert "Cold water 356,10" in debt.body and debt.encoding == "GSM-7"
     assert one(text("balance", phone=STRANGER)).template == "link_howto"
+
+
+def test_a_company_that_chose_transliteration_pays_for_latin_segments(text):
+    from sqlmodel import Session, select
+
+    from smsbot import db
+    from smsbot.models import Company
+
+    with Session(db.writer()) as session:
+        company = session.exec(select(Company).where(Company.slug == "uk-zarechye")).one()
+        company.transliterate = True
+        session.commit()
+    reply = one(text("долг"))
+    assert reply.encoding == "GSM-7" and reply.num_segments == 1  # 3 in Cyrillic
+    assert reply.body.startswith("Dolg 3 450,20 rub na 01.11.2026, l/s ...5678, kv. 148:")
+    assert "KhVS 356,10" in reply.body
