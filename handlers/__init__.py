@@ -3,6 +3,7 @@
 from handlers import (  # noqa: F401  (each module registers its intents)
     balance,
     chat,
+    confirm,
     contacts,
     debt,
     emergency,

@@ -104,9 +104,24 @@ def handler_for(intent: str) -> Handler:
     def dispatch(ctx: Context) -> list[Reply]:
         if ctx.emergency and EMERGENCY in _HANDLERS:
             return _HANDLERS[EMERGENCY](ctx)
+        for answers in _ANSWERS:
+            replies = answers(ctx)
+            if replies is not None:
+                return replies
         return plain_handler(intent)(ctx)
 
     return dispatch
+
+
+Answers = Callable[[Context], "list[Reply] | None"]
+_ANSWERS: list[Answers] = []
+
+
+def register_answers(func: Answers) -> Answers:
+    """Decorator: `func` sees every message first (after danger) and takes the ones that answer
+    a question we asked (ДА/НЕТ after a ticket is done), returning None for all others."""
+    _ANSWERS.append(func)
+    return func
 
 
 def plain_handler(intent: str) -> Handler:

@@ -152,8 +152,9 @@ def create_user(login: str, role: str, company_slug: str | None, name: str | Non
                                      company_id=company_id, language=language)  # fmt: skip
         except Refused as exc:
             raise click.ClickException(str(exc)) from None
+        created = user.login
         session.commit()
-    click.echo(f"created {user.login} ({role}{', ' + company_slug if company_slug else ''})")
+    click.echo(f"created {created} ({role}{', ' + company_slug if company_slug else ''})")
 
 
 @main.command("fake-twilio", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -12,7 +12,6 @@ from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.exceptions import Refused
 from smsbot.models import (
-    COMPANY_ROLES,
     INBOUND,
     KIND_DISPATCHER,
     KIND_RESIDENT,
@@ -30,6 +29,7 @@ from smsbot.models import (
     User,
 )
 from smsbot.segments import measure
+from smsbot.users import assignable
 
 
 def get_or_create(session: Session, *, company_id: int, resident_id: int) -> Conversation:
@@ -352,15 +352,8 @@ def add_note(
 
 def assign(session: Session, conversation: Conversation, assignee_id: int | None) -> None:
     """Give the thread to a dispatcher of its company, or to nobody."""
-    if assignee_id is not None:
-        assignee = session.get(User, assignee_id)
-        if (
-            assignee is None
-            or not assignee.active
-            or assignee.company_id != conversation.company_id
-            or assignee.role not in COMPANY_ROLES
-        ):
-            raise Refused("Only an active dispatcher of this company can be assigned.")
+    if assignee_id is not None and not assignable(session, conversation.company_id, assignee_id):
+        raise Refused("Only an active dispatcher of this company can be assigned.")
     conversation.assignee_id = assignee_id
     session.add(conversation)
 
@@ -378,5 +371,7 @@ def set_status(session: Session, conversation: Conversation, status: str) -> Non
 def mark_read(session: Session, conversation_id: int) -> None:
     """The thread was seen: no unread messages. A write alone, so a page view may do it."""
     session.execute(
-        update(Conversation).where(Conversation.id == conversation_id, Conversation.unread > 0).values(unread=0)
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.unread > 0)
+        .values(unread=0)
     )

@@ -460,6 +460,8 @@ class Ticket(SQLModel, table=True):
     repair_deadline_at: datetime | None = None
     """After containment, repair by then (floods: 3 days)."""
     updated_at: datetime = _now_field()
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    """The dispatcher working the ticket, if one took it (the desk filters by it)."""
 
 
 class TicketEvent(SQLModel, table=True):
@@ -522,3 +524,26 @@ class MeterReading(SQLModel, table=True):
     resident_id: int | None = Field(default=None, foreign_key="resident.id")
     message_id: int | None = Field(default=None, foreign_key="message.id")
     received_at: datetime = _now_field()
+
+
+# --- Ticket desk: the resident's answer after "done" ---------------------------------------------
+
+KIND_TICKET = "ticket"
+"""An SMS telling a resident that a dispatcher moved their ticket on (an outbound kind)."""
+
+
+class TicketFeedback(SQLModel, table=True):
+    """The question sent when a ticket was done, and the resident's answer: solved (ДА) or
+    not (НЕТ, which reopens the ticket), then a mark from 1 to 5."""
+
+    __tablename__ = "ticket_feedback"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    asked_at: datetime = _now_field()
+    answer: str | None = Field(default=None, max_length=3)
+    """yes or no; None while the resident has not answered."""
+    answered_at: datetime | None = None
+    rating: int | None = None
+    """1 to 5, asked for after a yes."""
+    rated_at: datetime | None = None

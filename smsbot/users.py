@@ -152,6 +152,17 @@ def record_sign_in(session: Session, user_id: int) -> None:
     session.execute(update(User).where(User.id == user_id).values(last_sign_in_at=utcnow()))
 
 
+def assignable(session: Session, company_id: int, user_id: int) -> bool:
+    """Whether conversations and tickets of the company may be given to this user."""
+    user = session.get(User, user_id)
+    return (
+        user is not None
+        and user.active
+        and user.company_id == company_id
+        and user.role in COMPANY_ROLES
+    )
+
+
 def colleagues(session: Session, company_id: int) -> list[User]:
     """Active staff of a company who can be assigned conversations and tickets."""
     return list(

@@ -41,6 +41,8 @@ ACCOUNTS = [account(1, DEMO_ADDRESS), account(2), account(3)]
 NOTE = ("Мастер придёт завтра с 9 до 13, обеспечьте доступ к стояку в ванной ком" * 2)[
     : tickets.NOTE_MAX - 1
 ] + "…"
+DESK_NOTE = ("Заменили смеситель и подводку, проверили стояк в ванной комнате, течи нет" * 2)[:69] + "…"
+"""A dispatcher's note as a status SMS from the ticket desk quotes it (70 characters at most)."""
 BILL_LINES = [
     {"service": s, "amount": Decimal("-12345.67") if s == "other" else Decimal("12345.67")}
     for s in SERVICES
@@ -206,6 +208,18 @@ SAMPLES: dict[str, list[dict]] = {
     "language_set": [{}],
     "opt_out": [{}],
     "opt_in": [{}],
+    # the ticket desk (issue 4): a dispatcher's status change, and the answers after "done"
+    **{
+        name: [
+            {"number": 123456, "deadline_at": AT, "tz": TZ, "note": DESK_NOTE},
+            {"number": 7, "deadline_at": AT, "tz": TZ, "note": None},
+        ]
+        for name in ("ticket_accepted", "ticket_in_progress", "ticket_done")
+    },
+    "ticket_rejected": [{"number": 123456, "deadline_at": AT, "tz": TZ, "note": DESK_NOTE}],
+    "ticket_confirmed": [{"number": 123456}],
+    "ticket_reopened": [{"number": 123456}],
+    "ticket_rated": [{}],
 }
 
 

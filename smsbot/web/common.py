@@ -90,7 +90,10 @@ def acting_company() -> Company:
     company_id = next(iter(own)) if own else session_company_id()
     company = dbs().get(Company, company_id) if company_id is not None else None
     if company is None:
-        abort(400, description=gettext("Choose a company first (the menu at the top)."))
+        from flask import redirect, url_for
+
+        flash(gettext("Choose a company first (the menu at the top)."), "error")
+        abort(redirect(url_for("auth.home")))
     return company
 
 
@@ -135,6 +138,18 @@ def first_submit() -> bool:
 
 
 # --- live updates -----------------------------------------------------------------------------
+
+
+def live_items(
+    template: str, name: str, items: Any, key: Callable[[Any], str], **context: Any
+) -> list[dict]:
+    """A live list: each item rendered by `template` (as `name`) under a stable key."""
+    from flask import render_template
+
+    return [
+        {"key": key(item), "html": render_template(template, **{name: item}, **context)}
+        for item in items
+    ]
 
 
 def live(payload: dict[str, Any]) -> Any:

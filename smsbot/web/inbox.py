@@ -23,6 +23,7 @@ from smsbot.web.common import (
     first_submit,
     get_scoped,
     live,
+    live_items,
     refused,
     require_writer,
     settings,
@@ -82,13 +83,9 @@ def index_live():  # noqa: ANN201
     return live(
         {
             "lists": {
-                "conversations": [
-                    {
-                        "key": f"c{row.conversation.id}",
-                        "html": render_template("inbox/_row.html", row=row),
-                    }
-                    for row in rows
-                ]
+                "conversations": live_items(
+                    "inbox/_row.html", "row", rows, lambda row: f"c{row.conversation.id}"
+                )
             },
             "regions": {
                 "unread": str(conversations.unread_total(dbs(), visible_companies()) or "")
@@ -113,6 +110,8 @@ def _thread_context(conversation: Conversation) -> dict:
         "assignee": session.get(User, conversation.assignee_id)
         if conversation.assignee_id
         else None,
+        "colleagues": users.colleagues(session, conversation.company_id),
+        "canned": canned.for_company(session, conversation.company_id),
     }
 
 
@@ -122,13 +121,7 @@ def thread(conversation_id: int):  # noqa: ANN201
     if users.can_write(current_user) and conversation.unread:
         with session_scope() as session:  # its own short write; this page's session only reads
             conversations.mark_read(session, conversation.id)
-    context = _thread_context(conversation)
-    return render_template(
-        "inbox/thread.html",
-        **context,
-        canned=canned.for_company(dbs(), conversation.company_id),
-        colleagues=users.colleagues(dbs(), conversation.company_id),
-    )
+    return render_template("inbox/thread.html", **_thread_context(conversation))
 
 
 @bp.get("/<int:conversation_id>/live")
@@ -138,13 +131,9 @@ def thread_live(conversation_id: int):  # noqa: ANN201
     return live(
         {
             "lists": {
-                "timeline": [
-                    {
-                        "key": _key(item),
-                        "html": render_template("inbox/_item.html", item=item, **context),
-                    }
-                    for item in context["thread"].timeline()
-                ]
+                "timeline": live_items(
+                    "inbox/_item.html", "item", context["thread"].timeline(), _key, **context
+                )
             },
             "regions": {"header": render_template("inbox/_header.html", **context)},
             "unread": conversation.unread,
@@ -189,8 +178,6 @@ def render_thread_again(conversation: Conversation, draft: str):  # noqa: ANN201
     return render_template(
         "inbox/thread.html",
         **_thread_context(conversation),
-        canned=canned.for_company(dbs(), conversation.company_id),
-        colleagues=users.colleagues(dbs(), conversation.company_id),
         draft=draft,
     ), 422
 

@@ -26,7 +26,7 @@ from smsbot.models import (
     Resident,
 )
 from smsbot.phones import InvalidPhone, normalize
-from smsbot.web.common import dbs, first_submit, live, require_admin, scope, settings
+from smsbot.web.common import dbs, first_submit, live, live_items, require_admin, scope, settings
 from smsbot.web.i18n import gettext
 from smsbot.web.inbox import _signed_in
 
@@ -116,13 +116,13 @@ def index_live():  # noqa: ANN201
     return live(
         {
             "lists": {
-                "messages": [
-                    {
-                        "key": f"m{m.id}",
-                        "html": render_template("phone/_message.html", message=m, phone=phone),
-                    }
-                    for m in _messages(phone)
-                ]
+                "messages": live_items(
+                    "phone/_message.html",
+                    "message",
+                    _messages(phone),
+                    lambda m: f"m{m.id}",
+                    phone=phone,
+                )
             }
         }
     )

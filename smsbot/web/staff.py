@@ -52,6 +52,39 @@ STATUS_NAMES = {
     "handled": "handled",
 }
 """Outbound (and inbound) message states as staff read them (English ids, translated)."""
+TICKET_STATUS_NAMES = {
+    "new": "new",
+    "accepted": "accepted",
+    "in_progress": "in progress",
+    "done": "completed",
+    "rejected": "rejected",
+}
+DESK_STATUS_NAMES = {
+    **TICKET_STATUS_NAMES,
+    "open": "Open tickets",
+    "overdue": "Overdue",
+    "all": "All tickets",
+}
+TRANSITION_NAMES = {
+    "accepted": "Accept",
+    "in_progress": "Start work",
+    "done": "Done",
+    "rejected": "Reject",
+}
+CATEGORY_NAMES = {
+    "plumbing": "Plumbing",
+    "electrical": "Electrical",
+    "heating": "Heating",
+    "lift": "Lift",
+    "cleaning": "Cleaning",
+    "waste": "Rubbish",
+    "roof": "Roof and facade",
+    "intercom": "Intercom",
+    "gas": "Gas",
+    "other": "Other",
+}
+PRIORITY_NAMES = {"emergency": "emergency", "urgent": "urgent", "normal": "normal", "low": "low"}
+ACTOR_NAMES = {"resident": "Resident", "bot": "Bot", "dispatcher": "Dispatcher", "system": "System"}
 VIEW_NAMES = {
     "open": "Open",
     "mine": "Mine",
@@ -78,7 +111,7 @@ def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str
 
 
 def init_app(app: Flask) -> None:
-    from smsbot.web import canned, inbox, notices, phone, webhooks
+    from smsbot.web import canned, inbox, notices, phone, tickets, webhooks
 
     security.configure(app)
     csrf.init_app(app)
@@ -113,6 +146,12 @@ def init_app(app: Flask) -> None:
             "role_names": ROLE_NAMES,
             "status_names": STATUS_NAMES,
             "view_names": VIEW_NAMES,
+            "ticket_status_names": TICKET_STATUS_NAMES,
+            "desk_status_names": DESK_STATUS_NAMES,
+            "transition_names": TRANSITION_NAMES,
+            "category_names": CATEGORY_NAMES,
+            "priority_names": PRIORITY_NAMES,
+            "actor_names": ACTOR_NAMES,
         }
 
     app.jinja_env.filters["local"] = local_time
@@ -128,7 +167,7 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, notices, phone, canned):
+    for module in (auth, inbox, tickets, notices, phone, canned):
         app.register_blueprint(module.bp)
 
 
@@ -147,14 +186,6 @@ def _error_page(code: int):  # noqa: ANN202
             return exc  # Twilio's webhooks keep their plain-text answers
         if auth.wants_json():
             return {"error": ERROR_MESSAGES[code]}, code
-        description = getattr(exc, "description", None)
-        message = (
-            description
-            if code == 400 and description and not description.startswith("The browser")
-            else None
-        )
-        return render_template(
-            "error.html", code=code, message=message or gettext(ERROR_MESSAGES[code])
-        ), code
+        return render_template("error.html", code=code, message=gettext(ERROR_MESSAGES[code])), code
 
     return handler

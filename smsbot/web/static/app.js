@@ -67,6 +67,30 @@
     return added;
   }
 
+  /* Redraw a live region without losing what the user is typing in it: values of its text
+   * fields and the focus (with the cursor) are carried over to the new HTML. */
+  function redrawKeepingInput(el, redraw) {
+    var kept = {}, active = document.activeElement, focused = null, selection = null;
+    el.querySelectorAll("textarea[name], input[name]:not([type=hidden]):not([type=checkbox]):not([type=radio])")
+      .forEach(function (field) { if (field.value) kept[field.name] = field.value; });
+    if (active && el.contains(active) && active.name) {
+      focused = active.name;
+      if (typeof active.selectionStart === "number") selection = [active.selectionStart, active.selectionEnd];
+    }
+    redraw();
+    Object.keys(kept).forEach(function (name) {
+      var field = el.querySelector('[name="' + name + '"]');
+      if (field && !field.value) { field.value = kept[name]; field.dispatchEvent(new Event("input")); }
+    });
+    if (focused) {
+      var field = el.querySelector('[name="' + focused + '"]');
+      if (field) {
+        field.focus();
+        if (selection && field.setSelectionRange) field.setSelectionRange(selection[0], selection[1]);
+      }
+    }
+  }
+
   function nearBottom() {
     return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 120;
   }
@@ -84,7 +108,9 @@
       var stick = nearBottom();
       Object.keys(data.regions || {}).forEach(function (name) {
         document.querySelectorAll('[data-region="' + name + '"]').forEach(function (el) {
-          if (el._html !== data.regions[name]) { el.innerHTML = data.regions[name]; el._html = data.regions[name]; }
+          if (el._html === data.regions[name]) return;
+          redrawKeepingInput(el, function () { el.innerHTML = data.regions[name]; wireUp(el); });
+          el._html = data.regions[name];
         });
       });
       Object.keys(data.lists || {}).forEach(function (name) {

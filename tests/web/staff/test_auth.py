@@ -129,10 +129,21 @@ def test_next_only_leads_within_the_site(client, staff):
     assert response.headers["Location"] == "/notices"
 
 
-def test_every_form_needs_its_csrf_token(signed_in, staff):
+def test_every_form_needs_its_csrf_token(app, signed_in, staff):
+    """Every POST route but Twilio's webhooks refuses a form without the page's token."""
     client = signed_in("igor")
-    for path in ["/language", "/canned", "/notices/new", "/phone", "/logout"]:
-        assert client.post(path, data={"lang": "en"}).status_code == 400, path
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint.startswith("webhooks."):
+            continue
+        path = rule.build(dict.fromkeys(rule.arguments, 1))[1]
+        response = client.post(path, data={"lang": "en", "body": "x", "to": "done"})
+        assert response.status_code == 400, (
+            f"POST {path} answered {response.status_code} without a token"
+        )
+        assert "Форма устарела" in response.get_data(as_text=True)
+        tried += 1
+    assert tried >= 15
 
 
 def test_webhooks_need_no_csrf_token_but_their_signature(client):
@@ -187,3 +198,52 @@ def test_roles_need_the_right_company(app, demo):
         users.create_user(session, login="x", name="x", password=PASSWORD, role="superadmin")
         with pytest.raises(Refused):
             users.create_user(session, login="X", name="x", password=PASSWORD, role="superadmin")
+
+
+def test_create_user_from_the_command_line(app_env, demo, monkeypatch):
+    from click.testing import CliRunner
+
+    from smsbot.cli import main
+
+    for name, value in app_env.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "create-user",
+            "maria",
+            "--role",
+            "dispatcher",
+            "--company",
+            "uk-zarechye",
+            "--name",
+            "Мария",
+        ],
+        input="a-long-enough-password\na-long-enough-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created maria (dispatcher, uk-zarechye)" in result.output
+    with Session(db.engine()) as session:
+        user = session.exec(select(User).where(User.login == "maria")).one()
+    assert user.name == "Мария" and user.role == "dispatcher" and user.company_id is not None
+
+    result = runner.invoke(
+        main,
+        [
+            "create-user",
+            "x",
+            "--role",
+            "dispatcher",
+            "--company",
+            "nope",
+            "--password",
+            "a-long-enough-password",
+        ],
+    )
+    assert (
+        result.exit_code != 0
+        and "no company 'nope'; there are: uk-solnechny, uk-zarechye" in result.output
+    )
+    result = runner.invoke(main, ["create-user", "y", "--role", "inspector", "--password", "short"])
+    assert result.exit_code != 0 and "at least 10 characters" in result.output

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from smsbot import db, notices
-from smsbot.models import CannedReply, ConversationNote, Message, Notice
+from smsbot.models import CannedReply, ConversationNote, Message, Notice, Ticket, TicketEvent
 from tests.conftest import run_jobs
 from tests.support import post_inbound
 from tests.web.staff.conftest import csrf_token
@@ -28,34 +28,45 @@ WEBHOOKS = "webhooks."
 def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
     """Rows of every kind in Solnechny (conversation, note, canned reply, notice)."""
     anna = signed_in("boris")
-    _, response = post_inbound(anna, app, f"{SECRET}: протечка", from_phone=STRANGER, to_phone=SOLNECHNY_NUMBER)
+    _, response = post_inbound(
+        anna, app, f"{SECRET}: протечка", from_phone=STRANGER, to_phone=SOLNECHNY_NUMBER
+    )
     assert response.status_code == 200
     run_jobs(app)
     conversation = conversation_of(STRANGER)
     assert conversation.company_id == staff.solnechny
     with Session(db.engine()) as session:
-        session.add(ConversationNote(conversation_id=conversation.id, company_id=staff.solnechny, body=SECRET))
+        session.add(
+            ConversationNote(
+                conversation_id=conversation.id, company_id=staff.solnechny, body=SECRET
+            )
+        )
         canned = CannedReply(company_id=staff.solnechny, title=SECRET, body=SECRET)
         session.add(canned)
         notice = notices.create(session, company_id=staff.solnechny, author_id=staff.users["boris"],
                                 building_ids=None, body=SECRET, default_from=None)  # fmt: skip
         session.commit()
         ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id}
-    for extra in ids_of_other_features(staff):
-        ids.update(extra)
+        ids["ticket_id"] = other_ticket(session, staff.solnechny, conversation.resident_id)
     return ids
 
 
-def ids_of_other_features(staff) -> list[dict[str, int]]:  # noqa: ANN001
-    """Rows of features added beside the inbox (tickets) in the other company."""
-    return []
+def other_ticket(session: Session, company_id: int, resident_id: int) -> int:
+    from smsbot import tickets
+    from smsbot.clock import utcnow
+    from smsbot.models import Company, Resident
+
+    filed = tickets.file(session, company=session.get(Company, company_id), text=SECRET, now=utcnow(),
+                         resident=session.get(Resident, resident_id))  # fmt: skip
+    session.commit()
+    return filed.id
 
 
 def counts() -> dict[str, int]:
     with Session(db.engine()) as session:
         return {
             model.__name__: session.exec(select(func.count()).select_from(model)).one()
-            for model in (Message, Notice, CannedReply, ConversationNote)
+            for model in (Message, Notice, CannedReply, ConversationNote, Ticket, TicketEvent)
         }
 
 
@@ -85,7 +96,9 @@ def test_another_companys_rows_answer_404_on_every_route(app, signed_in, other_c
                 missing = rule.build(dict.fromkeys(rule.arguments, 999_999))[1]
                 assert client.open(missing, method=method, data=data).status_code == 403, path
             else:
-                assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
+                assert response.status_code == 404, (
+                    f"{method} {path} answered {response.status_code}"
+                )
             assert SECRET not in response.get_data(as_text=True)
             tried += 1
     assert tried >= 10
@@ -100,8 +113,12 @@ def test_lists_and_live_updates_never_show_another_company(app, signed_in, other
         if rule.arguments or "GET" not in rule.methods:
             continue
         response = client.get(rule.rule, query_string=queries)
-        assert response.status_code in (200, 204, 302, 403), f"GET {rule.rule}: {response.status_code}"
-        assert SECRET not in response.get_data(as_text=True), f"GET {rule.rule} shows the other company"
+        assert response.status_code in (200, 204, 302, 403), (
+            f"GET {rule.rule}: {response.status_code}"
+        )
+        assert SECRET not in response.get_data(as_text=True), (
+            f"GET {rule.rule} shows the other company"
+        )
 
 
 def test_forms_cannot_reach_into_another_company(app, signed_in, other_company):
@@ -111,10 +128,14 @@ def test_forms_cannot_reach_into_another_company(app, signed_in, other_company):
     with Session(db.engine()) as session:
         from smsbot.models import Building
 
-        podolsk = session.exec(select(Building.id).where(Building.address.contains("Горького"))).one()
+        podolsk = session.exec(
+            select(Building.id).where(Building.address.contains("Горького"))
+        ).one()
     igor.post("/notices/new", data={"csrf_token": token, "audience": "buildings", "building": podolsk,
                                     "body": "x", "step": "send"})  # fmt: skip
-    response = igor.post("/phone", data={"csrf_token": token, "phone": STRANGER, "to": SOLNECHNY_NUMBER, "body": "x"})
+    response = igor.post(
+        "/phone", data={"csrf_token": token, "phone": STRANGER, "to": SOLNECHNY_NUMBER, "body": "x"}
+    )
     assert response.status_code == 302
     assert counts() == before
 
@@ -126,3 +147,14 @@ def test_all_company_roles_see_both_companies(app, signed_in, other_company):
         assert SECRET in client.get("/inbox").get_data(as_text=True)
     assert signed_in("olga").get("/phone").status_code == 403  # admins only
     assert signed_in("inspector").get("/canned").status_code == 403
+
+
+def test_an_all_company_user_picks_a_company_before_acting_for_it(app, signed_in, staff):
+    from tests.web.staff.conftest import post
+
+    root = signed_in("root")
+    response = root.get("/notices/new", follow_redirects=True)
+    assert "Сначала выберите компанию" in response.get_data(as_text=True)
+    post(root, "/company", {"company_id": str(staff.solnechny), "next": "/notices/new"})
+    page = root.get("/notices/new").get_data(as_text=True)
+    assert "Солнечный город" in page and "ул. Горького" in page and "Молодёжная" not in page

@@ -1,0 +1,431 @@
+"""The dispatchers' side of tickets: the desk's filtered list, status changes that tell the
+resident by SMS, assignment, and the resident's answer once a ticket is done.
+
+After "done" the resident is asked to reply ДА (solved) or НЕТ (not solved). НЕТ takes the
+ticket back into work and puts the conversation back in front of the dispatchers; ДА
+closes the question and asks for a mark, and a 1–5 that follows is stored as the rating.
+Each question is a TicketFeedback row, so a ticket done twice is asked twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from smsbot import conversations, templates, tickets, users
+from smsbot.exceptions import InvalidTicketTransition, Refused
+from smsbot.models import (
+    ACTOR_DISPATCHER,
+    ACTOR_RESIDENT,
+    KIND_TICKET,
+    OUT_QUEUED,
+    OUTBOUND,
+    TICKET_ACCEPTED,
+    TICKET_DONE,
+    TICKET_IN_PROGRESS,
+    TICKET_OPEN,
+    TICKET_REJECTED,
+    TICKET_STATES,
+    Account,
+    Building,
+    Company,
+    Conversation,
+    Message,
+    Resident,
+    Ticket,
+    TicketEvent,
+    TicketFeedback,
+    User,
+)
+from smsbot.textnorm import clean, tokens
+
+STATUS_TEMPLATES = {
+    TICKET_ACCEPTED: "ticket_accepted",
+    TICKET_IN_PROGRESS: "ticket_in_progress",
+    TICKET_DONE: "ticket_done",
+    TICKET_REJECTED: "ticket_rejected",
+}
+"""The SMS a resident gets when a dispatcher moves their ticket to each state."""
+
+ANSWER_WINDOW = timedelta(days=7)
+"""A ДА/НЕТ or a mark later than this after the question is an ordinary message."""
+NOTE_IN_SMS = 70
+"""How much of a dispatcher's note or reason an SMS quotes (the template budgets allow it)."""
+MAX_NOTE = 2000
+
+YES_WORDS = frozenset({"да", "yes", "da", "ага", "угу", "решена", "решено", "ok", "ок"})
+NO_WORDS = frozenset({"нет", "no", "net", "неа"})
+YES, NO = "yes", "no"
+
+
+def read_answer(text: str) -> str | int | None:
+    """ДА → 'yes', НЕТ (or 'не решена') → 'no', a lone 1–5 → that mark; anything else None.
+
+    Pure; short replies only, so a long message that starts with 'да' stays a message.
+    """
+    words = tokens(clean(text))
+    if not words or len(words) > 4:
+        return None
+    first = words[0]
+    if first in NO_WORDS or (first == "не" and len(words) > 1 and words[1].startswith("реш")):
+        return NO
+    if first in YES_WORDS:
+        return YES
+    if len(words) == 1 and first.isdigit() and 1 <= int(first) <= 5:
+        return int(first)
+    return None
+
+
+# --- the desk ----------------------------------------------------------------------------------
+
+DESK_STATUSES = ("open", "overdue", *TICKET_STATES, "all")
+"""The status filter: open (new, accepted, in progress), overdue, one state, or everything."""
+
+
+@dataclass
+class Filters:
+    status: str = "open"
+    category: str | None = None
+    building_id: int | None = None
+    assignee: str | None = None
+    """'me', 'none' or a user id as text."""
+
+
+@dataclass
+class DeskRow:
+    ticket: Ticket
+    address: str | None
+    apartment: str | None
+    phone: str | None
+    assignee: User | None
+    overdue: bool
+    company: Company
+
+
+def desk(
+    session: Session,
+    *,
+    company_ids: Iterable[int] | None,
+    filters: Filters,
+    user_id: int | None,
+    now: datetime,
+    limit: int = 300,
+) -> list[DeskRow]:
+    """Tickets for the desk: open ones by deadline (most urgent first), others newest first."""
+    query = (
+        select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
+        .join(Company, Company.id == Ticket.company_id)
+        .outerjoin(Building, Building.id == Ticket.building_id)
+        .outerjoin(Account, Account.id == Ticket.account_id)
+        .outerjoin(Resident, Resident.id == Ticket.resident_id)
+        .limit(limit)
+    )
+    if company_ids is not None:
+        query = query.where(Ticket.company_id.in_(list(company_ids)))
+    status = filters.status
+    if status in ("open", "overdue"):
+        query = query.where(Ticket.status.in_(TICKET_OPEN)).order_by(Ticket.deadline_at, Ticket.id)
+        if status == "overdue":
+            query = query.where(Ticket.deadline_at < now)
+    else:
+        if status in TICKET_STATES:
+            query = query.where(Ticket.status == status)
+        query = query.order_by(Ticket.filed_at.desc(), Ticket.id.desc())
+    if filters.category:
+        query = query.where(Ticket.category == filters.category)
+    if filters.building_id:
+        query = query.where(Ticket.building_id == filters.building_id)
+    if filters.assignee == "me":
+        query = query.where(Ticket.assignee_id == user_id)
+    elif filters.assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif filters.assignee and filters.assignee.isdigit():
+        query = query.where(Ticket.assignee_id == int(filters.assignee))
+    rows = session.exec(query).all()
+    assignee_ids = {t.assignee_id for t, *_ in rows if t.assignee_id}
+    people = (
+        {u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids)))}
+        if assignee_ids
+        else {}
+    )
+    return [
+        DeskRow(
+            t,
+            address,
+            apartment,
+            phone,
+            people.get(t.assignee_id),
+            tickets.is_overdue(t, now),
+            company,
+        )
+        for t, address, apartment, phone, company in rows
+    ]
+
+
+def overdue_count(session: Session, company_ids: Iterable[int] | None, now: datetime) -> int:
+    from sqlalchemy import func
+
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status.in_(TICKET_OPEN), Ticket.deadline_at < now)
+    )
+    if company_ids is not None:
+        query = query.where(Ticket.company_id.in_(list(company_ids)))
+    return session.exec(query).one()
+
+
+@dataclass
+class TicketPage:
+    """A ticket with everything its page shows."""
+
+    ticket: Ticket
+    company: Company
+    resident: Resident | None
+    account: Account | None
+    address: str | None
+    conversation_id: int | None
+    history: list[TicketEvent]
+    people: dict[int, User]
+    feedback: list[TicketFeedback]
+    assignee: User | None
+
+
+def page(session: Session, ticket: Ticket) -> TicketPage:
+    resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+    account = session.get(Account, ticket.account_id) if ticket.account_id else None
+    building = session.get(Building, ticket.building_id) if ticket.building_id else None
+    history = list(
+        session.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.at, TicketEvent.id)
+        )
+    )
+    ids = {e.user_id for e in history if e.user_id} | (
+        {ticket.assignee_id} if ticket.assignee_id else set()
+    )
+    people = {u.id: u for u in session.exec(select(User).where(User.id.in_(ids)))} if ids else {}
+    conversation_id = (
+        session.exec(
+            select(Conversation.id).where(
+                Conversation.company_id == ticket.company_id,
+                Conversation.resident_id == ticket.resident_id,
+            )
+        ).first()
+        if resident
+        else None
+    )
+    feedback = list(
+        session.exec(
+            select(TicketFeedback)
+            .where(TicketFeedback.ticket_id == ticket.id)
+            .order_by(TicketFeedback.id)
+        )
+    )
+    return TicketPage(
+        ticket=ticket,
+        company=session.get(Company, ticket.company_id),
+        resident=resident,
+        account=account,
+        address=building.address if building else None,
+        conversation_id=conversation_id,
+        history=history,
+        people=people,
+        feedback=feedback,
+        assignee=people.get(ticket.assignee_id),
+    )
+
+
+# --- a dispatcher's changes ------------------------------------------------------------------
+
+
+def quote(text: str | None) -> str | None:
+    """A note as an SMS quotes it: one line, at most NOTE_IN_SMS characters, a whole sentence."""
+    text = " ".join((text or "").split())
+    if not text:
+        return None
+    if len(text) > NOTE_IN_SMS:
+        text = text[: NOTE_IN_SMS - 1].rstrip(" ,;:-") + "…"
+    return text if text[-1] in ".!?…" else text + "."
+
+
+def change_status(
+    session: Session,
+    ticket: Ticket,
+    to_status: str,
+    *,
+    user: User,
+    note: str | None,
+    now: datetime,
+    default_from: str | None,
+) -> Message | None:
+    """Move the ticket on, record who did it and why, and queue the resident's SMS (returned,
+    for the caller to send after the commit; None when the resident cannot be told)."""
+    note = conversations.clean_text(note or "")[:MAX_NOTE] or None
+    if to_status == TICKET_REJECTED and not note:
+        raise Refused("Give the reason for rejecting the ticket; the resident gets it by SMS.")
+    try:
+        tickets.transition(
+            session, ticket, to_status, actor=ACTOR_DISPATCHER, now=now, user_id=user.id, note=note
+        )
+    except InvalidTicketTransition:
+        raise Refused(
+            "The ticket cannot go to that state from where it is now (someone may have moved it)."
+        ) from None
+    if ticket.assignee_id is None and user.company_id == ticket.company_id:
+        ticket.assignee_id = user.id
+    if to_status == TICKET_DONE and ticket.resident_id:
+        session.add(
+            TicketFeedback(ticket_id=ticket.id, resident_id=ticket.resident_id, asked_at=now)
+        )
+    session.add(ticket)
+    return tell_resident(
+        session,
+        ticket,
+        STATUS_TEMPLATES[to_status],
+        {"number": ticket.number, "note": quote(note), "deadline_at": ticket.deadline_at},
+        default_from=default_from,
+        now=now,
+    )
+
+
+def tell_resident(
+    session: Session,
+    ticket: Ticket,
+    template: str,
+    params: dict,
+    *,
+    default_from: str | None,
+    now: datetime,
+) -> Message | None:
+    """Store an SMS about the ticket to its resident, queued (not for an opted-out phone)."""
+    resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+    if resident is None or resident.opted_out:
+        return None
+    company = session.get(Company, ticket.company_id)
+    sender = conversations.sender_number(session, company.id, resident.phone) or default_from
+    if sender is None:
+        return None
+    rendered = templates.render(
+        template, resident.language, translit=company.transliterate, tz=company.timezone, **params
+    )
+    conversation = conversations.get_or_create(
+        session, company_id=company.id, resident_id=resident.id
+    )
+    message = Message(
+        direction=OUTBOUND,
+        status=OUT_QUEUED,
+        kind=KIND_TICKET,
+        from_phone=sender,
+        to_phone=resident.phone,
+        body=rendered.text,
+        encoding=rendered.measure.encoding,
+        num_segments=rendered.measure.segments,
+        resident_id=resident.id,
+        company_id=company.id,
+        conversation_id=conversation.id,
+        template=template,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def assign(session: Session, ticket: Ticket, assignee_id: int | None) -> None:
+    if assignee_id is not None and not users.assignable(session, ticket.company_id, assignee_id):
+        raise Refused("Only an active dispatcher of this company can be assigned.")
+    ticket.assignee_id = assignee_id
+    session.add(ticket)
+
+
+def add_note(
+    session: Session, ticket: Ticket, *, user: User, note: str, now: datetime
+) -> TicketEvent:
+    """A staff note in the history (not sent; `статус` replies may quote it)."""
+    text = conversations.clean_text(note)[:MAX_NOTE]
+    if not text:
+        raise Refused("Write the note first.")
+    event = tickets.add_note(session, ticket, text, actor=ACTOR_DISPATCHER, now=now)
+    event.user_id = user.id
+    session.add(ticket)
+    return event
+
+
+# --- the resident's answer -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a resident's ДА, НЕТ or mark did, for the reply."""
+
+    outcome: str
+    """confirmed, reopened or rated"""
+    ticket: Ticket
+
+
+def waiting_question(
+    session: Session, resident: Resident, company_id: int, now: datetime
+) -> TicketFeedback | None:
+    """The newest question to this resident from this company still open for an answer."""
+    return session.exec(
+        select(TicketFeedback)
+        .join(Ticket, Ticket.id == TicketFeedback.ticket_id)
+        .where(
+            TicketFeedback.resident_id == resident.id,
+            Ticket.company_id == company_id,
+            TicketFeedback.asked_at > now - ANSWER_WINDOW,
+            (TicketFeedback.answer.is_(None) & (Ticket.status == TICKET_DONE))
+            | ((TicketFeedback.answer == YES) & TicketFeedback.rating.is_(None)),
+        )
+        .order_by(TicketFeedback.asked_at.desc(), TicketFeedback.id.desc())
+    ).first()
+
+
+def answer(
+    session: Session,
+    *,
+    resident: Resident,
+    company_id: int,
+    text: str,
+    now: datetime,
+    conversation: Conversation | None = None,
+) -> Answered | None:
+    """Apply a resident's reply to the question after "done"; None when it answers nothing."""
+    said = read_answer(text)
+    if said is None or resident.opted_out:
+        return None
+    question = waiting_question(session, resident, company_id, now)
+    if question is None:
+        return None
+    ticket = session.get(Ticket, question.ticket_id)
+    if question.answer is None and said in (YES, NO):
+        question.answer, question.answered_at = said, now
+        session.add(question)
+        if said == NO:
+            tickets.transition(
+                session,
+                ticket,
+                TICKET_IN_PROGRESS,
+                actor=ACTOR_RESIDENT,
+                now=now,
+                note=text.strip(),
+            )
+            if conversation is not None:  # tell the dispatchers: the thread is unread again
+                conversation.unread += 1
+                conversation.status = conversations.OPEN
+                session.add(conversation)
+            return Answered("reopened", ticket)
+        tickets.add_note(session, ticket, text.strip(), actor=ACTOR_RESIDENT, now=now)
+        return Answered("confirmed", ticket)
+    if question.answer == YES and isinstance(said, int):
+        question.rating, question.rated_at = said, now
+        session.add(question)
+        tickets.add_note(session, ticket, text.strip(), actor=ACTOR_RESIDENT, now=now)
+        return Answered("rated", ticket)
+    return None

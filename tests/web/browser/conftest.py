@@ -1,0 +1,169 @@
+"""Browser tests: Playwright drives Debian's Chromium against the app served over HTTP, with
+a real `smsbot worker` process and the fake Twilio server, as a dispatcher would use it.
+
+Screenshots of the main pages go to test-artifacts/screenshots/. The browser tests run on
+SQLite only (the scoping and domain tests cover PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Without the background-networking flags Chromium keeps trying to reach Google's hosts."""
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.slow
+
+
+def die_with_parent() -> None:
+    """For processes a test starts: stop when pytest does, however it ends, so no orphan
+    worker keeps taking jobs from the Redis database the next test run is given."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: scripts/chromium installs it (scripts/test runs it)"
+        if os.environ.get("SMSBOT_BROWSER_REQUIRED"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Playwright gives every launch a fresh, empty profile (its own --user-data-dir).
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Service:
+    """The app over HTTP, its worker and the fake Twilio it sends through."""
+
+    app: object
+    url: str
+    env: dict[str, str]
+    twilio: object
+    staff: object
+
+    @property
+    def settings(self):  # noqa: ANN201
+        return self.app.config["SMSBOT_SETTINGS"]
+
+    def text(self, body: str, phone: str, to: str = "+74951230001") -> str:
+        """A resident's SMS, posted to the webhook signed as Twilio signs it."""
+        from smsbot.simulate import post_inbound
+
+        sid, response = post_inbound(
+            self.url, self.settings.webhook_token, from_phone=phone, to_phone=to, body=body
+        )
+        assert response.status_code == 200, response.text
+        return sid
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path, sqlite_template):  # noqa: ANN001, ANN201
+    """SQLite only here: a copy of the migrated template."""
+    import shutil
+
+    path = tmp_path / "smsbot.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture()
+def service(live_env, fake_twilio, monkeypatch):  # noqa: ANN001, ANN201
+    from rq import Worker
+    from sqlmodel import Session
+
+    from app import create_app
+    from smsbot import db, demo, queues, users
+    from tests.jobs.test_crashes import stop
+    from tests.support import wait_until
+    from tests.web.staff.conftest import make_staff
+
+    monkeypatch.setattr(users, "HASH_METHOD", "pbkdf2:sha256:1000")
+    env, server = live_env
+    app = create_app(env)
+    server.start(app)
+    with Session(db.engine()) as session:
+        demo.seed(session)
+        session.commit()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "smsbot.cli", "worker"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+    wait_until(
+        lambda: Worker.all(connection=queues.connection()), timeout=30, what="the worker to listen"
+    )
+    try:
+        yield Service(app, server.url, env, fake_twilio, make_staff())
+    finally:
+        stop(worker)
+
+
+@pytest.fixture()
+def page(browser, request):  # noqa: ANN001, ANN201
+    """A fresh browser tab; any script error or CSP violation on a page fails the test."""
+    context = browser.new_context(viewport=LAPTOP, locale="ru-RU")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    problems: list[str] = []
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    yield tab
+    context.close()
+    # Failed polls during shutdown are not the page's fault; everything else is.
+    real = [p for p in problems if not re.search(r"Failed to load resource|ERR_CONNECTION", p)]
+    assert not real, "\n".join(real)
+
+
+def shot(page, name: str) -> Path:  # noqa: ANN001
+    """Save a screenshot of the whole page under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page, service: Service, login: str, password: str | None = None) -> None:  # noqa: ANN001
+    from tests.web.staff.conftest import PASSWORD
+
+    page.goto(service.url + "/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password or PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/inbox"))
