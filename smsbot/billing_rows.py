@@ -132,6 +132,7 @@ def validate(
         for column in REQUIRED:
             if not cells.get(column):
                 raise _Bad(f"{column}: empty")
+        number = _digits(cells["account"], "account", ACCOUNT_DIGITS)
         address = " ".join(cells["address"].split())
         if len(address) > ADDRESS_MAX:
             raise _Bad(f"address: longer than {ADDRESS_MAX} characters")
@@ -146,7 +147,7 @@ def validate(
         code = cells.get("bill_code")
         return AccountRow(
             line=line,
-            number=_digits(cells["account"], "account", ACCOUNT_DIGITS),
+            number=number,
             address=address,
             apartment=apartment,
             phones=_phones(cells.get("phones", "")),
