@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 
-import pytest
 from playwright.sync_api import expect
 
 from smsbot.conversations import clean_text
@@ -53,10 +52,9 @@ def test_the_resident_phone_texts_the_bot_and_shows_the_replies(service, page):
 
 
 def _vectors() -> list[str]:
+    """The shared conformance vectors when they sit beside the repository (random texts always)."""
     path = TESTDATA / "segments.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    return [v["text"] for v in json.loads(path.read_text("utf-8"))]
+    return [v["text"] for v in json.loads(path.read_text("utf-8"))] if path.is_file() else []
 
 
 def _random_texts(count: int) -> list[str]:

@@ -72,6 +72,9 @@ def test_another_companys_ticket_by_url_is_not_found(service, page):
     sign_in(page, service, "olga")
     response = page.goto(f"{service.url}/tickets/{ticket_id}")
     assert response.status == 404
+    page.problems.remove(
+        "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+    )
     expect(page.locator("h1")).to_have_text("404")
     assert "Чужая заявка" not in page.content()
     shot(page, "ticket-of-another-company")
