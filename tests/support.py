@@ -57,3 +57,12 @@ def outbound_messages(**filters):  # noqa: ANN003, ANN201
         for name, value in filters.items():
             query = query.where(getattr(Message, name) == value)
         return list(session.exec(query.order_by(Message.id)))
+
+
+def die_with_parent() -> None:
+    """For processes a test starts (`preexec_fn`): stop when pytest does, however it ends, so
+    no orphan worker keeps taking jobs from the Redis database a later test run is given."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

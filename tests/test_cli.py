@@ -12,19 +12,29 @@ import pytest
 import requests
 
 from smsbot.runner import free_port
+from tests.support import die_with_parent
 
 pytestmark = pytest.mark.slow
 
 
 def _env(tmp_path) -> dict[str, str]:  # noqa: ANN001
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "REDIS_", "DATABASE_", "SMSBOT_", "PUBLIC_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "REDIS_", "DATABASE_", "SMSBOT_", "PUBLIC_"))
+    }
     env["SMSBOT_LOG_LEVEL"] = "WARNING"
     return env
 
 
 def smsbot(*args: str, cwd, env, timeout: float = 60) -> subprocess.CompletedProcess:  # noqa: ANN001
     return subprocess.run(
-        [sys.executable, "-m", "smsbot.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "smsbot.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -33,12 +43,25 @@ def test_run_then_text_the_bot(tmp_path, flags):
     env = _env(tmp_path)
     port = free_port()
     service = subprocess.Popen(
-        [sys.executable, "-m", "smsbot.cli", "run", "--port", str(port), "--workers", "1", "--web-workers", "2", *flags],
+        [
+            sys.executable,
+            "-m",
+            "smsbot.cli",
+            "run",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--web-workers",
+            "2",
+            *flags,
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=die_with_parent,
     )
     try:
         deadline = time.monotonic() + 60

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from smsbot import db, jobs
 from smsbot.models import IN_HANDLED, IN_RECEIVED, INBOUND, OUT_SENDING, Message
 from smsbot.simulate import post_inbound
-from tests.support import outbound_messages, wait_until
+from tests.support import die_with_parent, outbound_messages, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,7 @@ def start_worker(env: dict[str, str], **extra: str) -> subprocess.Popen:
         env={**os.environ, **env, **extra},
         stdout=subprocess.DEVNULL,
         stderr=None if os.environ.get("SMSBOT_TEST_WORKER_LOGS") else subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
     )
 
 

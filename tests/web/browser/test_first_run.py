@@ -15,9 +15,9 @@ import requests
 from playwright.sync_api import expect
 
 from smsbot.runner import free_port, read_runtime_env
-from tests.support import wait_until
+from tests.support import die_with_parent, wait_until
 from tests.test_cli import _env, smsbot
-from tests.web.browser.conftest import die_with_parent, shot
+from tests.web.browser.conftest import shot
 
 RESIDENT = "+79851234567"
 NEIGHBOUR = "+79161234567"
