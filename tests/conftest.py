@@ -120,7 +120,11 @@ def _truncate_postgres(url: str) -> None:
             conn.execute(text(f'DELETE FROM "{table.name}"'))
         for table in SQLModel.metadata.sorted_tables:
             if "id" in table.c:
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"
+                    )
+                )
     engine.dispose()
 
 

@@ -52,9 +52,19 @@ def test_postgres_urls_use_psycopg(tmp_path):
         ({"TRUSTED_PROXIES": "two"}, "TRUSTED_PROXIES"),
         ({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32}, "TWILIO_AUTH_TOKEN"),
         ({"TWILIO_AUTH_TOKEN": "t"}, "TWILIO_ACCOUNT_SID"),
-        ({"TWILIO_ACCOUNT_SID": "XX" + "a" * 32, "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "+79853931321"}, "TWILIO_ACCOUNT_SID"),
+        (
+            {
+                "TWILIO_ACCOUNT_SID": "XX" + "a" * 32,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM": "+79853931321",
+            },
+            "TWILIO_ACCOUNT_SID",
+        ),
         ({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t"}, "TWILIO_FROM"),
-        ({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "12"}, "TWILIO_FROM"),
+        (
+            {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "12"},
+            "TWILIO_FROM",
+        ),
         ({"TWILIO_MESSAGING_SERVICE_SID": "XX1"}, "TWILIO_MESSAGING_SERVICE_SID"),
         ({"TWILIO_API_BASE_URL": "ftp://x"}, "TWILIO_API_BASE_URL"),
         ({"SMSBOT_ENV": "production", "SECRET_KEY": "changeme"}, "SECRET_KEY"),
@@ -74,7 +84,11 @@ def test_the_cli_prints_the_variable_and_exits(tmp_path):
 
     result = subprocess.run(
         [sys.executable, "-m", "smsbot.cli", "check-config"],
-        env={"PATH": "/usr/bin:/bin", "SMSBOT_INSTANCE_PATH": str(tmp_path), "REDIS_URL": "nonsense"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SMSBOT_INSTANCE_PATH": str(tmp_path),
+            "REDIS_URL": "nonsense",
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -41,7 +41,9 @@ ACCOUNTS = [account(1, DEMO_ADDRESS), account(2), account(3)]
 NOTE = ("Мастер придёт завтра с 9 до 13, обеспечьте доступ к стояку в ванной ком" * 2)[
     : tickets.NOTE_MAX - 1
 ] + "…"
-DESK_NOTE = ("Заменили смеситель и подводку, проверили стояк в ванной комнате, течи нет" * 2)[:69] + "…"
+DESK_NOTE = ("Заменили смеситель и подводку, проверили стояк в ванной комнате, течи нет" * 2)[
+    :69
+] + "…"
 """A dispatcher's note as a status SMS from the ticket desk quotes it (70 characters at most)."""
 BILL_LINES = [
     {"service": s, "amount": Decimal("-12345.67") if s == "other" else Decimal("12345.67")}

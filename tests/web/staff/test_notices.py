@@ -45,7 +45,11 @@ def test_audience_is_every_known_phone_of_the_buildings_minus_opted_out(app, sta
 def test_the_form_shows_recipients_and_segments_before_sending(app, signed_in):
     olga = signed_in("olga")
     text = "Уважаемые жители! 25.11 с 10:00 до 16:00 не будет холодной воды: замена стояка."
-    response = post(olga, "/notices/new", {"audience": "buildings", "building": building_id(MOLODEZHNAYA), "body": text})
+    response = post(
+        olga,
+        "/notices/new",
+        {"audience": "buildings", "building": building_id(MOLODEZHNAYA), "body": text},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert '<dd data-testid="recipients">2' in page
@@ -54,7 +58,9 @@ def test_the_form_shows_recipients_and_segments_before_sending(app, signed_in):
     assert "Отправить на 2 номера" in page
     assert outbound_messages() == []  # nothing is sent before the confirmation
 
-    audience = olga.get(f"/notices/audience?audience=buildings&building={building_id(MOLODEZHNAYA)}").get_json()
+    audience = olga.get(
+        f"/notices/audience?audience=buildings&building={building_id(MOLODEZHNAYA)}"
+    ).get_json()
     assert audience == {"recipients": 2, "opted_out": 0}
 
 
@@ -64,20 +70,33 @@ def test_sending_queues_copies_on_the_notices_queue_and_tracks_delivery(app, sig
     response = post(
         olga,
         "/notices/new",
-        {"audience": "company", "body": "Плановое отключение горячей воды 26.11", "step": "send", "nonce": "n1"},
+        {
+            "audience": "company",
+            "body": "Плановое отключение горячей воды 26.11",
+            "step": "send",
+            "nonce": "n1",
+        },
     )
     assert response.status_code == 302
     with Session(db.engine()) as session:
         [notice] = session.exec(select(Notice)).all()
     assert (notice.recipients, notice.skipped_opted_out, notice.segments) == (1, 1, 1)
     [copy] = outbound_messages(kind=KIND_NOTICE)
-    assert copy.to_phone == "+79851234567" and copy.status == "queued" and copy.notice_id == notice.id
+    assert (
+        copy.to_phone == "+79851234567" and copy.status == "queued" and copy.notice_id == notice.id
+    )
     assert copy.from_phone == "+74951230001" and copy.author_id == staff.users["olga"]
-    assert Queue(queues.NOTICES_QUEUE, connection=queues.connection()).job_ids == [f"notice-{notice.id}"]
+    assert Queue(queues.NOTICES_QUEUE, connection=queues.connection()).job_ids == [
+        f"notice-{notice.id}"
+    ]
     assert Queue(queues.OUTBOUND_QUEUE, connection=queues.connection()).job_ids == []
 
     # a second click on the same confirmation sends nothing more
-    post(olga, "/notices/new", {"audience": "company", "body": "Плановое отключение", "step": "send", "nonce": "n1"})
+    post(
+        olga,
+        "/notices/new",
+        {"audience": "company", "body": "Плановое отключение", "step": "send", "nonce": "n1"},
+    )
     assert len(outbound_messages(kind=KIND_NOTICE)) == 1
 
     run_jobs(app)
@@ -124,8 +143,16 @@ def test_billing_phones_become_residents_who_can_opt_out(app, signed_in):
 def test_empty_notices_and_foreign_buildings_are_refused(app, signed_in, staff):
     olga = signed_in("olga")
     response = post(olga, "/notices/new", {"audience": "company", "body": "   ", "step": "send"})
-    assert response.status_code == 422 and "Сначала напишите текст оповещения" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Сначала напишите текст оповещения" in response.get_data(
+        as_text=True
+    )
     podolsk = building_id("Горького")
-    response = post(olga, "/notices/new", {"audience": "buildings", "building": podolsk, "body": "x", "step": "send"})
-    assert response.status_code == 422 and "не относятся к этой компании" in response.get_data(as_text=True)
+    response = post(
+        olga,
+        "/notices/new",
+        {"audience": "buildings", "building": podolsk, "body": "x", "step": "send"},
+    )
+    assert response.status_code == 422 and "не относятся к этой компании" in response.get_data(
+        as_text=True
+    )
     assert outbound_messages() == []

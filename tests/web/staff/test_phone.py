@@ -13,7 +13,9 @@ from tests.web.staff.conftest import post, sign_in
 PHONE = "+79031112233"
 
 
-def test_texting_as_a_resident_goes_through_the_webhook_and_shows_the_replies(live_staff, fake_twilio):
+def test_texting_as_a_resident_goes_through_the_webhook_and_shows_the_replies(
+    live_staff, fake_twilio
+):
     app, _ = live_staff
     igor = app.test_client()
     sign_in(igor, "igor")
@@ -21,7 +23,9 @@ def test_texting_as_a_resident_goes_through_the_webhook_and_shows_the_replies(li
     assert "+74951230001" in page and "+74951230002" not in page  # only the company's own numbers
     assert "+79851234567" in page  # billing phones to pick from
 
-    response = post(igor, "/phone", {"phone": "8 903 111-22-33", "to": "+74951230001", "body": "помощь"})
+    response = post(
+        igor, "/phone", {"phone": "8 903 111-22-33", "to": "+74951230001", "body": "помощь"}
+    )
     assert response.status_code == 302 and "phone=%2B79031112233" in response.headers["Location"]
     with Session(db.engine()) as session:
         [inbound] = session.exec(select(Message).where(Message.direction == INBOUND)).all()
@@ -43,9 +47,13 @@ def test_a_bad_phone_or_a_foreign_number_is_refused(live_staff):
     app, _ = live_staff
     igor = app.test_client()
     sign_in(igor, "igor")
-    response = post(igor, "/phone", {"phone": "12", "to": "+74951230001", "body": "x"}, follow_redirects=True)
+    response = post(
+        igor, "/phone", {"phone": "12", "to": "+74951230001", "body": "x"}, follow_redirects=True
+    )
     assert "Это не номер телефона" in response.get_data(as_text=True)
-    response = post(igor, "/phone", {"phone": PHONE, "to": "+74951230002", "body": "x"}, follow_redirects=True)
+    response = post(
+        igor, "/phone", {"phone": PHONE, "to": "+74951230002", "body": "x"}, follow_redirects=True
+    )
     assert "Выберите один из SMS-номеров компании" in response.get_data(as_text=True)
     with Session(db.engine()) as session:
         assert session.exec(select(Message)).all() == []
