@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
@@ -32,7 +33,9 @@ from smsbot.models import (
     OUTBOUND,
     Company,
     CompanyNumber,
+    Conversation,
     Message,
+    Resident,
 )
 from smsbot.phones import mask
 from smsbot.segments import measure
@@ -103,19 +106,7 @@ def handle(session: Session, message_id: int) -> list[int]:
         return pending_replies(session, message_id)
 
     message = session.get(Message, message_id)
-    resident = residents.get_or_create(session, message.from_phone)
-    residents.link_from_billing(session, resident)
-    company = _route(session, message, resident.id)
-    conversation = None
-    if company is not None:
-        conversation = conversations.get_or_create(
-            session, company_id=company.id, resident_id=resident.id
-        )
-        conversation.last_message_at = now
-    message.resident_id = resident.id
-    message.company_id = company.id if company else None
-    message.conversation_id = conversation.id if conversation else None
-
+    resident, company, conversation = _place(session, message, now, link=True)
     command = parsing.parse(message.body)
     ctx = Context(session, message, resident, company, conversation, command, now)
     replies = handlers.handler_for(command.intent)(ctx)
@@ -132,17 +123,7 @@ def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
     if message is None or message.status != IN_RECEIVED:
         return pending_replies(session, message_id)
     now = utcnow()
-    resident = residents.get_or_create(session, message.from_phone)
-    company = _route(session, message, resident.id)
-    conversation = None
-    if company is not None:
-        conversation = conversations.get_or_create(
-            session, company_id=company.id, resident_id=resident.id
-        )
-        conversation.last_message_at = now
-    message.resident_id = resident.id
-    message.company_id = company.id if company else None
-    message.conversation_id = conversation.id if conversation else None
+    resident, company, conversation = _place(session, message, now, link=False)
     message.error_message = error[:500]
     ctx = Context(
         session,
@@ -166,6 +147,26 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
             )
         )
     )
+
+
+def _place(
+    session: Session, message: Message, now: datetime, *, link: bool
+) -> tuple[Resident, Company | None, Conversation | None]:
+    """Find the sender, their company and thread, and file the message there."""
+    resident = residents.get_or_create(session, message.from_phone)
+    if link:
+        residents.link_from_billing(session, resident)
+    company = _route(session, message, resident.id)
+    conversation = None
+    if company is not None:
+        conversation = conversations.get_or_create(
+            session, company_id=company.id, resident_id=resident.id
+        )
+        conversation.last_message_at = now
+    message.resident_id = resident.id
+    message.company_id = company.id if company else None
+    message.conversation_id = conversation.id if conversation else None
+    return resident, company, conversation
 
 
 def _route(session: Session, message: Message, resident_id: int) -> Company | None:
