@@ -107,66 +107,56 @@ def _sweep_until(predicate, what: str, timeout: float = 60) -> None:  # noqa: AN
         jobs.sweep()
 
 
-def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake_twilio):
-    app, env, markers = service
-    settings = app.config["SMSBOT_SETTINGS"]
-    doomed = start_worker(env, SMSBOT_FAILPOINTS="inbound.before_commit=sleep:60")
+def kill_worker_at(env, markers, settings, failpoint: str) -> None:  # noqa: ANN001
+    """Text the bot, let a worker reach `failpoint`, and SIGKILL it there."""
+    doomed = start_worker(env, SMSBOT_FAILPOINTS=f"{failpoint}=sleep:60")
     try:
         text(settings, "помощь")
         wait_until(
-            lambda: (markers / "inbound.before_commit").exists(), timeout=60, what="worker mid-job"
+            lambda: (markers / failpoint).exists(), timeout=60, what=f"worker at {failpoint}"
         )
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)
     finally:
         stop(doomed)
-    [message] = inbound_messages()
-    assert message.status == IN_RECEIVED and outbound_messages() == []  # rolled back, not lost
 
+
+def recover(env, predicate, what: str) -> None:  # noqa: ANN001
+    """A healthy worker and the sweep bring things right; later sweeps must change nothing."""
     healthy = start_worker(env)
     try:
-        _sweep_until(
-            lambda: inbound_messages()[0].status == IN_HANDLED, "the message to be handled"
-        )
-        fake_twilio.wait_for_messages(1, to=DEMO_PHONE, timeout=60)
-        wait_until(
-            lambda: outbound_messages()[0].status == "delivered", timeout=60, what="delivered"
-        )
-        time.sleep(2.5)  # further sweeps must not send it again
+        _sweep_until(predicate, what)
+        time.sleep(2.5)  # further sweeps must not send anything again
         jobs.sweep()
         time.sleep(0.5)
     finally:
         stop(healthy)
+
+
+def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake_twilio):
+    app, env, markers = service
+    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "inbound.before_commit")
+    [message] = inbound_messages()
+    assert message.status == IN_RECEIVED and outbound_messages() == []  # rolled back, not lost
+
+    def answered() -> bool:
+        replies = outbound_messages()
+        return inbound_messages()[0].status == IN_HANDLED and [r.status for r in replies] == [
+            "delivered"
+        ]
+
+    recover(env, answered, "the message to be handled and its reply delivered")
     assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
     assert len(outbound_messages()) == 1
 
 
 def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(service, fake_twilio):
     app, env, markers = service
-    settings = app.config["SMSBOT_SETTINGS"]
     fake_twilio.reset()
-    doomed = start_worker(env, SMSBOT_FAILPOINTS="send.after_provider=sleep:60")
-    try:
-        text(settings, "помощь")
-        wait_until(
-            lambda: (markers / "send.after_provider").exists(), timeout=60, what="worker mid-send"
-        )
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(10)
-    finally:
-        stop(doomed)
+    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "send.after_provider")
     assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
 
-    healthy = start_worker(env)
-    try:
-        _sweep_until(
-            lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded"
-        )
-        time.sleep(2.5)
-        jobs.sweep()
-        time.sleep(0.5)
-    finally:
-        stop(healthy)
+    recover(env, lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded")
     [reply] = outbound_messages()
     assert reply.provider_sid == fake_twilio.messages(to=DEMO_PHONE)[0]["sid"]
     assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
@@ -175,28 +165,11 @@ def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(servic
 def test_stuck_send_that_never_reached_twilio_is_sent_once(service, fake_twilio):
     """Killed after the claim but before the provider call: the sweep asks, then sends."""
     app, env, markers = service
-    settings = app.config["SMSBOT_SETTINGS"]
-    doomed = start_worker(env, SMSBOT_FAILPOINTS="send.before_provider=sleep:60")
-    try:
-        text(settings, "помощь")
-        wait_until(
-            lambda: (markers / "send.before_provider").exists(), timeout=60, what="worker mid-send"
-        )
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(10)
-    finally:
-        stop(doomed)
+    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "send.before_provider")
     assert outbound_messages()[0].status == OUT_SENDING
     assert fake_twilio.messages(to=DEMO_PHONE) == []
 
-    healthy = start_worker(env)
-    try:
-        _sweep_until(lambda: outbound_messages()[0].status == "delivered", "the reply to be sent")
-        time.sleep(2.5)
-        jobs.sweep()
-        time.sleep(0.5)
-    finally:
-        stop(healthy)
+    recover(env, lambda: outbound_messages()[0].status == "delivered", "the reply to be sent")
     assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
 
 
