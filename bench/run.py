@@ -59,7 +59,9 @@ COMPANY_NUMBER = "+74951230001"
 """The first demo company's SMS number: the `To` of every benchmark message."""
 PHONE_BASE = 79850000000
 """Residents are +7985xxxxxxx, one new phone per message (the demo phone is +79851234567)."""
-PG_ADMIN_URL = os.environ.get("SMSBOT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SMSBOT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 HELP_TEXT = "помощь"
 """Always answered with the command list, so every message yields exactly one reply."""
 
@@ -84,7 +86,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, what: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_port(
+    port: int, what: str, timeout: float = 20.0, proc: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -257,7 +261,9 @@ def wait_quiet(limit_s: float, threshold: float = 0.25) -> dict[str, float]:
         waited = time.monotonic() - start
         if other < threshold or waited >= limit_s:
             if other >= threshold:
-                log(f"  machine still busy ({other} cores used by other processes); measuring anyway")
+                log(
+                    f"  machine still busy ({other} cores used by other processes); measuring anyway"
+                )
             return {"waited_s": round(waited, 1), "other_cores_before": other}
 
 
@@ -325,7 +331,9 @@ class PgDatabase:
                 break
             except Exception as exc:  # noqa: BLE001
                 why = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                log(f"could not drop database {self.name} (attempt {attempt + 1}/{attempts}): {why}")
+                log(
+                    f"could not drop database {self.name} (attempt {attempt + 1}/{attempts}): {why}"
+                )
                 time.sleep(5)
         self.admin.dispose()
         return why
@@ -401,7 +409,10 @@ def pg_backend_pids(url: str) -> list[int]:
     """Server processes serving connections to this PostgreSQL database (same machine)."""
     name = url.rsplit("/", 1)[1]
     try:
-        return [r[0] for r in sql_rows(url, f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'")]
+        return [
+            r[0]
+            for r in sql_rows(url, f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'")
+        ]
     except Exception:  # noqa: BLE001
         return []
 
@@ -529,11 +540,15 @@ class PhoneCounter:
         return phones
 
 
-def signed_bodies(phones: list[str], public_url: str, token: str, account_sid: str) -> list[tuple[str, bytes]]:
+def signed_bodies(
+    phones: list[str], public_url: str, token: str, account_sid: str
+) -> list[tuple[str, bytes]]:
     """(signature, form body) per phone, each with its own new MessageSid."""
     out = []
     for phone in phones:
-        params = inbound_params(from_phone=phone, to_phone=COMPANY_NUMBER, body=HELP_TEXT, account_sid=account_sid)
+        params = inbound_params(
+            from_phone=phone, to_phone=COMPANY_NUMBER, body=HELP_TEXT, account_sid=account_sid
+        )
         body, headers = signed_request(public_url, params, token)
         out.append((headers["X-Twilio-Signature"], body))
     return out
@@ -582,7 +597,9 @@ async def _post(port: int, data: bytes, timeout: float) -> int:
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
     try:
         writer.write(data)
-        raw = await asyncio.wait_for(reader.read(), timeout)  # the server closes (Connection: close)
+        raw = await asyncio.wait_for(
+            reader.read(), timeout
+        )  # the server closes (Connection: close)
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -649,7 +666,9 @@ def open_loop(port: int, requests: list[bytes], rate: float, *, timeout: float =
                     break
                 backlog = backlog_probe() if backlog_probe is not None else 0
                 if backlog_limit is not None and backlog > backlog_limit:
-                    stopped = f"stopped after {sent} posts: {backlog} jobs queued (> {backlog_limit})"
+                    stopped = (
+                        f"stopped after {sent} posts: {backlog} jobs queued (> {backlog_limit})"
+                    )
                     break
         if tasks:
             await asyncio.wait(tasks, timeout=timeout + 5)
@@ -709,7 +728,12 @@ def ensure_wrk() -> tuple[str | None, str]:
     for cmd in (["apt-get", "install", "-y", "-qq", "wrk"], ["apt-get", "update", "-qq"],
                 ["apt-get", "install", "-y", "-qq", "wrk"]):  # fmt: skip
         try:
-            subprocess.run(cmd, capture_output=True, timeout=300, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            subprocess.run(
+                cmd,
+                capture_output=True,
+                timeout=300,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
         except subprocess.TimeoutExpired:
             break
         path = shutil.which("wrk")
@@ -735,7 +759,9 @@ def run_wrk(wrk: str, cfg: Config, port: int, bodies_file: Path, seconds: int) -
             data["duration_s"] = data.pop("duration_us") / 1e6
             data["latency_ms"] = {k: round(v / 1000, 2) for k, v in lat.items()}
             return data
-    raise RuntimeError(f"wrk printed no result (exit {out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    raise RuntimeError(
+        f"wrk printed no result (exit {out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}"
+    )
 
 
 # ------------------------------------------------------------------------------ a. ingest
@@ -767,7 +793,9 @@ def ingest_run(wrk: str | None, cfg: Config, port: int, bodies: list[tuple[str, 
     data["ok_rps"] = round(ok / data["duration_s"], 1)
     n = max(data["requests"], 1)
     if "postgresql" in cpu_s:  # PostgreSQL's backends are not our children: not "other" load
-        data["cpu"]["other_cores"] = round(max(0.0, data["cpu"]["other_cores"] - cpu_s["postgresql"] / data["duration_s"]), 2)
+        data["cpu"]["other_cores"] = round(
+            max(0.0, data["cpu"]["other_cores"] - cpu_s["postgresql"] / data["duration_s"]), 2
+        )
     data["cpu_ms_per_request"] = {k: round(v * 1000 / n, 3) for k, v in cpu_s.items()}
     # Everything the benchmark ran (gunicorn, Redis, the load generator...) plus PostgreSQL.
     total_s = data["cpu"]["bench_cores"] * data["duration_s"] + cpu_s.get("postgresql", 0.0)
@@ -775,7 +803,9 @@ def ingest_run(wrk: str | None, cfg: Config, port: int, bodies: list[tuple[str, 
     return data
 
 
-def server_groups(proc: subprocess.Popen, procs: Processes, database_url: str | None = None) -> dict[str, list[int]]:
+def server_groups(
+    proc: subprocess.Popen, procs: Processes, database_url: str | None = None
+) -> dict[str, list[int]]:
     groups = {"web": [proc.pid, *children(proc.pid)]}
     redis_pid = next((p.pid for name, p in procs.running if name == "redis"), None)
     if redis_pid:
@@ -804,12 +834,17 @@ def ingest_app(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, da
     try:
         ingest_run(wrk, cfg, port, warm, cfg.ingest_warmup_seconds, workdir, f"{label}-warm")
         data_quiet = wait_quiet(cfg.quiet_wait_s)
-        before_rows = sql_scalar(database_url, "SELECT count(*) FROM message WHERE direction = 'in'")
+        before_rows = sql_scalar(
+            database_url, "SELECT count(*) FROM message WHERE direction = 'in'"
+        )
         before_jobs = conn.llen("rq:queue:inbound")
         data = ingest_run(wrk, cfg, port, bodies, cfg.ingest_seconds, workdir, label,
                           server_groups(proc, procs, database_url))  # fmt: skip
         time.sleep(0.5)  # requests wrk gave up on at the deadline finish here
-        data["stored_rows"] = sql_scalar(database_url, "SELECT count(*) FROM message WHERE direction = 'in'") - before_rows
+        data["stored_rows"] = (
+            sql_scalar(database_url, "SELECT count(*) FROM message WHERE direction = 'in'")
+            - before_rows
+        )
         data["queued_jobs"] = conn.llen("rq:queue:inbound") - before_jobs
         data["bodies_available"] = len(bodies)
         data["quiet_wait"] = data_quiet
@@ -819,7 +854,9 @@ def ingest_app(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, da
     return data
 
 
-def ingest_bare(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, phones: PhoneCounter) -> dict[str, Any]:
+def ingest_bare(
+    procs: Processes, cfg: Config, wrk: str | None, workdir: Path, phones: PhoneCounter
+) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     public_url = f"http://127.0.0.1:{port}/sms/inbound"
@@ -829,7 +866,9 @@ def ingest_bare(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, p
     try:
         ingest_run(wrk, cfg, port, bodies[:5000], cfg.ingest_warmup_seconds, workdir, "bare-warm")
         quiet = wait_quiet(cfg.quiet_wait_s)
-        data = ingest_run(wrk, cfg, port, bodies, cfg.ingest_seconds, workdir, "bare", server_groups(proc, procs))
+        data = ingest_run(
+            wrk, cfg, port, bodies, cfg.ingest_seconds, workdir, "bare", server_groups(proc, procs)
+        )
         data["quiet_wait"] = quiet
         return data
     finally:
@@ -852,14 +891,25 @@ def config_sweep(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, 
     for klass, workers, threads in SWEEP_CONFIGS:
         c = copy.copy(cfg)
         c.gunicorn_class, c.gunicorn_workers, c.gunicorn_threads = klass, workers, threads
-        c.ingest_seconds, c.ingest_warmup_seconds, c.quiet_wait_s = seconds, 2, min(cfg.quiet_wait_s, 10)
-        row: dict[str, Any] = {"config": c.gunicorn_label(), "class": klass, "workers": workers, "threads": threads}
+        c.ingest_seconds, c.ingest_warmup_seconds, c.quiet_wait_s = (
+            seconds,
+            2,
+            min(cfg.quiet_wait_s, 10),
+        )
+        row: dict[str, Any] = {
+            "config": c.gunicorn_label(),
+            "class": klass,
+            "workers": workers,
+            "threads": threads,
+        }
         try:
             bare = ingest_bare(procs, c, wrk, workdir, phones)
             url = f"sqlite:///{workdir / f'sweep-{klass}-{workers}-{threads}.db'}"
             flush_redis(redis_url)
             prepare_database(url)
-            app = ingest_app(procs, c, wrk, workdir, url, redis_url, phones, f"sweep-{klass}-{workers}")
+            app = ingest_app(
+                procs, c, wrk, workdir, url, redis_url, phones, f"sweep-{klass}-{workers}"
+            )
             row.update({
                 "bare_rps": bare["ok_rps"], "bare_p99_ms": bare["latency_ms"]["p99"],
                 "app_rps": app["ok_rps"], "app_p50_ms": app["latency_ms"]["p50"], "app_p99_ms": app["latency_ms"]["p99"],
@@ -867,7 +917,10 @@ def config_sweep(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, 
             })  # fmt: skip
         except Exception as exc:  # noqa: BLE001
             row["error"] = f"{type(exc).__name__}: {exc}"
-        log(f"  sweep {row['config']}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k.endswith(("rps", "ms", "cores"))))
+        log(
+            f"  sweep {row['config']}: "
+            + ", ".join(f"{k} {v}" for k, v in row.items() if k.endswith(("rps", "ms", "cores")))
+        )
         rows.append(row)
     flush_redis(redis_url)
     return rows
@@ -911,7 +964,9 @@ class Stack:
             self.workers.append(self.procs.start(f"worker-{self.label}-{i + 1}", self.cfg.smsbot_cmd("worker"),
                                                  env=self.env))  # fmt: skip
         if self.cfg.run_clock:
-            self.clock = self.procs.start(f"clock-{self.label}", self.cfg.smsbot_cmd("clock"), env=self.env)
+            self.clock = self.procs.start(
+                f"clock-{self.label}", self.cfg.smsbot_cmd("clock"), env=self.env
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.redis.scard("rq:workers") >= self.cfg.rq_workers:
@@ -936,7 +991,9 @@ class Stack:
             return json.loads(r.read())
 
     def fake_reset(self) -> None:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.fake_port}/_fake/messages", method="DELETE")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.fake_port}/_fake/messages", method="DELETE"
+        )
         with urllib.request.urlopen(req, timeout=30):  # noqa: S310
             pass
 
@@ -980,7 +1037,11 @@ def wait_drained(stack: Stack, expected_replies: int, limit_s: float) -> dict[st
         health = stack.fake_get("/_fake/health")
         backlog = stack.backlog()
         created = health.get("created", 0)
-        done_callbacks = health.get("callbacks_ok", 0) + health.get("callback_errors", 0) + health.get("callbacks_dropped", 0)
+        done_callbacks = (
+            health.get("callbacks_ok", 0)
+            + health.get("callback_errors", 0)
+            + health.get("callbacks_dropped", 0)
+        )
         if created >= expected_replies and backlog == 0 and health.get("callback_queue", 0) == 0 \
                 and done_callbacks >= 2 * created:  # fmt: skip
             drained = True
@@ -1019,7 +1080,9 @@ def e2e_stage(stack: Stack, phones: list[str], rate: int, cfg: Config, on_start:
     cpu_s = group_cpu.read(groups_now)
     cpu_s["generator"] = round(time.process_time() - own_cpu0, 2)
     if "postgresql" in cpu_s:
-        cpu["other_cores"] = round(max(0.0, cpu["other_cores"] - cpu_s["postgresql"] / max(drain_end_s(meter), 1e-6)), 2)
+        cpu["other_cores"] = round(
+            max(0.0, cpu["other_cores"] - cpu_s["postgresql"] / max(drain_end_s(meter), 1e-6)), 2
+        )
     replies = stack.fake_get("/_fake/messages")
     by_to: dict[str, float] = {}
     for m in replies:
@@ -1093,8 +1156,18 @@ def e2e_backend(procs: Processes, cfg: Config, workdir: Path, database_url: str,
     finally:
         stack.stop()
     errors = log_errors(procs.logdir, label)
-    statuses = dict(sql_rows(database_url, "SELECT status, count(*) FROM message WHERE direction = 'out' GROUP BY status"))
-    inbound = dict(sql_rows(database_url, "SELECT status, count(*) FROM message WHERE direction = 'in' GROUP BY status"))
+    statuses = dict(
+        sql_rows(
+            database_url,
+            "SELECT status, count(*) FROM message WHERE direction = 'out' GROUP BY status",
+        )
+    )
+    inbound = dict(
+        sql_rows(
+            database_url,
+            "SELECT status, count(*) FROM message WHERE direction = 'in' GROUP BY status",
+        )
+    )
     return {"stages": stages, "outbound_status_counts": statuses, "inbound_status_counts": inbound,
             "log_errors": errors}  # fmt: skip
 
@@ -1152,7 +1225,9 @@ def memory_run(procs: Processes, cfg: Config, workdir: Path, database_url: str, 
         stack.start()
         n = cfg.memory_rate * cfg.memory_seconds
         log(f"  memory: {cfg.memory_rate} msg/s for {cfg.memory_seconds}s ({n} messages)")
-        stage = e2e_stage(stack, phones.take(n), cfg.memory_rate, cfg, on_start=on_start, guard=False)
+        stage = e2e_stage(
+            stack, phones.take(n), cfg.memory_rate, cfg, on_start=on_start, guard=False
+        )
         stop.set()
         thread.join(10)
         end_sample = sample("end (after the run drained)")
@@ -1161,7 +1236,10 @@ def memory_run(procs: Processes, cfg: Config, workdir: Path, database_url: str, 
         stack.stop()
     start_sample = marks["start"]
     # "warm" = the first sample 15 s or more into the load: first requests import lazily.
-    warm = next((s for s in samples if s["tag"] == "during" and s["t"] >= start_sample["t"] + 15), start_sample)
+    warm = next(
+        (s for s in samples if s["tag"] == "during" and s["t"] >= start_sample["t"] + 15),
+        start_sample,
+    )
     groups = ["gunicorn_master", "gunicorn_workers", "rq_workers"]
     summary = {}
     for g in groups:
@@ -1182,7 +1260,11 @@ def memory_run(procs: Processes, cfg: Config, workdir: Path, database_url: str, 
 def micro_jobs(cfg: Config, workdir: Path, redis_url: str, database_url: str) -> dict[str, Any]:
     results = {}
     env = app_env(cfg, workdir, database_url, redis_url, 5000, {})
-    for kind, jobs in (("simple", cfg.micro_jobs_simple), ("fork", cfg.micro_jobs_fork), ("app", cfg.micro_jobs_simple)):
+    for kind, jobs in (
+        ("simple", cfg.micro_jobs_simple),
+        ("fork", cfg.micro_jobs_fork),
+        ("app", cfg.micro_jobs_simple),
+    ):
         flush_redis(redis_url)
         out = subprocess.run([PY, str(BENCH / "microjobs.py"), "--redis", redis_url, "--worker", kind,
                               "--jobs", str(jobs)], capture_output=True, text=True, timeout=300, env=env,
@@ -1205,16 +1287,30 @@ def machine_info(redis_url: str, pg_version: str | None, wrk_path: str | None) -
 
     cpu_model = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu_model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+        cpu_model = next(
+            (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), ""
+        )
     mem_kb = 0
     with contextlib.suppress(OSError), open("/proc/meminfo") as f:
         mem_kb = next((int(ln.split()[1]) for ln in f if ln.startswith("MemTotal:")), 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     porcelain = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                text=True, cwd=ROOT).stdout.splitlines()  # fmt: skip
     dirty = [ln[3:] for ln in porcelain if not ln[3:].startswith("bench/")]
     pkgs = {}
-    for name in ("flask", "werkzeug", "gunicorn", "sqlalchemy", "sqlmodel", "rq", "redis", "twilio", "psycopg"):
+    for name in (
+        "flask",
+        "werkzeug",
+        "gunicorn",
+        "sqlalchemy",
+        "sqlmodel",
+        "rq",
+        "redis",
+        "twilio",
+        "psycopg",
+    ):
         with contextlib.suppress(Exception):
             pkgs[name] = version(name)
     with contextlib.suppress(Exception):
@@ -1258,7 +1354,12 @@ def markdown(res: dict[str, Any]) -> str:
                f"Web: {res['web_config']}; {cfg['rq_workers']} RQ SimpleWorker processes; "
                f"fake Twilio in its own process. Command: `{res['command']}`.")  # fmt: skip
     others = [d["cpu"]["other_cores"] for d in res.get("ingest", {}).values() if "cpu" in d]
-    others += [s["cpu"]["other_cores"] for d in res.get("e2e", {}).values() for s in d.get("stages", []) if "cpu" in s]
+    others += [
+        s["cpu"]["other_cores"]
+        for d in res.get("e2e", {}).values()
+        for s in d.get("stages", [])
+        if "cpu" in s
+    ]
     if others:
         mean_other = sum(others) / len(others)
         out.append("")
@@ -1268,15 +1369,19 @@ def markdown(res: dict[str, Any]) -> str:
                        f"lower than this machine gives; CPU ms per request/message are much less affected and give the "
                        f"ceiling on 2 idle cores (2,000 / CPU ms).")  # fmt: skip
         else:
-            out.append(f"Processes outside the benchmark used on average {mean_other:.2f} of the 2 cores while it measured.")
+            out.append(
+                f"Processes outside the benchmark used on average {mean_other:.2f} of the 2 cores while it measured."
+            )
     out.append("")
     ing = res.get("ingest", {})
     if ing:
         out.append(f"**Ingest** (wrk, {cfg['wrk_threads']} threads × {cfg['wrk_connections']} connections, "
                    f"{cfg['ingest_seconds']} s each; signed webhooks, each MessageSid once; workers stopped)")  # fmt: skip
         out.append("")
-        out.append("| endpoint | requests/s | p50 ms | p95 ms | p99 ms | CPU ms/request: web / all | other load, cores "
-                   "| stored rows / queued jobs | target ≥ 1,500/s, p99 ≤ 50 ms |")
+        out.append(
+            "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | CPU ms/request: web / all | other load, cores "
+            "| stored rows / queued jobs | target ≥ 1,500/s, p99 ≤ 50 ms |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|:-:|")
         for key, title in (("bare", "bare Flask (`bench/bare_app.py`)"), ("sqlite", "smsbot `/sms/inbound`, SQLite"),
                            ("postgresql", "smsbot `/sms/inbound`, PostgreSQL")):  # fmt: skip
@@ -1290,8 +1395,18 @@ def markdown(res: dict[str, Any]) -> str:
             per = d.get("cpu_ms_per_request", {})
             cpu = f"{fmt(per.get('web'), 2)} / {fmt(per.get('all'), 2)}"
             other = fmt(d.get("cpu", {}).get("other_cores"), 2)
-            stored = f"{fmt(d.get('stored_rows'))} / {fmt(d.get('queued_jobs'))} of {fmt(d['ok'])} OK" if key != "bare" else "–"
-            ok = None if key == "bare" else (d["ok_rps"] >= TARGETS["ingest_rps"] and lat["p99"] <= TARGETS["ingest_p99_ms"])
+            stored = (
+                f"{fmt(d.get('stored_rows'))} / {fmt(d.get('queued_jobs'))} of {fmt(d['ok'])} OK"
+                if key != "bare"
+                else "–"
+            )
+            ok = (
+                None
+                if key == "bare"
+                else (
+                    d["ok_rps"] >= TARGETS["ingest_rps"] and lat["p99"] <= TARGETS["ingest_p99_ms"]
+                )
+            )
             out.append(f"| {title} | {fmt(d['ok_rps'])} | {fmt(lat['p50'], 1)} | {fmt(lat['p95'], 1)} | "
                        f"{fmt(lat['p99'], 1)} | {cpu} | {other} | {stored} | {mark(ok)} |")  # fmt: skip
         out.append("")
@@ -1300,8 +1415,10 @@ def markdown(res: dict[str, Any]) -> str:
         out.append(f"**End to end** (inbound webhook → reply accepted by the fake Twilio through the twilio SDK; "
                    f"open loop, {cfg['e2e_seconds']} s per load, a new resident phone per message)")  # fmt: skip
         out.append("")
-        out.append("| database | offered msg/s | throughput msg/s | replies / accepted / posted | p50 ms | p95 ms | p99 ms "
-                   "| CPU ms/message | other load, cores | target ≥ 400/s, p99 ≤ 500 ms |")
+        out.append(
+            "| database | offered msg/s | throughput msg/s | replies / accepted / posted | p50 ms | p95 ms | p99 ms "
+            "| CPU ms/message | other load, cores | target ≥ 400/s, p99 ≤ 500 ms |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
         for backend, d in e2e.items():
             if "error" in d:
@@ -1331,7 +1448,11 @@ def markdown(res: dict[str, Any]) -> str:
             per = d["stages"][0].get("cpu_ms_per_reply", {}) if d["stages"] else {}
             cpu = ", ".join(f"{k} {v:.1f}" for k, v in per.items() if k not in ("clock",) or v)
             system = sum(v for k, v in per.items() if k != "generator")
-            cpu += f" (system {system:.1f} ms, i.e. at most ≈ {2000 / system:.0f} msg/s on 2 idle cores)" if system else ""
+            cpu += (
+                f" (system {system:.1f} ms, i.e. at most ≈ {2000 / system:.0f} msg/s on 2 idle cores)"
+                if system
+                else ""
+            )
             out.append(f"- {backend}: replies' final statuses: {outb}; inbound: {inb}; in the logs: "
                        f"{errs.get('database_is_locked', 0):,} 'database is locked', {errs.get('tracebacks', 0):,} tracebacks, "
                        f"{errs.get('callbacks_dropped', 0):,} status callbacks dropped by the fake. "
@@ -1345,7 +1466,11 @@ def markdown(res: dict[str, Any]) -> str:
         out.append("")
         out.append("| processes | start MiB | warm MiB | end MiB | end − warm |")
         out.append("|---|---:|---:|---:|---:|")
-        titles = {"gunicorn_master": "gunicorn master", "gunicorn_workers": "gunicorn workers", "rq_workers": "RQ workers"}
+        titles = {
+            "gunicorn_master": "gunicorn master",
+            "gunicorn_workers": "gunicorn workers",
+            "rq_workers": "RQ workers",
+        }
         for g, d in mem["summary"].items():
             mib = lambda kb: f"{kb / 1024:.1f}"  # noqa: E731
             out.append(f"| {titles[g]} ({d['processes']}) | {mib(d['start_kb'])} | {mib(d['warm_kb'])} | "
@@ -1353,9 +1478,13 @@ def markdown(res: dict[str, Any]) -> str:
         out.append("")
     sweep = res.get("config_sweep")
     if sweep:
-        out.append(f"**gunicorn settings tried** (ingest only, SQLite, {cfg['sweep_seconds']} s each; the chosen one is used above)")
+        out.append(
+            f"**gunicorn settings tried** (ingest only, SQLite, {cfg['sweep_seconds']} s each; the chosen one is used above)"
+        )
         out.append("")
-        out.append("| gunicorn | bare req/s | bare p99 ms | smsbot req/s | smsbot p50 ms | smsbot p99 ms | other load, cores |")
+        out.append(
+            "| gunicorn | bare req/s | bare p99 ms | smsbot req/s | smsbot p50 ms | smsbot p99 ms | other load, cores |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|")
         for r in sweep:
             if "error" in r:
@@ -1392,7 +1521,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument("--only", action="append", choices=("micro", "sweep", "ingest", "e2e", "memory"),
                    help="run only these parts (repeatable)")  # fmt: skip
     p.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
-    p.add_argument("--backends", default="sqlite,postgresql", help="databases for ingest and e2e (comma-separated)")
+    p.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="databases for ingest and e2e (comma-separated)",
+    )
     p.add_argument("--gunicorn-workers", type=int)
     p.add_argument("--gunicorn-class", choices=("sync", "gthread"))
     p.add_argument("--gunicorn-threads", type=int)
@@ -1404,9 +1537,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument("--ingest-seconds", type=int)
     p.add_argument("--memory-seconds", type=int)
     p.add_argument("--memory-rate", type=int)
-    p.add_argument("--no-sweep", action="store_true", help="skip the gunicorn settings sweep (full mode runs it)")
+    p.add_argument(
+        "--no-sweep",
+        action="store_true",
+        help="skip the gunicorn settings sweep (full mode runs it)",
+    )
     p.add_argument("--no-clock", action="store_true", help="do not run the sweep clock during e2e")
-    p.add_argument("--table-from", metavar="JSON", help="only print the Markdown table of an earlier results file")
+    p.add_argument(
+        "--table-from",
+        metavar="JSON",
+        help="only print the Markdown table of an earlier results file",
+    )
     p.add_argument("--keep-workdir", action="store_true", help="keep logs and the SQLite files")
     args = p.parse_args(argv)
     cfg = Config(quick=args.quick)
@@ -1455,7 +1596,9 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"name": name, "command": ".venv/bin/python bench/run.py" + (" --quick" if args.quick else ""),
                            "config": cfg.__dict__, "web_config": cfg.gunicorn_label(), "targets": TARGETS}  # fmt: skip
     if argv or len(sys.argv) > 1:
-        res["command"] = ".venv/bin/python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        res["command"] = ".venv/bin/python bench/run.py " + " ".join(
+            argv if argv is not None else sys.argv[1:]
+        )
     pg: PgDatabase | None = None
     started = time.monotonic()
     failed = False
@@ -1496,13 +1639,19 @@ def main(argv: list[str] | None = None) -> int:
 
         if "sweep" in parts:
             log("a0. gunicorn settings sweep (ingest only, SQLite, short runs)")
-            res["config_sweep"] = config_sweep(procs, cfg, wrk, workdir, redis_url, phones, cfg.sweep_seconds)
+            res["config_sweep"] = config_sweep(
+                procs, cfg, wrk, workdir, redis_url, phones, cfg.sweep_seconds
+            )
 
         if "ingest" in parts:
-            log(f"a. ingest ({cfg.gunicorn_label()}, wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, {cfg.ingest_seconds}s)")
+            log(
+                f"a. ingest ({cfg.gunicorn_label()}, wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, {cfg.ingest_seconds}s)"
+            )
             res["ingest"] = {}
             res["ingest"]["bare"] = ingest_bare(procs, cfg, wrk, workdir, phones)
-            log(f"  bare: {res['ingest']['bare']['ok_rps']}/s p99 {res['ingest']['bare']['latency_ms']['p99']} ms")
+            log(
+                f"  bare: {res['ingest']['bare']['ok_rps']}/s p99 {res['ingest']['bare']['latency_ms']['p99']} ms"
+            )
             for label, url in backends("ingest"):
                 flush_redis(redis_url)
                 prepare_database(url)
@@ -1523,10 +1672,14 @@ def main(argv: list[str] | None = None) -> int:
         if "e2e" in parts:
             res["e2e"] = {}
             for label, url in backends("e2e"):
-                log(f"b. end to end on {label} ({cfg.rq_workers} RQ workers, rates {cfg.e2e_rates})")
+                log(
+                    f"b. end to end on {label} ({cfg.rq_workers} RQ workers, rates {cfg.e2e_rates})"
+                )
                 prepare_database(url)
                 try:
-                    res["e2e"][label] = e2e_backend(procs, cfg, workdir, url, redis_url, phones, label)
+                    res["e2e"][label] = e2e_backend(
+                        procs, cfg, workdir, url, redis_url, phones, label
+                    )
                 except Exception as exc:  # noqa: BLE001
                     res["e2e"][label] = {"error": f"{type(exc).__name__}: {exc}"}
                     log(f"  {label}: {res['e2e'][label]['error']}")
@@ -1548,7 +1701,9 @@ def main(argv: list[str] | None = None) -> int:
         if pg is not None:
             why = pg.drop()
             if why:
-                notes.append(f"the PostgreSQL database {pg.name} could not be dropped ({why}); drop it by hand")
+                notes.append(
+                    f"the PostgreSQL database {pg.name} could not be dropped ({why}); drop it by hand"
+                )
         res["elapsed_s"] = round(time.monotonic() - started, 1)
         res["notes"] = notes
         if failed or args.keep_workdir:

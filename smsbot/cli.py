@@ -46,13 +46,21 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web server binds.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the web server binds."
+)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--web-workers", default=4, show_default=True, type=int, help="gunicorn processes.")
 @click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
-@click.option("--fake-twilio", is_flag=True, help="Send through the bundled Twilio stand-in instead of the outbox.")
+@click.option(
+    "--fake-twilio",
+    is_flag=True,
+    help="Send through the bundled Twilio stand-in instead of the outbox.",
+)
 @click.option("--no-demo", is_flag=True, help="Do not load demo data on first start.")
-def run(host: str, port: int, web_workers: int, workers: int, fake_twilio: bool, no_demo: bool) -> None:
+def run(
+    host: str, port: int, web_workers: int, workers: int, fake_twilio: bool, no_demo: bool
+) -> None:
     """Run everything: Redis (if REDIS_URL is unset), migrations, web, workers, clock."""
     from smsbot.runner import Supervisor
 
@@ -83,7 +91,9 @@ def clock() -> None:
 
     _app()
     scheduler = CronScheduler(connection=queues.connection(), logging_level="WARNING")
-    scheduler.register(jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120)
+    scheduler.register(
+        jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120
+    )
     scheduler.start()
 
 
@@ -126,12 +136,20 @@ def seed_demo() -> None:
 
 @main.command("create-user")
 @click.argument("login")
-@click.option("--role", required=True, type=click.Choice(["dispatcher", "company_admin", "inspector", "superadmin"]))
-@click.option("--company", "company_slug", help="The company's slug (dispatchers and company admins).")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["dispatcher", "company_admin", "inspector", "superadmin"]),
+)
+@click.option(
+    "--company", "company_slug", help="The company's slug (dispatchers and company admins)."
+)
 @click.option("--name", help="The person's name as colleagues see it (default: the login).")
 @click.option("--language", default="ru", show_default=True, type=click.Choice(["ru", "en"]))
 @click.password_option(help="Asked for when not given (it is not echoed).")
-def create_user(login: str, role: str, company_slug: str | None, name: str | None, language: str, password: str) -> None:
+def create_user(
+    login: str, role: str, company_slug: str | None, name: str | None, language: str, password: str
+) -> None:
     """Add a staff account for the web interface."""
     from sqlmodel import Session, select
 
@@ -143,10 +161,14 @@ def create_user(login: str, role: str, company_slug: str | None, name: str | Non
     with Session(db.engine()) as session:
         company_id = None
         if company_slug:
-            company_id = session.exec(select(Company.id).where(Company.slug == company_slug)).first()
+            company_id = session.exec(
+                select(Company.id).where(Company.slug == company_slug)
+            ).first()
             if company_id is None:
                 slugs = ", ".join(session.exec(select(Company.slug).order_by(Company.slug)))
-                raise click.ClickException(f"no company {company_slug!r}; there are: {slugs or 'none'}")
+                raise click.ClickException(
+                    f"no company {company_slug!r}; there are: {slugs or 'none'}"
+                )
         try:
             user = users.create_user(session, login=login, name=name or login, password=password, role=role,
                                      company_id=company_id, language=language)  # fmt: skip
@@ -157,7 +179,9 @@ def create_user(login: str, role: str, company_slug: str | None, name: str | Non
     click.echo(f"created {created} ({role}{', ' + company_slug if company_slug else ''})")
 
 
-@main.command("fake-twilio", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    "fake-twilio", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
 @click.pass_context
 def fake_twilio(ctx: click.Context) -> None:
     """Run the local Twilio stand-in (see --help of smsbot.gateway.fake_twilio)."""
@@ -169,7 +193,9 @@ def fake_twilio(ctx: click.Context) -> None:
 @main.command()
 @click.argument("phone")
 @click.argument("text")
-@click.option("--to", "to_number", help="The number the resident texts (default: the first company's).")
+@click.option(
+    "--to", "to_number", help="The number the resident texts (default: the first company's)."
+)
 @click.option("--url", help="Where the service listens (default: PUBLIC_BASE_URL).")
 @click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the replies.")
 def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: float) -> None:
@@ -196,9 +222,13 @@ def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: flo
         sid, response = simulate.post_inbound(base, settings.webhook_token, from_phone=phone, to_phone=to_number,
                                               body=text, public_base_url=settings.public_base_url)  # fmt: skip
     except OSError as exc:
-        raise click.ClickException(f"the service at {base} does not answer ({exc}); is `smsbot run` running?") from None
+        raise click.ClickException(
+            f"the service at {base} does not answer ({exc}); is `smsbot run` running?"
+        ) from None
     if response.status_code != 200:
-        raise click.ClickException(f"the webhook answered {response.status_code}: {response.text.strip()}")
+        raise click.ClickException(
+            f"the webhook answered {response.status_code}: {response.text.strip()}"
+        )
     click.echo(f"→ {to_number}: {text}")
 
     shown: set[int] = set()
@@ -209,11 +239,18 @@ def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: flo
             session.expire_all()
             inbound = session.exec(select(Message).where(Message.provider_sid == sid)).first()
             if inbound is not None and inbound.status != "received":
-                replies = session.exec(select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)).all()
+                replies = session.exec(
+                    select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
+                ).all()
                 for reply in replies:
-                    if reply.id not in shown and OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]:
+                    if (
+                        reply.id not in shown
+                        and OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]
+                    ):
                         shown.add(reply.id)
-                        click.echo(f"← {reply.from_phone} [{reply.status}, {reply.num_segments} SMS]:\n{reply.body}")
+                        click.echo(
+                            f"← {reply.from_phone} [{reply.status}, {reply.num_segments} SMS]:\n{reply.body}"
+                        )
                     elif reply.status in ("failed", "canceled") and reply.id not in shown:
                         shown.add(reply.id)
                         click.echo(f"← reply {reply.status}: {reply.error_message or ''}")
@@ -235,7 +272,9 @@ def outbox(limit: int) -> None:
 
     _app(with_runtime=True)
     for record in reversed(OutboxTransport(queues.connection()).messages(limit)):
-        click.echo(f"{record['created_at']} → {record['to']} ({record['num_segments']} SMS)\n{record['body']}\n")
+        click.echo(
+            f"{record['created_at']} → {record['to']} ({record['num_segments']} SMS)\n{record['body']}\n"
+        )
 
 
 @main.command("check-config")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from smsbot import tickets
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.exceptions import Refused
@@ -321,6 +322,9 @@ def reply(
         updated_at=now,
     )
     session.add(message)
+    tickets.note_first_reply(
+        session, company_id=conversation.company_id, resident_id=resident.id, now=now
+    )
     conversation.last_message_at = now
     conversation.unread = 0
     if conversation.assignee_id is None and author.company_id == conversation.company_id:

@@ -3,8 +3,9 @@
 Defaults follow the reference table in DESIGN.md: decree 416 §13 (emergencies contained
 within 30 minutes), Госстрой decree 170 annex 2 (repairs of common property) and ЕДС МО
 practice (routine work within 24 hours). Each company may override any row; the override
-replaces the row's durations. Pure: times in, times out (the company's time zone only
-matters for rules whose clock runs within working hours).
+replaces the row's durations. A company may also count routine deadlines in working hours
+(smsbot.workdays); emergencies always run on the clock. Pure: times in, times out (the
+company's time zone only matters for rules whose clock runs within some hours).
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from smsbot import workdays
+
 HEATING_SEASON_MONTHS = frozenset({10, 11, 12, 1, 2, 3, 4})
 """Months the heating is on in the Moscow region (it starts late September or early October
 and ends late April or early May); "winter" for the rules that depend on the season."""
+
+WARN_PERCENT = 80
+"""How far into its time a ticket's company is warned that the deadline is near."""
 
 ROUTINE = timedelta(hours=24)
 """Deadline of anything the table does not name (cleaning, intercom, other): ЕДС МО practice."""
@@ -84,6 +90,9 @@ class Deadline:
 
     due_at: datetime
     repair_due_at: datetime | None = None
+    warn_at: datetime | None = None
+    """When the company is warned: `warn_percent` of the way from filing to `due_at`, counted
+    on the same clock as the deadline (working hours when it runs in working hours)."""
 
 
 def rule_for(problem: str, overrides: Mapping[str, Override] | None = None) -> Rule:
@@ -101,17 +110,36 @@ def compute(
     *,
     tz: str = "Europe/Moscow",
     overrides: Mapping[str, Override] | None = None,
+    working_hours: tuple[int, int] | None = None,
+    warn_percent: int = WARN_PERCENT,
 ) -> Deadline:
     """The deadline of a ticket about `problem` filed at `filed_at` (aware) at a company in
-    time zone `tz` with its `overrides`."""
+    time zone `tz` with its `overrides`.
+
+    `working_hours` (local opening and closing hour) makes the clock run only in those hours
+    of working days; the caller passes it for routine tickets of companies that chose it.
+    """
     rule = rule_for(problem, overrides)
     local = filed_at.astimezone(ZoneInfo(tz))
     contain = rule.contain
     if rule.off_season is not None and not in_heating_season(local.date()):
         contain = rule.off_season
-    due = filed_at + contain if rule.hours is None else _within_hours(local, contain, rule.hours)
+    share = min(max(warn_percent, 1), 99) / 100
+    if working_hours is not None:
+        work = workdays.working_duration(contain, working_hours)
+        due = workdays.add_working_time(local, work, working_hours)
+        warn = workdays.add_working_time(local, work * share, working_hours)
+    elif rule.hours is not None:
+        due = _within_hours(local, contain, rule.hours)
+        warn = _within_hours(local, contain * share, rule.hours)
+    else:
+        due, warn = filed_at + contain, filed_at + contain * share
     repair = filed_at + rule.repair if rule.repair is not None else None
-    return Deadline(due.astimezone(UTC), repair.astimezone(UTC) if repair else None)
+    return Deadline(
+        due.astimezone(UTC),
+        repair.astimezone(UTC) if repair else None,
+        warn.astimezone(UTC),
+    )
 
 
 def _within_hours(start: datetime, duration: timedelta, hours: tuple[int, int]) -> datetime:

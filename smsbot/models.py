@@ -91,6 +91,8 @@ KIND_NOTICE = "notice"
 """A company notice to a building."""
 KIND_OPT_OUT = "opt_out"
 """The one confirmation sent after STOP; the only SMS that goes to an opted-out phone."""
+KIND_ALERT = "alert"
+"""A deadline alert to a staff member's phone (near deadline, overdue, escalation)."""
 
 
 def _now_field() -> datetime:
@@ -114,6 +116,15 @@ class Company(SQLModel, table=True):
     """First day of the month meter readings are accepted (company time zone)."""
     meter_window_end: int = 25
     """Last day of the month meter readings are accepted."""
+    working_hours_deadlines: bool = False
+    """Count routine deadlines in working hours (workday_start–workday_end on working days,
+    Russian public holidays and weekends excluded); emergencies always run on the clock."""
+    workday_start: int = 9
+    """Local hour the working day starts (for working-hours deadlines)."""
+    workday_end: int = 18
+    """Local hour the working day ends."""
+    warn_percent: int = 80
+    """How far into a ticket's time (in per cent) the company is warned its deadline is near."""
 
 
 class CompanyNumber(SQLModel, table=True):
@@ -143,7 +154,9 @@ class Account(SQLModel, table=True):
     building_id: int = Field(foreign_key="building.id", index=True)
     number: str = Field(max_length=32, index=True)
     apartment: str | None = Field(default=None, max_length=16)
-    balance: Decimal = Field(default=Decimal("0.00"), sa_column=Column(Numeric(12, 2), nullable=False))
+    balance: Decimal = Field(
+        default=Decimal("0.00"), sa_column=Column(Numeric(12, 2), nullable=False)
+    )
     balance_as_of: date | None = None
     bill_code: str | None = Field(default=None, max_length=16)
 
@@ -271,6 +284,8 @@ class User(SQLModel, table=True):
     """Part of every session cookie; changing it (new password, deactivation) ends them all."""
     created_at: datetime = _now_field()
     last_sign_in_at: datetime | None = None
+    phone: str | None = Field(default=None, max_length=16)
+    """E.164 mobile for deadline alerts (dispatchers) and escalations (company admins)."""
 
     # What Flask-Login asks of a user object (without importing Flask here).
     @property
@@ -431,6 +446,11 @@ class Ticket(SQLModel, table=True):
         UniqueConstraint("company_id", "number"),
         Index("ix_ticket_company_status_deadline", "company_id", "status", "deadline_at"),
         Index("ix_ticket_resident", "resident_id", "id"),
+        Index("ix_ticket_clock_deadline", "status", "deadline_at"),
+        Index("ix_ticket_clock_warn", "status", "warn_at"),
+        Index("ix_ticket_company_filed_day", "company_id", "filed_day"),
+        Index("ix_ticket_company_overdue", "company_id", "overdue_at"),
+        Index("ix_ticket_updated", "updated_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id")
@@ -462,6 +482,35 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = _now_field()
     assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     """The dispatcher working the ticket, if one took it (the desk filters by it)."""
+
+    # --- deadlines and the inspector's figures (see smsbot.deadline_clock, smsbot.ticket_stats)
+    filed_day: date | None = None
+    """The local date (company time zone) it was filed: the day the reports count it on."""
+    filed_nonworking: bool = False
+    """Filed on a weekend or a Russian public holiday (company time zone)."""
+    working_hours: bool = False
+    """Its deadline counts working hours only (the company's option; never for emergencies)."""
+    warn_at: datetime | None = None
+    """When the company is warned the deadline is near (by default 80% of the way)."""
+    warned_at: datetime | None = None
+    """When that warning went out (None: not yet, or the ticket was closed first)."""
+    overdue_at: datetime | None = None
+    """The deadline it missed, set once and never cleared: late work stays counted as late."""
+    overdue_alerted_at: datetime | None = None
+    """When the company was told it is overdue."""
+    escalated_at: datetime | None = None
+    """When an overdue emergency was escalated to the company admins' phones."""
+    first_reply_at: datetime | None = None
+    """The first time a person at the company answered the resident (an SMS, not the bot)."""
+    first_done_at: datetime | None = None
+    """The first time it was marked done (done_at is cleared when the resident reopens it)."""
+    confirmed_at: datetime | None = None
+    """The resident said ДА: it is fixed."""
+    reopened_at: datetime | None = None
+    """The last time the resident said НЕТ and it went back into work."""
+    reopen_count: int = 0
+    rating: int | None = None
+    """The resident's last mark, 1–5."""
 
 
 class TicketEvent(SQLModel, table=True):

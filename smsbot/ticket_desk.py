@@ -283,7 +283,7 @@ def change_status(
             TicketFeedback(ticket_id=ticket.id, resident_id=ticket.resident_id, asked_at=now)
         )
     session.add(ticket)
-    return tell_resident(
+    told = tell_resident(
         session,
         ticket,
         STATUS_TEMPLATES[to_status],
@@ -291,6 +291,9 @@ def change_status(
         default_from=default_from,
         now=now,
     )
+    if told is not None and ticket.first_reply_at is None:
+        ticket.first_reply_at = now
+    return told
 
 
 def tell_resident(
@@ -421,10 +424,12 @@ def answer(
                 conversation.status = conversations.OPEN
                 session.add(conversation)
             return Answered("reopened", ticket)
+        ticket.confirmed_at = now
         tickets.add_note(session, ticket, text.strip(), actor=ACTOR_RESIDENT, now=now)
         return Answered("confirmed", ticket)
     if question.answer == YES and isinstance(said, int):
         question.rating, question.rated_at = said, now
+        ticket.rating = said
         session.add(question)
         tickets.add_note(session, ticket, text.strip(), actor=ACTOR_RESIDENT, now=now)
         return Answered("rated", ticket)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from smsbot import categories, deadlines
+from smsbot import categories, deadlines, workdays
 from smsbot.db import insert_ignore
 from smsbot.exceptions import InvalidTicketTransition
 from smsbot.models import (
@@ -91,9 +92,17 @@ def file(
 ) -> Ticket:
     """File a ticket: guess its problem, give it the next number and its deadline."""
     problem = categories.guess(text, danger_kind=danger_kind)
+    emergency = problem.emergency or danger_kind is not None
+    working_hours = company.working_hours_deadlines and not emergency
     due = deadlines.compute(
-        problem.key, now, tz=company.timezone, overrides=overrides(session, company.id)
+        problem.key,
+        now,
+        tz=company.timezone,
+        overrides=overrides(session, company.id),
+        working_hours=(company.workday_start, company.workday_end) if working_hours else None,
+        warn_percent=company.warn_percent,
     )
+    filed_day = now.astimezone(ZoneInfo(company.timezone)).date()
     ticket = Ticket(
         company_id=company.id,
         number=next_number(session, company.id),
@@ -105,12 +114,16 @@ def file(
         problem=problem.key,
         category=problem.category,
         priority=problem.priority,
-        emergency=problem.emergency or danger_kind is not None,
+        emergency=emergency,
         danger=danger_kind,
         status=TICKET_NEW,
         filed_at=now,
+        filed_day=filed_day,
+        filed_nonworking=workdays.is_nonworking(filed_day),
+        working_hours=working_hours,
         deadline_at=due.due_at,
         repair_deadline_at=due.repair_due_at,
+        warn_at=due.warn_at,
         updated_at=now,
     )
     session.add(ticket)
@@ -149,8 +162,15 @@ def transition(
         ticket.accepted_at = now  # started at once: it was taken into work too
     if to_status == TICKET_IN_PROGRESS and ticket.status == TICKET_DONE:
         ticket.done_at = None  # reopened
+        if actor == ACTOR_RESIDENT:
+            ticket.reopened_at = now
+            ticket.reopen_count = (ticket.reopen_count or 0) + 1
     if to_status in _STAMPS:
         setattr(ticket, _STAMPS[to_status], now)
+    if to_status == TICKET_DONE and ticket.first_done_at is None:
+        ticket.first_done_at = now
+    if to_status in (TICKET_DONE, TICKET_REJECTED):
+        mark_if_late(ticket, now)
     ticket.status = to_status
     ticket.updated_at = now
     session.add(event)
@@ -168,8 +188,39 @@ def add_note(
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
-    """Past its deadline and still open: what the inspectorate counts."""
+    """Past its deadline and still open: what the desk shows as overdue now."""
     return ticket.status in TICKET_OPEN and now > ticket.deadline_at
+
+
+def mark_if_late(ticket: Ticket, now: datetime) -> bool:
+    """Record that the ticket missed its deadline, once: a ticket done one minute late stays
+    counted as overdue (the clock marks the open ones; this catches those closed late before
+    the clock came round). True when it was marked now."""
+    if ticket.overdue_at is None and now > ticket.deadline_at:
+        ticket.overdue_at = ticket.deadline_at
+        return True
+    return False
+
+
+def note_first_reply(session: Session, *, company_id: int, resident_id: int, now: datetime) -> None:
+    """A person at the company answered the resident: stamp the resident's tickets there that
+    were still waiting for their first human answer (the bot's acknowledgements do not count)."""
+    session.execute(
+        update(Ticket)
+        .where(
+            Ticket.company_id == company_id,
+            Ticket.resident_id == resident_id,
+            Ticket.first_reply_at.is_(None),
+            Ticket.status.in_(TICKET_OPEN),
+        )
+        .values(first_reply_at=now, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def missed_deadline(ticket: Ticket, now: datetime) -> bool:
+    """What the inspectorate counts: marked overdue, or open past its deadline right now."""
+    return ticket.overdue_at is not None or is_overdue(ticket, now)
 
 
 def recent_emergency(
