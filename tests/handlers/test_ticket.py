@@ -4,7 +4,7 @@ concurrency), problem, category and deadline from the text, history, privacy."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -224,3 +224,105 @@ def test_concurrent_filings_never_share_a_number(app, demo, clock):
         t.join()
     assert errors == []
     assert sorted(numbers) == list(range(1, 9))
+
+
+# --- stamps for the deadline clock and the inspector -----------------------------------------
+
+
+def _company(session: Session, **changes) -> Company:  # noqa: ANN003
+    company = session.exec(select(Company).order_by(Company.id)).first()
+    for name, value in changes.items():
+        setattr(company, name, value)
+    return company
+
+
+def test_filing_records_the_local_day_and_whether_it_was_a_working_day(app, demo):
+    with Session(db.engine()) as session:
+        company = _company(session)
+        # 23:30 UTC on 3 November is 02:30 on 4 November in Moscow: Unity Day
+        night = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
+        holiday = tickets.file(session, company=company, text="грязно в подъезде", now=night)
+        assert holiday.filed_day == date(2026, 11, 4) and holiday.filed_nonworking
+        weekday = tickets.file(
+            session, company=company, text="грязно в подъезде", now=night - timedelta(days=1)
+        )
+        assert weekday.filed_day == date(2026, 11, 3) and not weekday.filed_nonworking
+        assert holiday.warn_at == night + timedelta(hours=24) * 0.8
+
+
+def test_working_hours_deadlines_for_routine_tickets_only(app, demo):
+    friday_evening = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # 17:00 in Moscow
+    with Session(db.engine()) as session:
+        company = _company(session, working_hours_deadlines=True)
+        routine = tickets.file(
+            session, company=company, text="грязно в подъезде", now=friday_evening
+        )
+        assert routine.working_hours
+        assert routine.deadline_at == datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # Monday 17:00
+        gas = tickets.file(
+            session, company=company, text="пахнет газом", now=friday_evening, danger_kind="gas"
+        )
+        assert gas.emergency and not gas.working_hours
+        assert gas.deadline_at == friday_evening + timedelta(minutes=30)
+        sewer = tickets.file(session, company=company, text="засор канализации", now=friday_evening)
+        assert sewer.emergency and sewer.deadline_at == friday_evening + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("late_by", "overdue"), [(timedelta(minutes=1), True), (timedelta(minutes=-1), False)]
+)
+def test_done_after_the_deadline_stays_counted_as_overdue(app, demo, clock, late_by, overdue):
+    with Session(db.engine()) as session:
+        ticket = _ticket(session, clock)
+        done_at = ticket.deadline_at + late_by
+        tickets.transition(session, ticket, "in_progress", actor="dispatcher", now=done_at)
+        tickets.transition(session, ticket, "done", actor="dispatcher", now=done_at)
+        assert (ticket.overdue_at == ticket.deadline_at) is overdue
+        assert tickets.missed_deadline(ticket, done_at + timedelta(days=30)) is overdue
+        # reopened by the resident and done again on time later: still late if it was late
+        tickets.transition(session, ticket, "in_progress", actor="resident", now=done_at)
+        assert ticket.reopen_count == 1 and ticket.reopened_at == done_at
+        assert ticket.first_done_at == done_at and ticket.done_at is None
+        tickets.transition(session, ticket, "done", actor="dispatcher", now=done_at + late_by)
+        assert ticket.first_done_at == done_at
+        assert (ticket.overdue_at is not None) is overdue
+
+
+def test_a_dispatcher_reopening_is_not_counted_as_the_residents(app, demo, clock):
+    with Session(db.engine()) as session:
+        ticket = _ticket(session, clock)
+        tickets.transition(session, ticket, "in_progress", actor="dispatcher", now=clock())
+        tickets.transition(session, ticket, "done", actor="dispatcher", now=clock())
+        tickets.transition(session, ticket, "in_progress", actor="dispatcher", now=clock())
+        assert ticket.reopen_count == 0 and ticket.reopened_at is None
+
+
+def test_first_reply_stamps_only_the_residents_open_tickets_there(app, demo, clock):
+    from smsbot.models import Resident
+
+    with Session(db.engine()) as session:
+        company = _company(session)
+        resident = Resident(phone="+79031112233")
+        session.add(resident)
+        session.flush()
+        open_one = tickets.file(
+            session, company=company, text="течёт кран", now=clock(), resident=resident
+        )
+        closed = tickets.file(
+            session, company=company, text="грязно", now=clock(), resident=resident
+        )
+        tickets.transition(session, closed, "rejected", actor="dispatcher", now=clock())
+        session.flush()
+        answered = clock() + timedelta(minutes=7)
+        tickets.note_first_reply(
+            session, company_id=company.id, resident_id=resident.id, now=answered
+        )
+        tickets.note_first_reply(
+            session,
+            company_id=company.id,
+            resident_id=resident.id,
+            now=answered + timedelta(hours=1),
+        )
+        session.refresh(open_one)
+        session.refresh(closed)
+        assert open_one.first_reply_at == answered and closed.first_reply_at is None
