@@ -40,41 +40,40 @@ _INDEXES = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("company", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "working_hours_deadlines", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch_op.add_column(
-            sa.Column("workday_start", sa.Integer(), nullable=False, server_default="9")
-        )
-        batch_op.add_column(
-            sa.Column("workday_end", sa.Integer(), nullable=False, server_default="18")
-        )
-        batch_op.add_column(
-            sa.Column("warn_percent", sa.Integer(), nullable=False, server_default="80")
-        )
-    with op.batch_alter_table("staff_user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
-        )
-    with op.batch_alter_table("ticket", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("filed_day", sa.Date(), nullable=True))
-        batch_op.add_column(
-            sa.Column("filed_nonworking", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(
-            sa.Column("working_hours", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        for name in _TIMES:
-            batch_op.add_column(sa.Column(name, sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("reopen_count", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(sa.Column("rating", sa.Integer(), nullable=True))
-        for name, columns in _INDEXES.items():
-            batch_op.create_index(name, columns, unique=False)
+    # Plain ADD COLUMN, not batch copies: copying `company` or `ticket` fails on SQLite once
+    # other tables' foreign keys point at their rows (any real database).
+    false = sa.text("false")
+    op.add_column(
+        "company",
+        sa.Column("working_hours_deadlines", sa.Boolean(), nullable=False, server_default=false),
+    )
+    op.add_column(
+        "company", sa.Column("workday_start", sa.Integer(), nullable=False, server_default="9")
+    )
+    op.add_column(
+        "company", sa.Column("workday_end", sa.Integer(), nullable=False, server_default="18")
+    )
+    op.add_column(
+        "company", sa.Column("warn_percent", sa.Integer(), nullable=False, server_default="80")
+    )
+    op.add_column(
+        "staff_user", sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+    )
+    op.add_column("ticket", sa.Column("filed_day", sa.Date(), nullable=True))
+    op.add_column(
+        "ticket", sa.Column("filed_nonworking", sa.Boolean(), nullable=False, server_default=false)
+    )
+    op.add_column(
+        "ticket", sa.Column("working_hours", sa.Boolean(), nullable=False, server_default=false)
+    )
+    for name in _TIMES:
+        op.add_column("ticket", sa.Column(name, sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column(
+        "ticket", sa.Column("reopen_count", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column("ticket", sa.Column("rating", sa.Integer(), nullable=True))
+    for name, columns in _INDEXES.items():
+        op.create_index(name, "ticket", columns, unique=False)
     _backfill()
 
 
@@ -112,20 +111,19 @@ def _aware(value):  # noqa: ANN001, ANN202
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("ticket", schema=None) as batch_op:
-        for name in _INDEXES:
-            batch_op.drop_index(name)
-        for name in (
-            "filed_day",
-            "filed_nonworking",
-            "working_hours",
-            *_TIMES,
-            "reopen_count",
-            "rating",
-        ):
-            batch_op.drop_column(name)
-    with op.batch_alter_table("staff_user", schema=None) as batch_op:
-        batch_op.drop_column("phone")
-    with op.batch_alter_table("company", schema=None) as batch_op:
-        for name in ("working_hours_deadlines", "workday_start", "workday_end", "warn_percent"):
-            batch_op.drop_column(name)
+    # Plain DROP COLUMN (SQLite 3.35+), not a batch copy: copying `company` or `ticket` to
+    # drop a column fails on SQLite once other tables' foreign keys point at their rows.
+    for name in _INDEXES:
+        op.drop_index(name, table_name="ticket")
+    for name in (
+        "filed_day",
+        "filed_nonworking",
+        "working_hours",
+        *_TIMES,
+        "reopen_count",
+        "rating",
+    ):
+        op.drop_column("ticket", name)
+    op.drop_column("staff_user", "phone")
+    for name in ("working_hours_deadlines", "workday_start", "workday_end", "warn_percent"):
+        op.drop_column("company", name)
