@@ -217,6 +217,18 @@ RU: dict[str, str] = {
     "Accept": "Принять",
     "Start work": "В работу",
     "Done": "Выполнена",
+    # --- a ticket's stages and deadline marks (issue 5)
+    "Missed its deadline": "Срок нарушен",
+    "counted as overdue": "считается просроченной",
+    "done late": "выполнена с опозданием",
+    "Deadline clock": "Отсчёт срока",
+    "working hours only": "только в рабочее время",
+    "Stages": "Этапы",
+    "Accepted": "Принята",
+    "First reply to the resident": "Первый ответ жителю",
+    "Confirmed by the resident": "Житель подтвердил",
+    "Reopened by the resident": "Житель вернул в работу",
+    "not taken into work yet": "ещё не принята в работу",
     "Reject": "Отклонить",
     "Plumbing": "Сантехника",
     "Electrical": "Электрика",
@@ -258,5 +270,6 @@ RU_PLURALS: dict[str, tuple[str, str, str]] = {
         "Отправить на {n} номеров",
     ),
     "{n} SMS": ("{n} SMS", "{n} SMS", "{n} SMS"),
+    "{n} time": ("{n} раз", "{n} раза", "{n} раз"),
 }
 """English singular → Russian forms for 1, 2–4 and 5+ (`{n}` is the count)."""

@@ -149,10 +149,36 @@ def test_done_asks_the_resident_and_no_reopens_yes_closes_and_a_mark_is_stored(a
     with Session(db.engine()) as session:
         answers = session.exec(select(TicketFeedback).order_by(TicketFeedback.id)).all()
     assert [(a.answer, a.rating) for a in answers] == [("no", None), ("yes", 5)]
-    assert "проблема решена · оценка 5/5" in olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    assert "проблема решена · оценка 5/5" in page
+    # every stage is stamped for the inspector: accepted, first reply, done, reopened, confirmed
+    done = ticket(filed.id)
+    assert done.accepted_at <= done.first_reply_at <= done.first_done_at < done.reopened_at
+    assert done.reopen_count == 1 and done.confirmed_at > done.done_at and done.rating == 5
+    assert done.overdue_at is None and "Срок нарушен" not in page
+    for stage in ("Принята", "Первый ответ жителю", "Житель вернул в работу", "Житель подтвердил"):
+        assert stage in page
 
     say(olga, app, "да")  # nothing waits for an answer now: an ordinary message for the inbox
     assert outbound_messages()[-1].template == "chat_ack"
+
+
+def test_a_ticket_done_late_shows_its_missed_deadline(app, signed_in):
+    from smsbot import clock
+
+    olga = signed_in("olga")
+    filed = file_ticket(olga, app)
+    real_now = clock.now
+    clock.now = lambda: filed.deadline_at + timedelta(minutes=1)
+    try:
+        post(olga, f"/tickets/{filed.id}/status", {"to": "in_progress"})
+        post(olga, f"/tickets/{filed.id}/status", {"to": "done"})
+    finally:
+        clock.now = real_now
+    late = ticket(filed.id)
+    assert late.overdue_at == late.deadline_at
+    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    assert "Срок нарушен" in page and "выполнена с опозданием" in page
 
 
 def test_an_answer_without_a_question_is_an_ordinary_message(app, signed_in):
