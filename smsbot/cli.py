@@ -86,13 +86,19 @@ def clock() -> None:
     """Run the clock: queues the sweep (and other periodic jobs) on time."""
     from rq.cron import CronScheduler
 
-    from smsbot import jobs, queues
+    from smsbot import deadline_clock, jobs, queues
     from smsbot.sweeping import SWEEP_INTERVAL
 
     _app()
     scheduler = CronScheduler(connection=queues.connection(), logging_level="WARNING")
     scheduler.register(
         jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120
+    )
+    scheduler.register(
+        jobs.deadline_clock,
+        queues.MAINTENANCE_QUEUE,
+        interval=deadline_clock.INTERVAL,
+        job_timeout=120,
     )
     scheduler.start()
 
@@ -104,6 +110,15 @@ def sweep() -> None:
 
     with _app().app_context():
         click.echo(jobs.sweep())
+
+
+@main.command()
+def deadlines() -> None:
+    """Run the deadline clock once now: warnings, overdue marks, escalations; print the counts."""
+    from smsbot import jobs
+
+    with _app().app_context():
+        click.echo(jobs.deadline_clock())
 
 
 @main.command()
@@ -146,9 +161,16 @@ def seed_demo() -> None:
 )
 @click.option("--name", help="The person's name as colleagues see it (default: the login).")
 @click.option("--language", default="ru", show_default=True, type=click.Choice(["ru", "en"]))
+@click.option("--phone", help="Mobile for deadline alerts and escalations (+79161234567).")
 @click.password_option(help="Asked for when not given (it is not echoed).")
 def create_user(
-    login: str, role: str, company_slug: str | None, name: str | None, language: str, password: str
+    login: str,
+    role: str,
+    company_slug: str | None,
+    name: str | None,
+    language: str,
+    phone: str | None,
+    password: str,
 ) -> None:
     """Add a staff account for the web interface."""
     from sqlmodel import Session, select
@@ -171,7 +193,7 @@ def create_user(
                 )
         try:
             user = users.create_user(session, login=login, name=name or login, password=password, role=role,
-                                     company_id=company_id, language=language)  # fmt: skip
+                                     company_id=company_id, language=language, phone=phone)  # fmt: skip
         except Refused as exc:
             raise click.ClickException(str(exc)) from None
         created = user.login

@@ -165,6 +165,12 @@ DEMO_STAFF = [
     ("superadmin", "Администратор сервиса", "superadmin", None),
 ]
 """login, name, role, company slug: one of each role, and a dispatcher of the other company."""
+DEMO_STAFF_PHONES = {
+    "dispatcher": "+79165550101",
+    "admin": "+79165550102",
+    "solnechny": "+79165550201",
+}
+"""Made-up mobiles of the demo company staff, where their deadline alerts go (`smsbot outbox`)."""
 
 DEMO_CANNED = [
     ("Заявка принята", "Здравствуйте! Ваша заявка принята, мастер свяжется с вами в течение дня."),
@@ -193,7 +199,7 @@ def seed_staff(session: Session) -> dict[str, str]:
         password = secrets.token_urlsafe(9)
         company = companies.get(slug) if slug else None
         users.create_user(session, login=login, name=name, password=password, role=role,
-                          company_id=company.id if company else None)  # fmt: skip
+                          company_id=company.id if company else None, phone=DEMO_STAFF_PHONES.get(login))  # fmt: skip
         passwords[login] = password
     for company in companies.values():
         for title, body in DEMO_CANNED:

@@ -74,4 +74,11 @@ def send_notice(notice_id: int) -> int:
     return queues.enqueue_many_sends(copies, queue_name=queues.NOTICES_QUEUE)
 
 
-__all__ = ["handle_inbound", "send_outbound", "send_notice", "sweep", "queues"]
+def deadline_clock() -> dict[str, int]:
+    """Warn before deadlines, mark overdue tickets, escalate emergencies (every 15 seconds)."""
+    from smsbot import deadline_clock as clock
+
+    return clock.run(default_from=settings().twilio_from)
+
+
+__all__ = ["handle_inbound", "send_outbound", "send_notice", "sweep", "deadline_clock", "queues"]

@@ -90,8 +90,12 @@ def create_user(
     role: str,
     company_id: int | None = None,
     language: str = "ru",
+    phone: str | None = None,
 ) -> User:
-    """Add a staff account; dispatchers and company admins belong to exactly one company."""
+    """Add a staff account; dispatchers and company admins belong to exactly one company.
+
+    `phone` is where deadline alerts go (any way people write it; stored as E.164).
+    """
     login = normalize_login(login)
     if not login or len(login) > LOGIN_MAX_LENGTH or any(c.isspace() for c in login):
         raise Refused("The login must be 1 to {n} characters without spaces.", n=LOGIN_MAX_LENGTH)
@@ -107,6 +111,7 @@ def create_user(
     if language not in ("ru", "en"):
         raise Refused("The language must be ru or en.")
     _check_password(password)
+    phone = staff_phone(phone)
     if session.exec(select(User.id).where(User.login == login)).first() is not None:
         raise Refused("The login {login} is taken.", login=login)
     user = User(
@@ -117,10 +122,23 @@ def create_user(
         company_id=company_id,
         language=language,
         session_token=secrets.token_hex(16),
+        phone=phone,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def staff_phone(raw: str | None) -> str | None:
+    """A staff member's mobile as E.164, or None when none is given; Refused when unusable."""
+    from smsbot.phones import InvalidPhone, normalize
+
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return normalize(raw)
+    except InvalidPhone as exc:
+        raise Refused("The phone number is not usable: {reason}.", reason=exc.reason) from None
 
 
 def set_password(session: Session, user: User, password: str) -> None:

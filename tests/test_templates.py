@@ -222,6 +222,26 @@ SAMPLES: dict[str, list[dict]] = {
     "ticket_confirmed": [{"number": 123456}],
     "ticket_reopened": [{"number": 123456}],
     "ticket_rated": [{}],
+    # the deadline clock (issue 5): alerts to staff phones, the longest problem and address
+    **{
+        name: [
+            {
+                "number": 123456,
+                "problem": p,
+                "category": "other",
+                "emergency": e,
+                "status": s,
+                "deadline_at": AT,
+                "address": a,
+                "tz": TZ,
+            }
+            for p in ("common_tap_leak", "lift_stuck", "chute_blockage")
+            for e in (True, False)
+            for s in ("new", "accepted", "in_progress")
+            for a in (LONG_ADDRESS + ", подъезд 4", DEMO_ADDRESS, None)
+        ]
+        for name in ("alert_near", "alert_overdue", "alert_escalation")
+    },
 }
 
 
