@@ -111,7 +111,7 @@ def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str
 
 
 def init_app(app: Flask) -> None:
-    from smsbot.web import canned, inbox, notices, phone, tickets, webhooks
+    from smsbot.web import canned, deadline_settings, inbox, notices, phone, tickets, webhooks
 
     security.configure(app)
     csrf.init_app(app)
@@ -167,7 +167,7 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned):
+    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings):
         app.register_blueprint(module.bp)
 
 
