@@ -596,3 +596,50 @@ class TicketFeedback(SQLModel, table=True):
     rating: int | None = None
     """1 to 5, asked for after a yes."""
     rated_at: datetime | None = None
+
+
+# --- The inspector's rollup (smsbot.ticket_stats) ------------------------------------------------
+
+
+class TicketDay(SQLModel, table=True):
+    """Counts and duration histograms of one company's tickets filed on one local day, working
+    days and non-working days apart: the inspector's pages add these rows up instead of
+    scanning the tickets. smsbot.ticket_stats keeps them current as tickets change."""
+
+    __tablename__ = "ticket_day"
+    __table_args__ = (UniqueConstraint("company_id", "day", "nonworking"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    day: date
+    """Ticket.filed_day."""
+    nonworking: bool = False
+    """Ticket.filed_nonworking: a weekend or a Russian public holiday."""
+    filed: int = 0
+    emergency: int = 0
+    decided: int = 0
+    """Missed the deadline, or closed within it (smsbot.sla.Tally)."""
+    overdue: int = 0
+    """Missed the deadline: marked overdue, also when done late, or open past it."""
+    accepted: int = 0
+    first_reply: int = 0
+    done: int = 0
+    """Marked done at least once."""
+    reopened: int = 0
+    """Done at least once and reopened by the resident."""
+    rated: int = 0
+    rating_sum: int = 0
+    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    """smsbot.sla.Histogram as JSON: minutes from filing to acceptance."""
+    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    refreshed_at: datetime = _now_field()
+
+
+class TicketStatsMark(SQLModel, table=True):
+    """How far the rollup has read ticket changes (one row): the next refresh looks at tickets
+    updated since then, less a few minutes for transactions that committed late."""
+
+    __tablename__ = "ticket_stats_mark"
+    id: int | None = Field(default=None, primary_key=True)
+    refreshed_to: datetime
+    """Ticket changes up to this time are in ticket_day."""

@@ -20,7 +20,7 @@ from wtforms import PasswordField, StringField
 
 from smsbot import queues, users
 from smsbot.db import session_scope
-from smsbot.models import Company, User
+from smsbot.models import ROLE_INSPECTOR, Company, User
 from smsbot.web.common import dbs, settings
 from smsbot.web.i18n import LANGUAGES, gettext
 
@@ -177,6 +177,8 @@ def choose_company():  # noqa: ANN201
 @bp.get("/")
 @login_required
 def home():  # noqa: ANN201
+    if current_user.role == ROLE_INSPECTOR:
+        return redirect(url_for("inspector.index"))  # the inspectorate reads figures first
     return redirect(url_for("inbox.index"))
 
 

@@ -111,7 +111,16 @@ def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str
 
 
 def init_app(app: Flask) -> None:
-    from smsbot.web import canned, deadline_settings, inbox, notices, phone, tickets, webhooks
+    from smsbot.web import (
+        canned,
+        deadline_settings,
+        inbox,
+        inspector,
+        notices,
+        phone,
+        tickets,
+        webhooks,
+    )
 
     security.configure(app)
     csrf.init_app(app)
@@ -167,7 +176,7 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings):
+    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector):
         app.register_blueprint(module.bp)
 
 

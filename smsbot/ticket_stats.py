@@ -1,0 +1,434 @@
+"""The inspector's figures: a rollup of tickets per company and filing day, kept current as
+tickets change, and the queries the inspector's pages ask of it.
+
+Why a rollup: with a million tickets a scan per page view takes seconds. Each ticket_day row
+holds the counts and duration histograms (smsbot.sla) of one company's tickets filed on one
+local day, working and non-working days apart; a page adds up at most a few hundred rows per
+company. Only "open now" and "overdue now" are counted live, through the ticket indexes.
+
+The rollup is refreshed incrementally: every ticket change bumps Ticket.updated_at, so a
+refresh recomputes just the (company, filing day) pairs with tickets updated since the last
+one (less SLACK, for transactions that committed late), plus those with an open ticket whose
+deadline passed meanwhile (it became overdue without anyone touching it). Each pair is
+recomputed from its tickets with set-based GROUP BY queries, so a refresh and a full
+`rebuild` always agree.
+
+Overdue follows smsbot.tickets.missed_deadline: marked overdue (Ticket.overdue_at is sticky,
+so a ticket done one minute late stays overdue) or open past its deadline.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from smsbot import sla
+from smsbot.clock import utcnow
+from smsbot.models import (
+    TICKET_DONE,
+    TICKET_OPEN,
+    TICKET_REJECTED,
+    Building,
+    Company,
+    Ticket,
+    TicketDay,
+    TicketStatsMark,
+)
+
+SLACK = timedelta(minutes=5)
+"""A refresh re-reads tickets updated this long before the last one: a transaction that
+stamped updated_at and committed a little later is still counted."""
+MARK_ID = 1
+LOCK_KEY = 0x5A5B0006
+"""PostgreSQL advisory lock that keeps two refreshes from writing the same rows at once."""
+DRILLDOWN_LIMIT = 500
+"""How many late tickets the drill-down lists (the counts by category and building are whole)."""
+DEFAULT_TZ = "Europe/Moscow"
+
+_KEY = (Ticket.company_id, Ticket.filed_day, Ticket.filed_nonworking)
+
+
+# --- SQL pieces -----------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _minutes(session: Session, end: Any, start: Any) -> ColumnElement:
+    """end − start in minutes, as a float, in the session's SQL dialect."""
+    if _dialect(session) == "postgresql":
+        return cast(func.date_part("epoch", end - start), Float) / _constant(60.0)
+    return (func.julianday(end) - func.julianday(start)) * _constant(1440.0)
+
+
+def _bucket(minutes: ColumnElement) -> ColumnElement:
+    """smsbot.sla.bucket_of in SQL (ln and floor exist in PostgreSQL and SQLite ≥ 3.35)."""
+    return case(
+        (minutes < _constant(1.0), _constant(0.0)),
+        (minutes >= _constant(sla.CEILING), _constant(float(sla.TOP))),
+        else_=func.floor(func.ln(minutes) / _constant(sla.LOG_RATIO)) + _constant(1.0),
+    )
+
+
+def _constant(value: float) -> ColumnElement:
+    """A number written into the SQL text, not bound: PostgreSQL groups by an expression only
+    when the one in GROUP BY reads exactly like the one selected."""
+    return literal_column(repr(float(value)))
+
+
+def _missed(now: datetime) -> ColumnElement:
+    """smsbot.tickets.missed_deadline in SQL."""
+    return or_(
+        Ticket.overdue_at.is_not(None),
+        and_(Ticket.status.in_(TICKET_OPEN), Ticket.deadline_at < now),
+    )
+
+
+def _count(condition: ColumnElement) -> ColumnElement:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _tallies(
+    session: Session, where: ColumnElement, now: datetime
+) -> dict[tuple[int, date, bool], sla.Tally]:
+    """Tallies of the tickets matching `where`, by (company, filing day, non-working)."""
+    missed = _missed(now)
+    closed_in_time = and_(
+        Ticket.status.in_((TICKET_DONE, TICKET_REJECTED)), Ticket.overdue_at.is_(None)
+    )
+    counts = session.execute(
+        select(
+            *_KEY,
+            func.count().label("filed"),
+            _count(Ticket.emergency.is_(True)).label("emergency"),
+            _count(or_(missed, closed_in_time)).label("decided"),
+            _count(missed).label("overdue"),
+            _count(Ticket.accepted_at.is_not(None)).label("accepted"),
+            _count(Ticket.first_reply_at.is_not(None)).label("first_reply"),
+            _count(Ticket.first_done_at.is_not(None)).label("done"),
+            _count(and_(Ticket.first_done_at.is_not(None), Ticket.reopen_count > 0)).label(
+                "reopened"
+            ),
+            _count(Ticket.rating.is_not(None)).label("rated"),
+            func.coalesce(func.sum(Ticket.rating), 0).label("rating_sum"),
+        )
+        .where(where, Ticket.filed_day.is_not(None))
+        .group_by(*_KEY)
+    ).all()
+    tallies = {
+        (row.company_id, row.filed_day, bool(row.filed_nonworking)): sla.Tally(
+            **{name: int(getattr(row, name) or 0) for name in sla.COUNT_FIELDS}
+        )
+        for row in counts
+    }
+    durations = {
+        "accept_hist": (Ticket.accepted_at, Ticket.accepted_at.is_not(None)),
+        "first_reply_hist": (Ticket.first_reply_at, Ticket.first_reply_at.is_not(None)),
+        "finish_hist": (Ticket.done_at, Ticket.status == TICKET_DONE),
+    }
+    for name, (end, present) in durations.items():
+        bucket = _bucket(_minutes(session, end, Ticket.filed_at)).label("bucket")
+        rows = session.execute(
+            select(*_KEY, bucket, func.count().label("n"))
+            .where(where, Ticket.filed_day.is_not(None), present, end.is_not(None))
+            .group_by(*_KEY, bucket)
+        ).all()
+        for company_id, day, nonworking, k, n in rows:
+            tally = tallies.get((company_id, day, bool(nonworking)))
+            if tally is not None:
+                getattr(tally, name).counts[int(k)] = int(n)
+    return tallies
+
+
+def _write(session: Session, tallies: dict, now: datetime) -> int:
+    rows = [
+        {
+            "company_id": company_id,
+            "day": day,
+            "nonworking": nonworking,
+            **{name: getattr(tally, name) for name in sla.COUNT_FIELDS},
+            **{name: getattr(tally, name).to_json() for name in sla.HIST_FIELDS},
+            "refreshed_at": now,
+        }
+        for (company_id, day, nonworking), tally in tallies.items()
+    ]
+    if rows:
+        session.execute(insert(TicketDay.__table__), rows)
+    return len(rows)
+
+
+def _lock(session: Session) -> None:
+    """One refresh at a time (SQLite's writer already holds the database's one write lock)."""
+    if _dialect(session) == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+
+def _set_mark(session: Session, now: datetime) -> None:
+    mark = session.get(TicketStatsMark, MARK_ID)
+    if mark is None:
+        session.add(TicketStatsMark(id=MARK_ID, refreshed_to=now))
+    else:
+        mark.refreshed_to = now
+        session.add(mark)
+    session.flush()
+
+
+# --- keeping the rollup current --------------------------------------------------------------
+
+
+def rebuild(session: Session, now: datetime | None = None) -> int:
+    """Recompute every ticket_day row from the tickets; the number of rows written."""
+    now = now or utcnow()
+    _lock(session)
+    session.execute(delete(TicketDay))
+    written = _write(session, _tallies(session, literal(True), now), now)
+    _set_mark(session, now)
+    return written
+
+
+def changed_pairs(session: Session, since: datetime, now: datetime) -> dict[int, set[date]]:
+    """(company, filing day) pairs whose figures may have changed since `since`: a ticket was
+    updated, or an open ticket's deadline passed."""
+    pairs: dict[int, set[date]] = defaultdict(set)
+    queries = (
+        select(Ticket.company_id, Ticket.filed_day).where(Ticket.updated_at >= since),
+        select(Ticket.company_id, Ticket.filed_day).where(
+            Ticket.status.in_(TICKET_OPEN), Ticket.deadline_at >= since, Ticket.deadline_at < now
+        ),
+    )
+    for query in queries:
+        for company_id, day in session.execute(query.distinct()):
+            if day is not None:
+                pairs[company_id].add(day)
+    return pairs
+
+
+def refresh(session: Session, now: datetime) -> int:
+    """Bring ticket_day up to `now`, recomputing only the pairs that changed; rows written.
+
+    The first refresh (no mark yet) is a rebuild.
+    """
+    _lock(session)
+    mark = session.get(TicketStatsMark, MARK_ID)
+    if mark is None:
+        return rebuild(session, now)
+    written = 0
+    for company_id, days in changed_pairs(session, mark.refreshed_to - SLACK, now).items():
+        ordered = sorted(days)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            session.execute(
+                delete(TicketDay).where(
+                    TicketDay.company_id == company_id, TicketDay.day.in_(chunk)
+                )
+            )
+            where = and_(Ticket.company_id == company_id, Ticket.filed_day.in_(chunk))
+            written += _write(session, _tallies(session, where, now), now)
+    _set_mark(session, now)
+    return written
+
+
+def refresh_job() -> int:
+    """The clock's periodic job: refresh the rollup in its own transaction."""
+    from smsbot.db import session_scope
+
+    with session_scope() as session:
+        return refresh(session, utcnow())
+
+
+# --- what the pages ask -------------------------------------------------------------------------
+
+
+def local_today(tz: str | None, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(tz or DEFAULT_TZ)).date()
+
+
+def _companies(session: Session, company_ids: Iterable[int] | None) -> list[Company]:
+    query = select(Company).order_by(Company.name)
+    if company_ids is not None:
+        query = query.where(Company.id.in_(list(company_ids)))
+    return list(session.execute(query).scalars())
+
+
+def _day_rows(
+    session: Session, company_ids: list[int], start: date, end: date, *, histograms: bool
+) -> Iterable[Any]:
+    columns = [TicketDay.company_id, TicketDay.day, TicketDay.nonworking]
+    columns += [getattr(TicketDay, name) for name in sla.COUNT_FIELDS]
+    if histograms:
+        columns += [getattr(TicketDay, name) for name in sla.HIST_FIELDS]
+    return session.execute(
+        select(*columns).where(
+            TicketDay.company_id.in_(company_ids), TicketDay.day >= start, TicketDay.day <= end
+        )
+    ).mappings()
+
+
+def live_counts(
+    session: Session, company_ids: list[int], now: datetime
+) -> dict[int, tuple[int, int]]:
+    """(open now, overdue now) per company, counted on the tickets through their indexes."""
+    rows = session.execute(
+        select(Ticket.company_id, func.count(), _count(Ticket.deadline_at < now))
+        .where(Ticket.status.in_(TICKET_OPEN), Ticket.company_id.in_(company_ids))
+        .group_by(Ticket.company_id)
+    )
+    return {company_id: (int(n), int(late or 0)) for company_id, n, late in rows}
+
+
+def overview(
+    session: Session,
+    *,
+    company_ids: Iterable[int] | None,
+    period_start: date,
+    period_end: date,
+    now: datetime,
+) -> list[sla.CompanyFigures]:
+    """The inspector's table: each company's figures over the period, worst first."""
+    companies = _companies(session, company_ids)
+    ids = [c.id for c in companies]
+    if not ids:
+        return []
+    period: dict[tuple[int, bool], sla.Tally] = defaultdict(sla.Tally)
+    for row in _day_rows(session, ids, period_start, period_end, histograms=True):
+        period[(row["company_id"], bool(row["nonworking"]))].add(sla.Tally.from_row(row))
+    today = {c.id: local_today(c.timezone, now) for c in companies}
+    recent: dict[tuple[int, int, bool], sla.Tally] = defaultdict(sla.Tally)
+    earliest = min(today.values()) - timedelta(days=30)
+    for row in _day_rows(session, ids, earliest, max(today.values()), histograms=False):
+        age = (today[row["company_id"]] - row["day"]).days
+        for window in (7, 30):
+            if 0 <= age < window:
+                recent[(row["company_id"], window, bool(row["nonworking"]))].add(
+                    sla.Tally.from_row(row)
+                )
+    live = live_counts(session, ids, now)
+    figures = [
+        sla.company_figures(
+            c.id,
+            c.name,
+            open_now=live.get(c.id, (0, 0))[0],
+            overdue_now=live.get(c.id, (0, 0))[1],
+            working=period[(c.id, False)],
+            nonworking=period[(c.id, True)],
+            last_7=sla.Shares.of(recent[(c.id, 7, False)], recent[(c.id, 7, True)]),
+            last_30=sla.Shares.of(recent[(c.id, 30, False)], recent[(c.id, 30, True)]),
+        )
+        for c in companies
+    ]
+    return sla.worst_first(figures)
+
+
+def trend(session: Session, company_id: int, weeks: int, now: datetime) -> list[sla.TrendWeek]:
+    """The company's last `weeks` weeks, for the trend chart."""
+    company = session.get(Company, company_id)
+    today = local_today(company.timezone if company else None, now)
+    first = sla.week_start(today) - timedelta(weeks=weeks - 1)
+    rows = _day_rows(session, [company_id], first, today, histograms=False)
+    days = [(row["day"], bool(row["nonworking"]), sla.Tally.from_row(row)) for row in rows]
+    return sla.weekly(days, weeks=weeks, today=today)
+
+
+@dataclass(frozen=True)
+class LateTicket:
+    """A ticket that missed its deadline, as the inspector sees it (no resident details)."""
+
+    number: int
+    category: str
+    emergency: bool
+    status: str
+    address: str | None
+    filed_at: datetime
+    deadline_at: datetime
+    late_by: timedelta
+    """Until it was closed, or until now while it is open."""
+    nonworking: bool
+
+
+@dataclass(frozen=True)
+class Drilldown:
+    """One company's tickets that missed their deadline among those filed in the period."""
+
+    total: int
+    by_category: list[tuple[str, int]]
+    by_building: list[tuple[str | None, int]]
+    tickets: list[LateTicket]
+
+
+def drilldown(session: Session, company_id: int, period: sla.Period, now: datetime) -> Drilldown:
+    where = and_(
+        Ticket.company_id == company_id,
+        Ticket.filed_day >= period.start,
+        Ticket.filed_day <= period.end,
+        _missed(now),
+    )
+    by_category = [
+        (category, int(n))
+        for category, n in session.execute(
+            select(Ticket.category, func.count())
+            .where(where)
+            .group_by(Ticket.category)
+            .order_by(func.count().desc(), Ticket.category)
+        )
+    ]
+    by_building = [
+        (address, int(n))
+        for address, n in session.execute(
+            select(Building.address, func.count())
+            .select_from(Ticket)
+            .outerjoin(Building, Building.id == Ticket.building_id)
+            .where(where)
+            .group_by(Building.address)
+            .order_by(func.count().desc(), Building.address)
+        )
+    ]
+    rows = session.execute(
+        select(Ticket, Building.address)
+        .outerjoin(Building, Building.id == Ticket.building_id)
+        .where(where)
+        .order_by(Ticket.filed_at.desc(), Ticket.id.desc())
+        .limit(DRILLDOWN_LIMIT)
+    ).all()
+    late = [
+        LateTicket(
+            number=t.number,
+            category=t.category,
+            emergency=t.emergency,
+            status=t.status,
+            address=address,
+            filed_at=t.filed_at,
+            deadline_at=t.deadline_at,
+            late_by=max(_closed_or_now(t, now) - t.deadline_at, timedelta(0)),
+            nonworking=t.filed_nonworking,
+        )
+        for t, address in rows
+    ]
+    return Drilldown(sum(n for _, n in by_category), by_category, by_building, late)
+
+
+def _closed_or_now(ticket: Ticket, now: datetime) -> datetime:
+    if ticket.status in TICKET_OPEN:
+        return now
+    return ticket.done_at or ticket.rejected_at or now
