@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from smsbot import conversations, queues, templates
+from smsbot import conversations, failpoints, queues, templates
 from smsbot.addresses import short_address
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
@@ -292,6 +292,7 @@ def _batch(stage: str, now: datetime, default_from: str | None) -> tuple[int, in
     """
     with session_scope() as session:
         due = list(session.execute(_due(stage, now)).scalars())
+        failpoints.hit("deadline_clock.before_claim")
         # In id order, so two clocks on PostgreSQL take row locks in the same order.
         claimed = [tid for tid in sorted(due) if _claim(session, stage, tid, now)]
         message_ids = _alert(session, stage, claimed, now, default_from) if claimed else []
