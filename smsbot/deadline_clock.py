@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import Select, update
 from sqlmodel import Session, select
 
 from smsbot import conversations, failpoints, queues, templates
@@ -158,7 +158,7 @@ def event_note(
 # --- the database side -----------------------------------------------------------------------
 
 
-def _due(stage: str, now: datetime):  # noqa: ANN202
+def _due(stage: str, now: datetime) -> Select:
     """Ids of open tickets this stage has to act on now, oldest due first."""
     query = select(Ticket.id).where(Ticket.status.in_(TICKET_OPEN))
     if stage == NEAR:

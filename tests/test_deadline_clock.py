@@ -351,6 +351,19 @@ def test_recipients_are_decided_without_the_database():
     assert [u.id for u in escalation] == [2]
 
 
+def test_the_history_note_says_who_was_told_or_why_nobody_was():
+    note = deadline_clock.event_note
+    assert note("near", language="ru", deadline_local="03.12.2026 09:00", names=["Ольга"]) == (
+        "Срок подходит (до 03.12.2026 09:00). SMS: Ольга."
+    )
+    assert note("escalation", language="en", deadline_local="-", names=[]) == (
+        "Emergency not dealt with in time. No SMS: no company admin has a phone."
+    )
+    assert "no number to send from" in note(
+        "overdue", language="en", deadline_local="-", names=["Olga"], has_sender=False
+    )
+
+
 def test_alerts_follow_each_persons_language(app, staff):
     with session_scope() as session:
         session.get(User, staff["igor"]).language = "en"
