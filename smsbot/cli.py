@@ -135,15 +135,17 @@ def seed_demo() -> None:
     """Load the demo companies, accounts and phone (only into an empty database)."""
     from sqlmodel import Session
 
-    from smsbot import db, demo
+    from smsbot import db, demo, demo_history
 
     settings = _app().config["SMSBOT_SETTINGS"]
     with Session(db.engine()) as session:
         loaded = demo.seed(session)
         passwords = demo.seed_staff(session) if loaded else {}
+        history = demo_history.load(session) if loaded else None
         session.commit()
     if loaded:
         click.echo(demo.summary())
+        click.echo(demo_history.summary(history))
         click.echo(demo.staff_summary(passwords, settings.public_base_url))
     else:
         click.echo("the database already has companies; nothing loaded")

@@ -240,16 +240,18 @@ class Supervisor:
     def _seed(self, settings: Settings) -> None:
         from sqlmodel import Session
 
-        from smsbot import db, demo
+        from smsbot import db, demo, demo_history
 
         engine = db.make_engine(settings.database_url)
         with Session(engine) as session:
             loaded = demo.seed(session)
             passwords = demo.seed_staff(session) if loaded else {}
+            history = demo_history.load(session) if loaded else None
             session.commit()
         engine.dispose()
         if loaded:
             click.echo(demo.summary())
+            click.echo(demo_history.summary(history))
             click.echo(demo.staff_summary(passwords, settings.public_base_url))
 
 

@@ -90,7 +90,10 @@ def test_a_new_user_tries_the_whole_desk(tmp_path, page):
         assert "передано диспетчеру" in service.text(
             NEIGHBOUR, "Когда починят лифт во втором подъезде?"
         )
-        assert "Заявка №1 принята" in service.text(RESIDENT, "заявка течёт кран на кухне")
+        # the demo's history took the first numbers: the resident's ticket gets the next one
+        assert re.search(
+            r"Заявка №\d+ принята", service.text(RESIDENT, "заявка течёт кран на кухне")
+        )
 
         page.goto(service.url)
         page.fill("input[name=login]", "dispatcher")
