@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
-from smsbot import categories, deadlines, tickets, workdays
+from smsbot import categories, deadline_clock, deadlines, tickets, workdays
 from smsbot.clock import utcnow
 from smsbot.danger import ELECTRIC, FIRE, FLOOD, GAS, HEATING, LIFT
 from smsbot.models import (
@@ -194,8 +195,6 @@ REJECT_NOTES = (
     "Повторная заявка, работы уже ведутся",
     "При выезде неисправность не подтвердилась",
 )
-OVERDUE_NOTE = "Срок истёк, компания предупреждена"
-"""The clock's note (not shown to residents) when it marks a ticket overdue."""
 
 SMS_SHARE = 0.6
 """Share of tickets residents file by SMS (the rest are taken by telephone)."""
@@ -342,10 +341,17 @@ class Settled:
 
 
 def settle(
-    story: Story, *, due: deadlines.Deadline, emergency: bool, now: datetime, rng: random.Random
+    story: Story,
+    *,
+    due: deadlines.Deadline,
+    emergency: bool,
+    now: datetime,
+    rng: random.Random,
+    note: Callable[[str], str],
 ) -> Settled:
     """Cut the story at `now` and replay it into the ticket's stamps, the way tickets.transition
-    and ticket_desk set them, and add the clock's marks where the clock would have made them."""
+    and ticket_desk set them, and add the clock's marks (with `note(stage)` in the history)
+    where smsbot.deadline_clock would have made them."""
     steps = sorted((s for s in story.steps if s.at <= now), key=lambda s: s.at)
     questions = [_cut(q, now) for q in story.questions if q.asked_at <= now]
     f: dict = {"accepted_at": None, "started_at": None, "done_at": None, "rejected_at": None,
@@ -390,22 +396,28 @@ def settle(
         return timedelta(seconds=rng.uniform(*CLOCK_LAG))
 
     f.update(warned_at=None, overdue_at=None, overdue_alerted_at=None, escalated_at=None)
+    marks = []
     warned = due.warn_at + lag() if due.warn_at else None
-    if warned and warned <= now and open_at(warned):
+    if warned and warned <= now and warned < due.due_at and open_at(warned):
         f["warned_at"] = warned
+        marks.append((warned, deadline_clock.NEAR))
     # Overdue: open at some moment after the deadline (closed late, or reopened after it).
     missed = [
         max(start, due.due_at) for start, end in open_spans if end is None or end > due.due_at
     ]
     if missed and min(missed) < now:
-        f["overdue_at"] = due.due_at
+        f["overdue_at"] = due.due_at  # by the clock, or by tickets.mark_if_late when closed
         alerted = min(missed) + lag()
         if alerted <= now and open_at(alerted):
             f["overdue_alerted_at"] = alerted
-            f["escalated_at"] = alerted if emergency else None
-            steps.append(Step(alerted, ACTOR_SYSTEM, None, OVERDUE_NOTE, public=False))
-            steps.sort(key=lambda s: s.at)
-    f["updated_at"] = max(t for t in (steps[-1].at, f["warned_at"]) if t is not None)
+            marks.append((alerted, deadline_clock.OVERDUE))
+            if emergency:
+                f["escalated_at"] = alerted
+                marks.append((alerted, deadline_clock.ESCALATION))
+    for at, stage in marks:
+        steps.append(Step(at, ACTOR_SYSTEM, None, note(stage), public=False))
+    steps.sort(key=lambda s: s.at)
+    f["updated_at"] = steps[-1].at
     return Settled(f, steps, questions)
 
 
@@ -503,7 +515,8 @@ def company_history(
                 clock = random.Random(rng.random())  # the same draws whatever `now` cuts off
                 if filed_at > now:
                     continue
-                settled = settle(story, due=due, emergency=problem.emergency, now=now, rng=clock)
+                settled = settle(story, due=due, emergency=problem.emergency, now=now, rng=clock,
+                                 note=_clock_notes(company, due.due_at))  # fmt: skip
                 if not by_sms:
                     settled.fields["first_reply_at"] = None  # nobody to answer by SMS
                 taken = settled.fields["accepted_at"] or settled.fields["rejected_at"]
@@ -530,6 +543,14 @@ def company_history(
                 )
     rows.sort(key=lambda r: r.fields["filed_at"])
     return rows
+
+
+def _clock_notes(company: Company, due_at: datetime) -> Callable[[str], str]:
+    """The clock's history note for each stage; the demo's staff have no alert phones."""
+    local = due_at.astimezone(ZoneInfo(company.timezone)).strftime("%d.%m.%Y %H:%M")
+    return lambda stage: deadline_clock.event_note(
+        stage, language=company.language, deadline_local=local, names=[]
+    )
 
 
 # --- loading (the edge) -----------------------------------------------------------------------
@@ -573,7 +594,7 @@ def load(session: Session, *, now: datetime | None = None, days: int = DAYS) -> 
         open_now += len(still_open)
         overdue_now += sum(f["overdue_at"] is not None for f in still_open)
     session.flush()
-    _rebuild_stats(session)
+    _rebuild_stats(session, now)
     return Loaded(total, open_now, overdue_now, len(companies))
 
 
@@ -646,7 +667,7 @@ def _insert(session: Session, company: Company, index: int, rows: list[Row]) -> 
     )
 
 
-def _rebuild_stats(session: Session) -> None:
+def _rebuild_stats(session: Session, now: datetime) -> None:
     """Bring the inspector's kept figures up to date, once smsbot.ticket_stats exists."""
     try:
         from smsbot import ticket_stats
@@ -655,7 +676,7 @@ def _rebuild_stats(session: Session) -> None:
             raise
         return
     if hasattr(ticket_stats, "rebuild"):
-        ticket_stats.rebuild(session)
+        ticket_stats.rebuild(session, now)
 
 
 def summary(loaded: Loaded) -> str:

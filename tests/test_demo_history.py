@@ -216,7 +216,12 @@ def test_every_ticket_agrees_with_its_events_and_deadline(database_url):
             assert t.overdue_alerted_at > t.deadline_at and t.overdue_at is not None
             assert (t.escalated_at is not None) == t.emergency
         if t.warned_at is not None:
-            assert t.warn_at < t.warned_at <= NOW
+            assert t.warn_at < t.warned_at < t.deadline_at
+        # … each mark with the clock's internal note, as smsbot.deadline_clock writes it
+        system = [e for e in history if e.actor == ACTOR_SYSTEM]
+        marks = (t.warned_at, t.overdue_alerted_at, t.escalated_at)
+        assert sorted(e.at for e in system) == sorted(at for at in marks if at is not None)
+        assert not any(e.public or e.to_status for e in system)
 
         # questions after done: one per done, to the ticket's resident; the answers agree
         questions = feedback[t.id]
