@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Float,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -65,6 +66,8 @@ LOCK_KEY = 0x5A5B0006
 DRILLDOWN_LIMIT = 500
 """How many late tickets the drill-down lists (the counts by category and building are whole)."""
 DEFAULT_TZ = "Europe/Moscow"
+PAIRS_PER_BATCH = 500
+"""(company, day) pairs a refresh recomputes per round of queries."""
 
 _KEY = (Ticket.company_id, Ticket.filed_day, Ticket.filed_nonworking)
 
@@ -234,18 +237,32 @@ def refresh(session: Session, now: datetime) -> int:
     mark = session.get(TicketStatsMark, MARK_ID)
     if mark is None:
         return rebuild(session, now)
+    pairs = [
+        (company_id, day)
+        for company_id, days in sorted(
+            changed_pairs(session, mark.refreshed_to - SLACK, now).items()
+        )
+        for day in sorted(days)
+    ]
     written = 0
-    for company_id, days in changed_pairs(session, mark.refreshed_to - SLACK, now).items():
-        ordered = sorted(days)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            session.execute(
-                delete(TicketDay).where(
-                    TicketDay.company_id == company_id, TicketDay.day.in_(chunk)
+    for start in range(0, len(pairs), PAIRS_PER_BATCH):
+        batch: dict[int, list[date]] = defaultdict(list)
+        for company_id, day in pairs[start : start + PAIRS_PER_BATCH]:
+            batch[company_id].append(day)
+        session.execute(
+            delete(TicketDay).where(
+                or_(
+                    *(
+                        and_(TicketDay.company_id == c, TicketDay.day.in_(d))
+                        for c, d in batch.items()
+                    )
                 )
             )
-            where = and_(Ticket.company_id == company_id, Ticket.filed_day.in_(chunk))
-            written += _write(session, _tallies(session, where, now), now)
+        )
+        where = or_(
+            *(and_(Ticket.company_id == c, Ticket.filed_day.in_(d)) for c, d in batch.items())
+        )
+        written += _write(session, _tallies(session, where, now), now)
     _set_mark(session, now)
     return written
 
@@ -286,6 +303,53 @@ def _day_rows(
     ).mappings()
 
 
+_JSON_EACH = {
+    "postgresql": "json_each_text(CAST(d.{column} AS json)) AS j",
+    "sqlite": "json_each(d.{column}) AS j",
+}
+
+
+def period_tallies(
+    session: Session, company_ids: list[int], start: date, end: date
+) -> dict[tuple[int, bool], sla.Tally]:
+    """Tallies of the companies' tickets filed from start to end, by (company, non-working).
+
+    Added up in SQL, histograms too (JSON buckets summed key by key), so a year of days costs
+    the database a few hundred milliseconds and Python next to nothing.
+    """
+    in_period = (
+        TicketDay.company_id.in_(company_ids), TicketDay.day >= start, TicketDay.day <= end
+    )  # fmt: skip
+    key = (TicketDay.company_id, TicketDay.nonworking)
+    sums = session.execute(
+        select(*key, *(func.sum(getattr(TicketDay, name)) for name in sla.COUNT_FIELDS))
+        .where(*in_period)
+        .group_by(*key)
+    )
+    tallies = {
+        (row[0], bool(row[1])): sla.Tally(
+            **{name: int(value or 0) for name, value in zip(sla.COUNT_FIELDS, row[2:], strict=True)}
+        )
+        for row in sums
+    }
+    source = _JSON_EACH[_dialect(session)]
+    for column in sla.HIST_FIELDS:
+        rows = session.execute(
+            text(
+                f"SELECT d.company_id, d.nonworking, j.key, SUM(CAST(j.value AS INTEGER)) "
+                f"FROM ticket_day AS d, {source.format(column=column)} "
+                "WHERE d.company_id IN :ids AND d.day >= :start AND d.day <= :end "
+                "GROUP BY d.company_id, d.nonworking, j.key"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": company_ids, "start": start, "end": end},
+        )
+        for company_id, nonworking, bucket, count in rows:
+            tally = tallies.get((company_id, bool(nonworking)))
+            if tally is not None:
+                getattr(tally, column).counts[int(bucket)] = int(count)
+    return tallies
+
+
 def live_counts(
     session: Session, company_ids: list[int], now: datetime
 ) -> dict[int, tuple[int, int]]:
@@ -311,19 +375,30 @@ def overview(
     ids = [c.id for c in companies]
     if not ids:
         return []
-    period: dict[tuple[int, bool], sla.Tally] = defaultdict(sla.Tally)
-    for row in _day_rows(session, ids, period_start, period_end, histograms=True):
-        period[(row["company_id"], bool(row["nonworking"]))].add(sla.Tally.from_row(row))
+    period = period_tallies(session, ids, period_start, period_end)
     today = {c.id: local_today(c.timezone, now) for c in companies}
     recent: dict[tuple[int, int, bool], sla.Tally] = defaultdict(sla.Tally)
     earliest = min(today.values()) - timedelta(days=30)
-    for row in _day_rows(session, ids, earliest, max(today.values()), histograms=False):
-        age = (today[row["company_id"]] - row["day"]).days
+    rows = session.execute(
+        select(
+            TicketDay.company_id,
+            TicketDay.day,
+            TicketDay.nonworking,
+            TicketDay.overdue,
+            TicketDay.decided,
+        ).where(  # fmt: skip
+            TicketDay.company_id.in_(ids),
+            TicketDay.day >= earliest,
+            TicketDay.day <= max(today.values()),
+        )
+    )
+    for company_id, day, nonworking, overdue, decided in rows:
+        age = (today[company_id] - day).days
         for window in (7, 30):
             if 0 <= age < window:
-                recent[(row["company_id"], window, bool(row["nonworking"]))].add(
-                    sla.Tally.from_row(row)
-                )
+                tally = recent[(company_id, window, bool(nonworking))]
+                tally.overdue += overdue
+                tally.decided += decided
     live = live_counts(session, ids, now)
     figures = [
         sla.company_figures(
@@ -331,8 +406,8 @@ def overview(
             c.name,
             open_now=live.get(c.id, (0, 0))[0],
             overdue_now=live.get(c.id, (0, 0))[1],
-            working=period[(c.id, False)],
-            nonworking=period[(c.id, True)],
+            working=period.get((c.id, False), sla.Tally()),
+            nonworking=period.get((c.id, True), sla.Tally()),
             last_7=sla.Shares.of(recent[(c.id, 7, False)], recent[(c.id, 7, True)]),
             last_30=sla.Shares.of(recent[(c.id, 30, False)], recent[(c.id, 30, True)]),
         )
