@@ -40,6 +40,12 @@ SPLIT_NAMES = {
     "working": "Filed on working days",
     "nonworking": "Filed on weekends and holidays",
 }
+SPLIT_LABELS = {
+    "period": "Any day",
+    "working": "Working days",
+    "nonworking": "Weekends and holidays",
+}
+"""The same, as the table's rows say it under the column "Filed on"."""
 
 
 def may_inspect(user) -> bool:  # noqa: ANN001
@@ -117,7 +123,7 @@ def index():  # noqa: ANN201
         preset=preset,
         presets=PRESETS,
         period_args=_period_args(period, preset),
-        split_names=SPLIT_NAMES,
+        split_names=SPLIT_LABELS,
         worst=figures[0].company_id if figures and figures[0].overdue_share else None,
     )
 
@@ -136,7 +142,7 @@ def company(company_id: int):  # noqa: ANN201
         preset=preset,
         presets=PRESETS,
         period_args=_period_args(period, preset),
-        split_names=SPLIT_NAMES,
+        split_names=SPLIT_LABELS,
         worst=None,
     )
 
@@ -152,6 +158,8 @@ def trend_chart(company_id: int):  # noqa: ANN201
             "working": gettext("Overdue, filed on working days"),
             "nonworking": gettext("Overdue, filed on weekends and holidays"),
             "filed": gettext("Tickets filed"),
+            "filed_working": gettext("Filed on working days"),
+            "filed_nonworking": gettext("Filed on weekends and holidays"),
             "share": gettext("Share overdue, %"),
             "week": gettext("Week starting"),
         },
@@ -176,13 +184,13 @@ def trend_svg(weeks: list[sla.TrendWeek], *, title: str, labels: dict[str, str])
     from matplotlib.ticker import PercentFormatter
 
     x = list(range(len(weeks)))
-    figure = Figure(figsize=(9, 3.6), dpi=100, layout="constrained")
+    figure = Figure(figsize=(9, 4.2), dpi=100, layout="constrained")
     share_axis = figure.add_subplot()
     count_axis = share_axis.twinx()
     working = [w.filed_working for w in weeks]
-    count_axis.bar(x, working, color="#c9d6ea", width=0.8, label=labels["filed"])
+    count_axis.bar(x, working, color="#c9d6ea", width=0.8, label=labels["filed_working"])
     count_axis.bar(x, [w.filed_nonworking for w in weeks], bottom=working, color="#f2d3a7",
-                   width=0.8)  # fmt: skip
+                   width=0.8, label=labels["filed_nonworking"])  # fmt: skip
     count_axis.set_ylabel(labels["filed"])
     share_axis.set_zorder(count_axis.get_zorder() + 1)
     share_axis.patch.set_visible(False)
@@ -204,7 +212,8 @@ def trend_svg(weeks: list[sla.TrendWeek], *, title: str, labels: dict[str, str])
     share_axis.grid(axis="y", alpha=0.3)
     handles = share_axis.get_legend_handles_labels()
     bars = count_axis.get_legend_handles_labels()
-    share_axis.legend(handles[0] + bars[0], handles[1] + bars[1], loc="upper left", fontsize=8)
+    figure.legend(handles[0] + bars[0], handles[1] + bars[1], loc="outside lower center", ncols=2,
+                  fontsize=8, frameon=False)  # fmt: skip
     out = io.BytesIO()
     figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()

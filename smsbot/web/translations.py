@@ -359,6 +359,10 @@ RU: dict[str, str] = {
     "Period": "Период",
     "{start} to {end} (filing days)": "с {start} по {end} (по дате подачи)",
     "Exported at": "Выгружено",
+    "Filed on": "Дни подачи",
+    "Any day": "Все дни",
+    "Working days": "Рабочие дни",
+    "Weekends and holidays": "Выходные и праздники",
 }  # fmt: skip
 
 RU_PLURALS: dict[str, tuple[str, str, str]] = {
