@@ -362,3 +362,53 @@ def test_the_drilldown_by_category_and_building(desk, month):  # noqa: ANN001
     assert drill.tickets[1].late_by == NOW - d.deadline_at
     assert not hasattr(drill.tickets[0], "phone")
     assert week.total == 0 and week.tickets == []
+
+
+# --- the rollup against a plain fold over the tickets -------------------------------------------
+
+
+def reference(now: datetime) -> dict:
+    """What ticket_day should hold, computed in Python from the tickets one by one."""
+    with Session(db.engine()) as session:
+        every = session.exec(select(Ticket)).all()
+    tallies: dict = {}
+    for t in every:
+        tally = tallies.setdefault((t.company_id, t.filed_day, t.filed_nonworking), sla.Tally())
+        missed = tickets.missed_deadline(t, now)
+        tally.filed += 1
+        tally.emergency += t.emergency
+        tally.overdue += missed
+        tally.decided += missed or t.status in ("done", "rejected")
+        tally.accepted += t.accepted_at is not None
+        tally.first_reply += t.first_reply_at is not None
+        tally.done += t.first_done_at is not None
+        tally.reopened += t.first_done_at is not None and t.reopen_count > 0
+        tally.rated += t.rating is not None
+        tally.rating_sum += t.rating or 0
+        for end, histogram in ((t.accepted_at, tally.accept_hist),
+                               (t.first_reply_at, tally.first_reply_hist),
+                               (t.done_at if t.status == "done" else None, tally.finish_hist)):  # fmt: skip
+            if end is not None:
+                histogram.add(minutes(end - t.filed_at))
+    return tallies
+
+
+def stored() -> dict:
+    with Session(db.engine()) as session:
+        rows = session.exec(select(TicketDay)).all()
+    return {(r.company_id, r.day, r.nonworking): sla.Tally.from_row(r.model_dump()) for r in rows}
+
+
+def test_the_rollup_equals_a_fold_over_the_tickets(desk, month):  # noqa: ANN001
+    rebuild()
+    assert stored() == reference(NOW)
+    later = NOW + timedelta(days=2)  # E's deadline has passed meanwhile
+    refresh(later)
+    assert stored() == reference(later)
+
+
+def test_the_tally_mirrors_the_rollups_columns():
+    columns = set(TicketDay.__table__.columns.keys())
+    assert set(sla.COUNT_FIELDS) | set(sla.HIST_FIELDS) <= columns
+    assert columns - set(sla.COUNT_FIELDS) - set(sla.HIST_FIELDS) == {
+        "id", "company_id", "day", "nonworking", "refreshed_at"}  # fmt: skip
