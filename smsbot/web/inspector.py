@@ -137,7 +137,6 @@ def company(company_id: int):  # noqa: ANN201
         company=found,
         figures=_figures(period, {found.id}),
         drill=ticket_stats.drilldown(dbs(), found.id, period, utcnow()),
-        trend=ticket_stats.trend(dbs(), found.id, TREND_WEEKS, utcnow()),
         period=period,
         preset=preset,
         presets=PRESETS,
@@ -226,10 +225,10 @@ def _table(figures: list[sla.CompanyFigures]) -> tuple[list[str], list[list]]:
     """The export's column names (in the UI language) and rows: three per company."""
     columns = [
         gettext("Company"),
-        gettext("Tickets"),
+        gettext("Filed on"),
         gettext("Open now"),
         gettext("Overdue now"),
-        gettext("Filed"),
+        gettext("Tickets filed"),
         gettext("Decided"),
         gettext("Overdue"),
         gettext("Share overdue in the period"),

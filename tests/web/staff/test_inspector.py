@@ -98,6 +98,12 @@ def test_a_company_admin_sees_their_own_company_only(signed_in, history, staff):
     assert igor.get(f"/inspector/company/{staff.solnechny}").status_code == 404
     assert igor.get(f"/inspector/trend/{staff.solnechny}.svg").status_code == 404
     assert "Солнечный" not in igor.get("/inspector/export.csv").get_data(as_text=True)
+    assert 'data-testid="nav-inspection"' in page
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(igor.get("/inspector/export.xlsx").get_data()))
+    names = {row[0] for row in book.active.iter_rows(min_row=6, values_only=True)}
+    assert names == {"УК «Заречье»"}
 
 
 def test_dispatchers_are_refused(signed_in, history, staff):
@@ -176,7 +182,7 @@ def test_the_xlsx_export_in_english(signed_in, history, staff):
     assert cells[1][:2] == ["Period", "01.11.2026 to 20.11.2026 (filing days)"]
     assert cells[2][:2] == ["Exported at", "20.11.2026 15:00 (Europe/Moscow)"]
     header = list(cells[4])
-    assert header[:2] == ["Company", "Tickets"]
+    assert header[:2] == ["Company", "Filed on"]
     first = cells[5]
     assert first[0] == "УК «Заречье»" and first[1] == "All filed tickets"
     assert first[header.index("Share overdue in the period")] == pytest.approx(2 / 3)
