@@ -267,6 +267,12 @@ def refresh(session: Session, now: datetime) -> int:
     return written
 
 
+def refreshed_to(session: Session) -> datetime | None:
+    """How current the rollup is: ticket changes up to this time are in it (None: never built)."""
+    mark = session.get(TicketStatsMark, MARK_ID)
+    return mark.refreshed_to if mark else None
+
+
 def refresh_job() -> int:
     """The clock's periodic job: refresh the rollup in its own transaction."""
     from smsbot.db import session_scope

@@ -124,6 +124,7 @@ def index():  # noqa: ANN201
         presets=PRESETS,
         period_args=_period_args(period, preset),
         split_names=SPLIT_LABELS,
+        as_of=ticket_stats.refreshed_to(dbs()),
         worst=figures[0].company_id if figures and figures[0].overdue_share else None,
     )
 
@@ -142,6 +143,7 @@ def company(company_id: int):  # noqa: ANN201
         presets=PRESETS,
         period_args=_period_args(period, preset),
         split_names=SPLIT_LABELS,
+        as_of=ticket_stats.refreshed_to(dbs()),
         worst=None,
     )
 

@@ -360,6 +360,9 @@ RU: dict[str, str] = {
     "{start} to {end} (filing days)": "с {start} по {end} (по дате подачи)",
     "Exported at": "Выгружено",
     "Filed on": "Дни подачи",
+    "Figures as of {time}.": "Данные на {time}.",
+    "The figures have not been computed yet; they appear after the next refresh.":
+        "Показатели ещё не рассчитаны; они появятся после ближайшего пересчёта.",
     "Any day": "Все дни",
     "Working days": "Рабочие дни",
     "Weekends and holidays": "Выходные и праздники",

@@ -188,3 +188,13 @@ def test_the_xlsx_export_in_english(signed_in, history, staff):
     assert first[header.index("Share overdue in the period")] == pytest.approx(2 / 3)
     everything = " ".join(str(v) for row in cells for v in row if v is not None)
     no_resident_phones(everything)
+
+
+def test_the_page_says_how_current_the_figures_are(signed_in, staff, history):  # noqa: ANN001
+    page = signed_in("inspector").get("/inspector").get_data(as_text=True)
+    assert "Данные на 20.11.2026 15:00." in page
+
+
+def test_before_the_first_refresh_the_page_says_so(signed_in, staff):  # noqa: ANN001
+    page = signed_in("igor").get("/inspector").get_data(as_text=True)
+    assert "Показатели ещё не рассчитаны" in page
