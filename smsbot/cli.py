@@ -86,7 +86,7 @@ def clock() -> None:
     """Run the clock: queues the sweep (and other periodic jobs) on time."""
     from rq.cron import CronScheduler
 
-    from smsbot import deadline_clock, jobs, queues
+    from smsbot import deadline_clock, jobs, queues, ticket_stats
     from smsbot.sweeping import SWEEP_INTERVAL
 
     _app()
@@ -99,6 +99,18 @@ def clock() -> None:
         queues.MAINTENANCE_QUEUE,
         interval=deadline_clock.INTERVAL,
         job_timeout=120,
+    )
+    scheduler.register(
+        jobs.refresh_ticket_stats,
+        queues.MAINTENANCE_QUEUE,
+        interval=ticket_stats.REFRESH_INTERVAL,
+        job_timeout=300,
+    )
+    scheduler.register(
+        jobs.rebuild_ticket_stats,
+        queues.MAINTENANCE_QUEUE,
+        cron=ticket_stats.REBUILD_CRON,
+        job_timeout=1800,
     )
     scheduler.start()
 
@@ -119,6 +131,19 @@ def deadlines() -> None:
 
     with _app().app_context():
         click.echo(jobs.deadline_clock())
+
+
+@main.command("ticket-stats")
+@click.option(
+    "--rebuild", is_flag=True, help="Recompute every day from the tickets, not only what changed."
+)
+def ticket_stats_command(rebuild: bool) -> None:
+    """Bring the inspector's figures up to date now (the clock does it every half minute)."""
+    from smsbot import jobs
+
+    with _app().app_context():
+        rows = jobs.rebuild_ticket_stats() if rebuild else jobs.refresh_ticket_stats()
+        click.echo(f"{rows} day rows written")
 
 
 @main.command()

@@ -81,4 +81,30 @@ def deadline_clock() -> dict[str, int]:
     return clock.run(default_from=settings().twilio_from)
 
 
-__all__ = ["handle_inbound", "send_outbound", "send_notice", "sweep", "deadline_clock", "queues"]
+def refresh_ticket_stats() -> int:
+    """Recompute the inspector's day figures for tickets that changed (every 30 seconds)."""
+    from smsbot import ticket_stats
+
+    return ticket_stats.refresh_job()
+
+
+def rebuild_ticket_stats() -> int:
+    """Recompute every day of the inspector's figures (nightly: catches any change a refresh
+    missed, such as a transaction that committed long after it stamped its tickets)."""
+    from smsbot import ticket_stats
+    from smsbot.db import session_scope
+
+    with session_scope() as session:
+        return ticket_stats.rebuild(session)
+
+
+__all__ = [
+    "handle_inbound",
+    "send_outbound",
+    "send_notice",
+    "sweep",
+    "deadline_clock",
+    "refresh_ticket_stats",
+    "rebuild_ticket_stats",
+    "queues",
+]

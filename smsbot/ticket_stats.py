@@ -57,6 +57,10 @@ from smsbot.models import (
     TicketStatsMark,
 )
 
+REFRESH_INTERVAL = 30
+"""Seconds between the clock's refreshes: how stale the inspector's period figures may be."""
+REBUILD_CRON = "30 0 * * *"
+"""The nightly full rebuild (00:30 UTC, 03:30 in Moscow): catches what a refresh missed."""
 SLACK = timedelta(minutes=5)
 """A refresh re-reads tickets updated this long before the last one: a transaction that
 stamped updated_at and committed a little later is still counted."""

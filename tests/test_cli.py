@@ -88,6 +88,12 @@ def test_run_then_text_the_bot(tmp_path, flags):
         if not flags:
             outbox = smsbot("outbox", "-n", "5", cwd=tmp_path, env=env)
             assert "+79161234567" in outbox.stdout
+            # the clock's jobs, run by hand against the same service
+            stats = smsbot("ticket-stats", "--rebuild", cwd=tmp_path, env=env)
+            assert stats.returncode == 0 and "day rows written" in stats.stdout, stats.stderr
+            assert int(stats.stdout.split()[0]) > 100  # four months of demo history
+            clock = smsbot("deadlines", cwd=tmp_path, env=env)
+            assert clock.returncode == 0 and "'overdue'" in clock.stdout, clock.stderr
     finally:
         service.send_signal(signal.SIGINT)
         try:

@@ -250,6 +250,7 @@ RU: dict[str, str] = {
         "Рабочий день должен начинаться раньше, чем заканчивается, в пределах от 0 до 24 часов.",
     "Warn between {low}% and {high}% of a ticket's time.": "Предупреждение — от {low}% до {high}% срока заявки.",
     "Unknown problem.": "Неизвестная проблема.",
+    "The phone number is not usable: {reason}.": "Этот номер телефона не подходит: {reason}.",
     "A deadline is between 1 minute and 30 days.": "Срок — от 1 минуты до 30 дней.",
     "Write a duration like 30, 2 h or 3 d.": "Напишите срок, например: 30, 2 ч или 3 д.",
     "Gas smell": "Запах газа",
