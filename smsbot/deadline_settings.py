@@ -112,7 +112,7 @@ def parse_duration(text: str) -> int | None:
 
     Pure. Dispatchers write durations the way they say them; a bare number is minutes.
     """
-    cleaned = text.strip().lower().replace(",", ".")
+    cleaned = text.strip().lower().replace(",", ".").rstrip(".").strip()
     if not cleaned:
         return None
     units = {"м": 1, "m": 1, "мин": 1, "min": 1, "ч": 60, "h": 60, "д": 1440, "d": 1440, "дн": 1440}

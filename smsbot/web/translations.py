@@ -240,6 +240,8 @@ RU: dict[str, str] = {
         "Предупреждать диспетчеров, когда прошла такая доля срока заявки, %",
     "Saved. New tickets get these deadlines; filed ones keep theirs.":
         "Сохранено. Новые заявки получат эти сроки; у поданных сроки не меняются.",
+    "New tickets get these deadlines; filed ones keep theirs.":
+        "Новые заявки получат эти сроки; у поданных сроки не меняются.",
     "Reference deadline": "Норматив",
     "Company deadline": "Срок компании",
     "Back to the reference": "Вернуть норматив",

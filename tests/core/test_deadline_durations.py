@@ -17,6 +17,8 @@ from smsbot.exceptions import Refused
         ("1,5ч", 90),
         ("3 д", 4320),
         ("3дн", 4320),
+        ("1 дн.", 1440),  # as the page writes it
+        ("2,5 ч.", 150),
         ("90m", 90),
         ("2h", 120),
         ("1d", 1440),
