@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -90,6 +91,9 @@ def clock() -> None:
     from smsbot.sweeping import SWEEP_INTERVAL
 
     _app()
+    # The app's logging is set up first, so RQ leaves its level alone: quiet the "enqueued
+    # job sweep" line it would print every few seconds.
+    logging.getLogger("rq.cron").setLevel(logging.WARNING)
     scheduler = CronScheduler(connection=queues.connection(), logging_level="WARNING")
     scheduler.register(
         jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120
