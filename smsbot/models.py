@@ -643,3 +643,32 @@ class TicketStatsMark(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     refreshed_to: datetime
     """Ticket changes up to this time are in ticket_day."""
+
+
+class TicketMonth(SQLModel, table=True):
+    """The sums of one company's ticket_day rows of one calendar month and kind of day: a long
+    period is read as its whole months from here and only the days at its edges from
+    ticket_day (a year is 12 rows per company and kind of day instead of 365).
+    smsbot.ticket_stats rewrites a month whenever it rewrites one of its days."""
+
+    __tablename__ = "ticket_month"
+    __table_args__ = (UniqueConstraint("company_id", "month", "nonworking"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    month: date
+    """The first day of the month (of TicketDay.day)."""
+    nonworking: bool = False
+    filed: int = 0
+    emergency: int = 0
+    decided: int = 0
+    overdue: int = 0
+    accepted: int = 0
+    first_reply: int = 0
+    done: int = 0
+    reopened: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    refreshed_at: datetime = _now_field()

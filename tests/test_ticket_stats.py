@@ -3,7 +3,8 @@ times through smsbot.tickets and the ticket desk, then the figures read back exa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from smsbot.models import (
     Resident,
     Ticket,
     TicketDay,
+    TicketMonth,
     TicketStatsMark,
     User,
 )
@@ -412,3 +414,193 @@ def test_the_tally_mirrors_the_rollups_columns():
     assert set(sla.COUNT_FIELDS) | set(sla.HIST_FIELDS) <= columns
     assert columns - set(sla.COUNT_FIELDS) - set(sla.HIST_FIELDS) == {
         "id", "company_id", "day", "nonworking", "refreshed_at"}  # fmt: skip
+
+
+# --- whole months from ticket_month, the edges from ticket_day ----------------------------------
+
+HISTORY_END = datetime(2027, 2, 10, 12, 0, tzinfo=MSK).astimezone(UTC)
+"""Wednesday 10 February 2027, noon in Moscow: the history runs from October over the year end."""
+HISTORY_START = datetime(2026, 10, 10, 0, 0, tzinfo=MSK).astimezone(UTC)
+TEXTS = ("течёт кран на кухне", "не горит свет в подъезде", "сломан домофон",
+         "прорвало трубу в подвале", "не работает лифт", "мусор во дворе")  # fmt: skip
+
+
+def work_on(session: Session, ticket: Ticket, rng: random.Random, until: datetime) -> None:
+    """Move a ticket on at random times before `until`: rejected, or accepted, answered, done
+    in time or late (some reopened by the resident and done again) and rated; or left open."""
+    at = ticket.filed_at
+
+    def move(to_status: str, hours: float, actor: str = "dispatcher") -> None:
+        nonlocal at
+        at = min(at + timedelta(minutes=rng.expovariate(1 / (hours * 60))), until)
+        tickets.transition(session, ticket, to_status, actor=actor, now=at)
+
+    roll = rng.random()
+    if roll < 0.08:
+        return
+    if roll < 0.14:
+        return move("rejected", 3)
+    move("accepted", 2)
+    if rng.random() < 0.6:
+        ticket.first_reply_at = at
+    if rng.random() < 0.15:
+        return
+    move("done", 30)
+    if rng.random() < 0.15:
+        move("in_progress", 4, actor="resident")
+        move("done", 10)
+    if rng.random() < 0.5:
+        ticket.rating = rng.randint(1, 5)
+
+
+def file_history(company_ids: list[int], seed: int, n: int, start: datetime, end: datetime) -> None:
+    """n tickets filed at random times from start to end (in one transaction), worked on."""
+    rng = random.Random(seed)
+    with db.session_scope() as session:
+        for _ in range(n):
+            company = session.get(Company, rng.choice(company_ids))
+            at = start + (end - start) * rng.random()
+            ticket = tickets.file(session, company=company, text=rng.choice(TEXTS), now=at)
+            work_on(session, ticket, rng, end)
+            session.add(ticket)
+
+
+def day_only(session: Session, start: date, end: date) -> dict[tuple[int, bool], sla.Tally]:
+    """The reference: the period's ticket_day rows added up in Python, no months involved."""
+    tallies: dict[tuple[int, bool], sla.Tally] = {}
+    for row in session.exec(select(TicketDay).where(TicketDay.day >= start, TicketDay.day <= end)):
+        tallies.setdefault((row.company_id, row.nonworking), sla.Tally()).add(
+            sla.Tally.from_row(row.model_dump())
+        )
+    return tallies
+
+
+def months_from_days() -> dict:
+    """What ticket_month should hold: ticket_day folded by calendar month in Python."""
+    with Session(db.engine()) as session:
+        rows = session.exec(select(TicketDay)).all()
+    months: dict = {}
+    for r in rows:
+        key = (r.company_id, r.day.replace(day=1), r.nonworking)
+        months.setdefault(key, sla.Tally()).add(sla.Tally.from_row(r.model_dump()))
+    return months
+
+
+def stored_months() -> dict:
+    with Session(db.engine()) as session:
+        rows = session.exec(select(TicketMonth)).all()
+    return {(r.company_id, r.month, r.nonworking): sla.Tally.from_row(r.model_dump()) for r in rows}
+
+
+def periods(seed: int) -> list[tuple[date, date]]:
+    """Month-aligned, unaligned, over the year end, single days, the page's presets, a few
+    years, and random ones."""
+    d = date
+    fixed = [
+        (d(2026, 11, 1), d(2026, 11, 30)), (d(2026, 11, 1), d(2027, 1, 31)),
+        (d(2026, 12, 1), d(2026, 12, 31)), (d(2026, 10, 1), d(2027, 2, 28)),
+        (d(2026, 10, 15), d(2027, 1, 20)), (d(2026, 11, 2), d(2026, 11, 29)),
+        (d(2026, 10, 31), d(2026, 12, 1)), (d(2026, 12, 20), d(2027, 1, 10)),
+        (d(2026, 12, 31), d(2027, 1, 1)), (d(2026, 11, 30), d(2027, 1, 1)),
+        (d(2027, 1, 1), d(2027, 1, 1)), (d(2026, 12, 31), d(2026, 12, 31)),
+        (d(2026, 11, 1), d(2026, 11, 1)), (d(2026, 11, 30), d(2026, 11, 30)),
+        (d(2026, 12, 1), d(2027, 2, 10)), (d(2027, 2, 1), d(2027, 2, 10)),
+        (d(2024, 2, 10), d(2027, 2, 10)), (d(2026, 1, 1), d(2026, 10, 9)),
+    ]  # fmt: skip
+    today = HISTORY_END.astimezone(MSK).date()
+    presets = [(today - timedelta(days=n - 1), today) for n in (7, 30, 90, 365)]
+    rng = random.Random(seed)
+    first, span = d(2026, 9, 25), (today - d(2026, 9, 25)).days + 10
+    randoms = [tuple(sorted(first + timedelta(days=rng.randrange(span)) for _ in range(2)))
+               for _ in range(30)]  # fmt: skip
+    return fixed + presets + randoms
+
+
+@pytest.fixture()
+def history(desk):  # noqa: ANN001
+    """Two companies' tickets from 10 October 2026 to 10 February 2027, the rollup rebuilt."""
+    file_history([desk.company_id, desk.idle_id], 5, 160, HISTORY_START, HISTORY_END)
+    rebuild(HISTORY_END)
+    return [desk.company_id, desk.idle_id]
+
+
+def test_split_by_months():
+    d, split = date, ticket_stats.split_by_months
+    assert split(d(2026, 11, 1), d(2026, 11, 30)) == ((d(2026, 11, 1), d(2026, 12, 1)), [])
+    assert split(d(2026, 11, 2), d(2026, 11, 29)) == (None, [(d(2026, 11, 2), d(2026, 11, 29))])
+    assert split(d(2026, 10, 31), d(2026, 12, 1)) == (
+        (d(2026, 11, 1), d(2026, 12, 1)),
+        [(d(2026, 10, 31), d(2026, 10, 31)), (d(2026, 12, 1), d(2026, 12, 1))],
+    )
+    assert split(d(2026, 12, 15), d(2027, 2, 28)) == (
+        (d(2027, 1, 1), d(2027, 3, 1)), [(d(2026, 12, 15), d(2026, 12, 31))])  # fmt: skip
+    assert split(d(2027, 1, 1), d(2027, 1, 1)) == (None, [(d(2027, 1, 1), d(2027, 1, 1))])
+    assert split(d(2024, 2, 29), d(2024, 2, 29)) == (None, [(d(2024, 2, 29), d(2024, 2, 29))])
+    assert split(d(2024, 2, 1), d(2024, 2, 29)) == ((d(2024, 2, 1), d(2024, 3, 1)), [])
+    for start, end in periods(1):  # the pieces cover the period exactly once
+        whole, edges = split(start, end)
+        days = {a + timedelta(days=i) for a, b in edges for i in range((b - a).days + 1)}
+        if whole:
+            days |= {whole[0] + timedelta(days=i) for i in range((whole[1] - whole[0]).days)}
+            assert whole[0].day == whole[1].day == 1
+        assert sorted(days) == [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def test_ticket_month_is_the_sum_of_its_days(history):  # noqa: ANN001
+    months = stored_months()
+    assert months == months_from_days()
+    assert {m for _, m, _ in months} >= {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)}
+    assert sum(t.filed for t in months.values()) == 160
+
+
+def test_periods_read_from_months_equal_the_days_alone(history):  # noqa: ANN001
+    with Session(db.engine()) as session:
+        for start, end in periods(2):
+            expected = day_only(session, start, end)
+            assert ticket_stats.period_tallies(session, history, start, end) == expected, (
+                start,
+                end,
+            )
+            lines = ticket_stats.overview(session, company_ids=None, period_start=start,
+                                          period_end=end, now=HISTORY_END)  # fmt: skip
+            for line in lines:
+                working = expected.get((line.company_id, False), sla.Tally())
+                nonworking = expected.get((line.company_id, True), sla.Tally())
+                assert line.working == sla.Split.of(working), (start, end)
+                assert line.nonworking == sla.Split.of(nonworking), (start, end)
+                assert line.period == sla.Split.of(sla.Tally.total([working, nonworking]))
+
+
+def test_a_refresh_after_changes_keeps_the_months_right_and_equals_a_rebuild(desk, history):  # noqa: ANN001
+    later = HISTORY_END + timedelta(days=3)
+    rng = random.Random(7)
+    with db.session_scope() as session:  # residents reopen and rate old tickets all over
+        old = session.exec(select(Ticket).where(Ticket.status == "done").order_by(Ticket.id)).all()
+        for ticket in rng.sample(old, 12):
+            tickets.transition(session, ticket, "in_progress", actor="resident",
+                               now=later - timedelta(hours=5))  # fmt: skip
+            if rng.random() < 0.5:
+                tickets.transition(session, ticket, "done", actor="dispatcher",
+                                   now=later - timedelta(hours=4))  # fmt: skip
+            session.add(ticket)
+        for ticket in session.exec(select(Ticket).where(Ticket.rating.is_(None),
+                                   Ticket.status == "done").limit(5)):  # fmt: skip
+            ticket.rating, ticket.updated_at = 2, later - timedelta(hours=3)
+            session.add(ticket)
+    file_history(history, 8, 10, later - timedelta(hours=2), later - timedelta(hours=1))
+    assert refresh(later) > 0
+    incremental_days, incremental_months = rollup(), stored_months()
+    assert incremental_months == months_from_days()
+    rebuild(later)
+    assert (incremental_days, incremental_months) == (rollup(), stored_months())
+    with Session(db.engine()) as session:
+        for start, end in periods(3)[:20]:
+            assert ticket_stats.period_tallies(session, history, start, end) == day_only(
+                session, start, end
+            ), (start, end)
+
+
+def test_a_quiet_refresh_leaves_the_months_alone(history):  # noqa: ANN001
+    before = stored_months()
+    assert refresh(HISTORY_END + timedelta(minutes=1)) >= 0
+    assert stored_months() == before == months_from_days()
