@@ -112,6 +112,18 @@ def _period_args(period: sla.Period, preset: str) -> dict[str, str]:
     return {"days": preset}
 
 
+def _period_context(period, preset: str) -> dict:  # noqa: ANN001
+    """What both figure pages show around their tables: the period picker and the as-of note."""
+    return {
+        "period": period,
+        "preset": preset,
+        "presets": PRESETS,
+        "period_args": _period_args(period, preset),
+        "split_names": SPLIT_LABELS,
+        "as_of": ticket_stats.refreshed_to(dbs()),
+    }
+
+
 @bp.get("")
 def index():  # noqa: ANN201
     period, preset = _period()
@@ -119,13 +131,8 @@ def index():  # noqa: ANN201
     return render_template(
         "inspector/index.html",
         figures=figures,
-        period=period,
-        preset=preset,
-        presets=PRESETS,
-        period_args=_period_args(period, preset),
-        split_names=SPLIT_LABELS,
-        as_of=ticket_stats.refreshed_to(dbs()),
         worst=figures[0].company_id if figures and figures[0].overdue_share else None,
+        **_period_context(period, preset),
     )
 
 
@@ -138,13 +145,8 @@ def company(company_id: int):  # noqa: ANN201
         company=found,
         figures=_figures(period, {found.id}),
         drill=ticket_stats.drilldown(dbs(), found.id, period, utcnow()),
-        period=period,
-        preset=preset,
-        presets=PRESETS,
-        period_args=_period_args(period, preset),
-        split_names=SPLIT_LABELS,
-        as_of=ticket_stats.refreshed_to(dbs()),
         worst=None,
+        **_period_context(period, preset),
     )
 
 
