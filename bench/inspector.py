@@ -53,10 +53,30 @@ TARGET_MS = 500
 """The requirement: the inspector's main page answers in under half a second."""
 PAGES = {
     "inspector": "/inspector",
+    "inspector_7": "/inspector?days=7",
+    "inspector_90": "/inspector?days=90",
     "inspector_365": "/inspector?days=365",
+    "inspector_custom": "/inspector?from={start}&to={end}",
     "company": "/inspector/company/{worst}",
     "export_csv": "/inspector/export.csv",
 }
+"""The main page for each period it offers (the presets and an arbitrary range), the
+drill-down and the export. All `inspector*` pages are held to TARGET_MS."""
+CUSTOM_BACK = (1000, 3)
+"""The arbitrary range: from 1,000 days ago to 3 days ago (neither end on a month's edge)."""
+PROFILE_RUNS = 7
+"""In-process calls are timed this many times (after a warm-up); the median is reported."""
+
+
+def custom_range(today: date) -> tuple[date, date]:
+    return today - timedelta(days=CUSTOM_BACK[0]), today - timedelta(days=CUSTOM_BACK[1])
+
+
+def page_path(name: str, worst: int, today: date) -> str:
+    start, end = custom_range(today)
+    return PAGES[name].format(worst=worst, start=start.isoformat(), end=end.isoformat())
+
+
 LOCAL = timedelta(hours=3)
 """Every generated company is in Europe/Moscow (UTC+3 all year)."""
 STREETS = ("ул. Молодёжная", "ул. Советская", "пр-т Ленина", "ул. Кирова", "ш. Энтузиастов")
@@ -311,10 +331,12 @@ def table_counts(url: str) -> dict:
             " pg_total_relation_size('ticket') FROM ticket"
         ).fetchone()
         day_rows = conn.execute("SELECT count(*) FROM ticket_day").fetchone()[0]
+        month_rows = conn.execute("SELECT count(*) FROM ticket_month").fetchone()[0]
     return {
         "tickets": row[0], "open": row[1], "overdue_ever": row[2], "companies": row[3],
         "buildings": row[4], "first_day": row[5].isoformat(), "last_day": row[6].isoformat(),
         "ticket_table_mb": round(row[7] / 1e6), "ticket_day_rows": day_rows,
+        "ticket_month_rows": month_rows,
     }  # fmt: skip
 
 
@@ -395,9 +417,22 @@ def sql_profile(url: str, worst: int) -> dict:
         return lambda s: ticket_stats.overview(s, company_ids=None, now=now,
                                                period_start=today - timedelta(days=days - 1), period_end=today)  # fmt: skip
 
+    def tallies(days: int, months: bool):  # noqa: ANN202
+        return lambda s: ticket_stats.period_tallies(s, ids, today - timedelta(days=days - 1), today,
+                                                     months=months)  # fmt: skip
+
+    start, end = custom_range(today)
+    with Session(engine) as session:
+        ids = [c.id for c in ticket_stats._companies(session, None)]
     calls = {
+        "overview, 7 days": overview(7),
         "overview, 30 days": overview(30),
+        "overview, 90 days": overview(90),
         "overview, 365 days": overview(365),
+        f"overview, {start} to {end}": lambda s: ticket_stats.overview(
+            s, company_ids=None, now=now, period_start=start, period_end=end),
+        "period_tallies, 365 days (months and edge days)": tallies(365, True),
+        "period_tallies, 365 days (days only, as before ticket_month)": tallies(365, False),
         "drilldown, 30 days": lambda s: ticket_stats.drilldown(s, worst, sla.Period.last(30, today), now),
         "trend, 26 weeks": lambda s: ticket_stats.trend(s, worst, 26, now),
     }  # fmt: skip
@@ -405,8 +440,11 @@ def sql_profile(url: str, worst: int) -> dict:
     with Session(engine) as session:
         for name, call in calls.items():
             call(session)  # warm the caches
-            statements.clear()
-            seconds, _ = timed(lambda call=call: call(session))
+            runs = []
+            for _ in range(PROFILE_RUNS):
+                statements.clear()
+                runs.append(timed(lambda call=call: call(session))[0])
+            seconds = statistics.median(runs)
             ran = list(statements)
             statement, parameters, slowest = max(ran, key=lambda r: r[2])
             plan = session.connection().exec_driver_sql(
@@ -414,6 +452,7 @@ def sql_profile(url: str, worst: int) -> dict:
             )
             result[name] = {
                 "ms": round(seconds * 1000, 1),
+                "runs": PROFILE_RUNS,
                 "statements": len(ran),
                 "sql_ms": round(sum(r[2] for r in ran) * 1000, 1),
                 "slowest_ms": round(slowest * 1000, 1),
@@ -465,6 +504,8 @@ def measure(http, url: str, n: int, warmup: int) -> dict:  # noqa: ANN001
 def serve_and_measure(
     url: str, password: str, worst: int, args: argparse.Namespace, workdir: Path
 ) -> dict:
+    from smsbot import ticket_stats
+
     procs = kit.Processes(workdir)
     try:
         redis_url = kit.start_redis(procs, workdir)
@@ -490,11 +531,12 @@ def serve_and_measure(
                     raise
                 time.sleep(1)
         results = {}
-        for name, path in PAGES.items():
-            log(f"GET {path.format(worst=worst)} × {args.requests}")
-            results[name] = measure(
-                http, base + path.format(worst=worst), args.requests, args.warmup
-            )
+        today = ticket_stats.local_today(None, datetime.now(UTC))
+        for name in PAGES:
+            path = page_path(name, worst, today)
+            log(f"GET {path} × {args.requests}")
+            results[name] = measure(http, base + path, args.requests, args.warmup)
+            results[name]["path"] = path
         machine = kit.machine_info(redis_url, None, None)
         return {"machine": machine, "pages": results}
     finally:
@@ -520,6 +562,9 @@ def worst_company(url: str) -> int:
 def markdown(result: dict) -> str:
     m, rows, pages = result["machine"], result["rows"], result["http"]["pages"]
     verdict = "meets" if result["within_target"] else "misses"
+    slowest = max(
+        (p for name, p in pages.items() if name.startswith("inspector")), key=lambda p: p["p95_ms"]
+    )
     lines = [
         f"# Inspector pages at {rows['tickets']:,} tickets (PostgreSQL {m['postgresql']})",
         "",
@@ -531,15 +576,16 @@ def markdown(result: dict) -> str:
         f"Data: {rows['tickets']:,} tickets ({rows['open']:,} open, {rows['overdue_ever']:,} ever "
         f"overdue) at {rows['companies']} companies, {rows['buildings']} buildings, filed "
         f"{rows['first_day']} – {rows['last_day']}; ticket table with indexes {rows['ticket_table_mb']:,} MB; "
-        f"{rows['ticket_day_rows']:,} ticket_day rows.",
+        f"{rows['ticket_day_rows']:,} ticket_day rows, {rows.get('ticket_month_rows', 0):,} "
+        "ticket_month rows.",
         "",
         "| request | p50 ms | p95 ms | max ms | bytes |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, path in PAGES.items():
+    for name in PAGES:
         p = pages[name]
         lines.append(
-            f"| `GET {path.format(worst=result['worst_company'])}` | {p['p50_ms']:,} | {p['p95_ms']:,} | {p['max_ms']:,} | {p['bytes']:,} |"
+            f"| `GET {p['path']}` | {p['p50_ms']:,} | {p['p95_ms']:,} | {p['max_ms']:,} | {p['bytes']:,} |"
         )
     lines += [
         "",
@@ -555,7 +601,8 @@ def markdown(result: dict) -> str:
                      f"{r['seconds']} | {r['company_days']:,} (company, day) pairs, {r['rows_written']:,} rows written |")  # fmt: skip
     lines += [
         "",
-        "In process (ticket_stats called directly, warm): total, SQL, and the slowest statement.",
+        f"In process (ticket_stats called directly, warm, median of {PROFILE_RUNS}): total, SQL "
+        "(of the last run), and its slowest statement.",
         "",
         "| call | ms | statements | SQL ms | slowest statement ms |",
         "|---|---:|---:|---:|---:|",
@@ -566,8 +613,10 @@ def markdown(result: dict) -> str:
         )
     lines += [
         "",
-        f"**Verdict:** `GET /inspector` p95 {pages['inspector']['p95_ms']:,} ms: {verdict} the "
-        f"target of < {TARGET_MS} ms at {rows['tickets']:,} tickets.",
+        f"**Verdict:** the main page's slowest period, `GET {slowest['path']}`, p95 "
+        f"{slowest['p95_ms']:,} ms: {verdict} the target of < {TARGET_MS} ms at "
+        f"{rows['tickets']:,} tickets for every period (`GET /inspector`, 30 days: p95 "
+        f"{pages['inspector']['p95_ms']:,} ms).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -637,7 +686,11 @@ def main() -> int:
             "in_process": profile,
             "worst_company": worst,
             "target_ms": TARGET_MS,
-            "within_target": http["pages"]["inspector"]["p95_ms"] < TARGET_MS,
+            "within_target": all(
+                page["p95_ms"] < TARGET_MS
+                for name, page in http["pages"].items()
+                if name.startswith("inspector")
+            ),
         }  # fmt: skip
     finally:
         if args.keep_database:
