@@ -212,30 +212,60 @@ def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def split_by_months(
-    start: date, end: date
-) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """The period start..end (both included) as its whole calendar months, [first month,
-    month after the last) or None when it holds none, and the day ranges (both ends included)
-    left over at its edges."""
-    first = start if start.day == 1 else next_month(start)
-    stop = month_of(end + timedelta(days=1))
-    if first >= stop:
-        return None, [(start, end)] if start <= end else []
-    edges = []
-    if start < first:
-        edges.append((start, first - timedelta(days=1)))
-    if stop <= end:
-        edges.append((stop, end))
-    return (first, stop), edges
+MONTH_WEIGHT = 4
+"""A ticket_month row costs about as much to add up as this many ticket_day rows (its
+histograms hold more buckets): a month the period covers only partly is read as its month
+row less the days outside the period when that is cheaper than reading its days."""
+
+DayRange = tuple[date, date]
+"""Days from the first to the second, both included."""
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """Which rollup rows add up to a period: ticket_month rows of `months` ([first month,
+    month after the last) or None), plus ticket_day rows of `days`, less those of `less` (the
+    days of a month read whole that lie outside the period)."""
+
+    months: tuple[date, date] | None
+    days: list[DayRange]
+    less: list[DayRange]
+
+
+def plan_period(start: date, end: date) -> PeriodPlan:
+    """The cheapest rows that add up exactly to the filing days start..end (see MONTH_WEIGHT)."""
+    covered: list[date] = []
+    days: list[DayRange] = []
+    less: list[DayRange] = []
+    month, one = month_of(start), timedelta(days=1)
+    while month <= end:
+        stop = next_month(month)
+        first, last = max(start, month), min(end, stop - one)
+        inside = (last - first).days + 1
+        outside = (stop - month).days - inside
+        if MONTH_WEIGHT + outside < inside or not outside:
+            covered.append(month)
+            if first > month:
+                less.append((month, first - one))
+            if last < stop - one:
+                less.append((last + one, stop - one))
+        else:
+            days.append((first, last))
+        month = stop
+    months = (covered[0], next_month(covered[-1])) if covered else None
+    return PeriodPlan(months, days, less)
 
 
 _ROLLUP_COLUMNS = (*sla.COUNT_FIELDS, *sla.HIST_FIELDS)
 
 
-def _fold(rows: Iterable[Any], key: Callable[[Any], tuple]) -> dict[tuple, sla.Tally]:
+def _fold(
+    parts: Iterable[tuple[Iterable[Any], int]], key: Callable[[Any], tuple]
+) -> dict[tuple, sla.Tally]:
     """Rollup rows (TicketDay or TicketMonth, with the _ROLLUP_COLUMNS last) added up by
-    key(row): counts summed, histograms merged bucket by bucket.
+    key(row): counts summed, histograms merged bucket by bucket. Each part is (rows, sign):
+    rows of sign -1 are taken away (exactly: these are counts). Groups that come to nothing
+    are left out, as they would be had their rows never been read.
 
     In Python, not in SQL: parsing the JSON and adding dicts here takes about half the time
     PostgreSQL's json_each and GROUP BY take for the same rows (bench/README.md), and it is
@@ -245,29 +275,29 @@ def _fold(rows: Iterable[Any], key: Callable[[Any], tuple]) -> dict[tuple, sla.T
     width = len(sla.COUNT_FIELDS)
     counts: dict[tuple, list[int]] = {}
     buckets: dict[tuple, tuple[dict[str, int], ...]] = {}
-    for row in rows:
-        k = key(row)
-        total = counts.get(k)
-        if total is None:
-            total = counts[k] = [0] * width
-            buckets[k] = tuple({} for _ in sla.HIST_FIELDS)
-        values = row[-len(_ROLLUP_COLUMNS) :]
-        for i in range(width):
-            total[i] += values[i]
-        for merged, encoded in zip(buckets[k], values[width:], strict=True):
-            get = merged.get
-            for bucket, n in json.loads(encoded).items():
-                merged[bucket] = get(bucket, 0) + n
-    return {
-        k: sla.Tally(
-            **dict(zip(sla.COUNT_FIELDS, total, strict=True)),
-            **{
-                name: sla.Histogram({int(bucket): n for bucket, n in merged.items()})
-                for name, merged in zip(sla.HIST_FIELDS, buckets[k], strict=True)
-            },
-        )
-        for k, total in counts.items()
-    }
+    for rows, sign in parts:
+        for row in rows:
+            k = key(row)
+            total = counts.get(k)
+            if total is None:
+                total = counts[k] = [0] * width
+                buckets[k] = tuple({} for _ in sla.HIST_FIELDS)
+            values = row[-len(_ROLLUP_COLUMNS) :]
+            for i in range(width):
+                total[i] += sign * values[i]
+            for merged, encoded in zip(buckets[k], values[width:], strict=True):
+                get = merged.get
+                for bucket, n in json.loads(encoded).items():
+                    merged[bucket] = get(bucket, 0) + sign * n
+    tallies = {}
+    for k, total in counts.items():
+        histograms = {
+            name: sla.Histogram({int(bucket): n for bucket, n in merged.items() if n})
+            for name, merged in zip(sla.HIST_FIELDS, buckets[k], strict=True)
+        }
+        if any(total) or any(h.counts for h in histograms.values()):
+            tallies[k] = sla.Tally(**dict(zip(sla.COUNT_FIELDS, total, strict=True)), **histograms)
+    return tallies
 
 
 def _rollup_columns(model: type) -> list[Any]:
@@ -290,7 +320,7 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
     if months is None:
         session.execute(delete(TicketMonth))
         rows = session.execute(select(*columns).execution_options(yield_per=ROWS_PER_FETCH))
-        return _write(session, TicketMonth, _fold(rows, by_month), now)
+        return _write(session, TicketMonth, _fold([(rows, 1)], by_month), now)
     pairs = [(c, m) for c, ms in sorted(months.items()) for m in sorted(ms)]
     written = 0
     for start in range(0, len(pairs), PAIRS_PER_BATCH):
@@ -315,7 +345,7 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
             )
         )
         rows = session.execute(select(*columns).where(in_months))
-        written += _write(session, TicketMonth, _fold(rows, by_month), now)
+        written += _write(session, TicketMonth, _fold([(rows, 1)], by_month), now)
     return written
 
 
@@ -458,31 +488,36 @@ def period_tallies(
 ) -> dict[tuple[int, bool], sla.Tally]:
     """Tallies of the companies' tickets filed from start to end, by (company, non-working).
 
-    The period's whole months are read from ticket_month, the days at its edges from
-    ticket_day, and all of them added up (_fold). With months=False every day is read from
-    ticket_day (the same sums, slower: the benchmark's comparison).
+    Read as plan_period says: the months from ticket_month, the other days from ticket_day
+    (added, or taken away for the days of a month read whole outside the period), all added
+    up by _fold. With months=False every day is read from ticket_day (the same sums, slower:
+    the benchmark's comparison).
     """
-    whole, edges = split_by_months(start, end) if months else (None, [(start, end)])
-    queries = []
-    if edges:
-        queries.append(
+    plan = plan_period(start, end) if months else PeriodPlan(None, [(start, end)], [])
+
+    def day_rows(ranges: list[DayRange]) -> Iterable[Any]:
+        if not ranges:
+            return ()
+        return session.execute(
             select(TicketDay.company_id, TicketDay.nonworking, *_rollup_columns(TicketDay)).where(
                 TicketDay.company_id.in_(company_ids),
-                or_(*(and_(TicketDay.day >= a, TicketDay.day <= b) for a, b in edges)),
+                or_(*(and_(TicketDay.day >= a, TicketDay.day <= b) for a, b in ranges)),
             )
         )
-    if whole:
-        queries.append(
+
+    month_rows: Iterable[Any] = ()
+    if plan.months:
+        month_rows = session.execute(
             select(
                 TicketMonth.company_id, TicketMonth.nonworking, *_rollup_columns(TicketMonth)
             ).where(
                 TicketMonth.company_id.in_(company_ids),
-                TicketMonth.month >= whole[0],
-                TicketMonth.month < whole[1],
+                TicketMonth.month >= plan.months[0],
+                TicketMonth.month < plan.months[1],
             )
         )
-    rows = (row for query in queries for row in session.execute(query))
-    return _fold(rows, lambda row: (row[0], bool(row[1])))
+    parts = [(month_rows, 1), (day_rows(plan.days), 1), (day_rows(plan.less), -1)]
+    return _fold(parts, lambda row: (row[0], bool(row[1])))
 
 
 def live_counts(

@@ -524,26 +524,38 @@ def history(desk):  # noqa: ANN001
     return [desk.company_id, desk.idle_id]
 
 
-def test_split_by_months():
-    d, split = date, ticket_stats.split_by_months
-    assert split(d(2026, 11, 1), d(2026, 11, 30)) == ((d(2026, 11, 1), d(2026, 12, 1)), [])
-    assert split(d(2026, 11, 2), d(2026, 11, 29)) == (None, [(d(2026, 11, 2), d(2026, 11, 29))])
-    assert split(d(2026, 10, 31), d(2026, 12, 1)) == (
+def test_plan_period():
+    d, plan, Plan = date, ticket_stats.plan_period, ticket_stats.PeriodPlan  # noqa: N806
+    assert plan(d(2026, 11, 1), d(2026, 11, 30)) == Plan((d(2026, 11, 1), d(2026, 12, 1)), [], [])
+    # the page's 30 days on 2 December: November less its first two days, and two days
+    assert plan(d(2026, 11, 3), d(2026, 12, 2)) == Plan(
+        (d(2026, 11, 1), d(2026, 12, 1)), [(d(2026, 12, 1), d(2026, 12, 2))],
+        [(d(2026, 11, 1), d(2026, 11, 2))])  # fmt: skip
+    assert plan(d(2026, 11, 2), d(2026, 11, 29)) == Plan(
+        (d(2026, 11, 1), d(2026, 12, 1)), [],
+        [(d(2026, 11, 1), d(2026, 11, 1)), (d(2026, 11, 30), d(2026, 11, 30))])  # fmt: skip
+    assert plan(d(2026, 10, 31), d(2026, 12, 1)) == Plan(
         (d(2026, 11, 1), d(2026, 12, 1)),
-        [(d(2026, 10, 31), d(2026, 10, 31)), (d(2026, 12, 1), d(2026, 12, 1))],
+        [(d(2026, 10, 31), d(2026, 10, 31)), (d(2026, 12, 1), d(2026, 12, 1))], [])  # fmt: skip
+    assert plan(d(2026, 11, 10), d(2026, 11, 16)) == Plan(
+        None, [(d(2026, 11, 10), d(2026, 11, 16))], []
     )
-    assert split(d(2026, 12, 15), d(2027, 2, 28)) == (
-        (d(2027, 1, 1), d(2027, 3, 1)), [(d(2026, 12, 15), d(2026, 12, 31))])  # fmt: skip
-    assert split(d(2027, 1, 1), d(2027, 1, 1)) == (None, [(d(2027, 1, 1), d(2027, 1, 1))])
-    assert split(d(2024, 2, 29), d(2024, 2, 29)) == (None, [(d(2024, 2, 29), d(2024, 2, 29))])
-    assert split(d(2024, 2, 1), d(2024, 2, 29)) == ((d(2024, 2, 1), d(2024, 3, 1)), [])
-    for start, end in periods(1):  # the pieces cover the period exactly once
-        whole, edges = split(start, end)
-        days = {a + timedelta(days=i) for a, b in edges for i in range((b - a).days + 1)}
-        if whole:
-            days |= {whole[0] + timedelta(days=i) for i in range((whole[1] - whole[0]).days)}
-            assert whole[0].day == whole[1].day == 1
-        assert sorted(days) == [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    assert plan(d(2027, 1, 1), d(2027, 1, 1)) == Plan(None, [(d(2027, 1, 1), d(2027, 1, 1))], [])
+    assert plan(d(2024, 2, 1), d(2024, 2, 29)) == Plan((d(2024, 2, 1), d(2024, 3, 1)), [], [])
+    for start, end in periods(1):  # months + days − less count every day of the period once
+        p = plan(start, end)
+        count: dict[date, int] = {}
+        spans = [(a, b, 1) for a, b in p.days] + [(a, b, -1) for a, b in p.less]
+        if p.months:
+            spans.append((p.months[0], p.months[1] - timedelta(days=1), 1))
+            assert p.months[0].day == p.months[1].day == 1
+        for a, b, sign in spans:
+            for i in range((b - a).days + 1):
+                count[a + timedelta(days=i)] = count.get(a + timedelta(days=i), 0) + sign
+        assert {day for day, n in count.items() if n} == {
+            start + timedelta(days=i) for i in range((end - start).days + 1)}  # fmt: skip
+        assert set(count.values()) <= {0, 1}, (start, end)
+        assert len(p.days) <= 2 and len(p.less) <= 2
 
 
 def test_ticket_month_is_the_sum_of_its_days(history):  # noqa: ANN001
@@ -604,3 +616,15 @@ def test_a_quiet_refresh_leaves_the_months_alone(history):  # noqa: ANN001
     before = stored_months()
     assert refresh(HISTORY_END + timedelta(minutes=1)) >= 0
     assert stored_months() == before == months_from_days()
+
+
+def test_a_month_less_its_outside_days_leaves_out_what_comes_to_nothing(desk):  # noqa: ANN001
+    desk.file("течёт кран на кухне", msk(1, 10), "+79160000021")  # Sunday 1 November
+    desk.file("не горит свет в подъезде", msk(2, 10), "+79160000022")
+    rebuild()
+    start, end = date(2026, 11, 2), date(2026, 11, 30)
+    assert ticket_stats.plan_period(start, end).less == [(date(2026, 11, 1), date(2026, 11, 1))]
+    with Session(db.engine()) as session:
+        tallies = ticket_stats.period_tallies(session, [desk.company_id], start, end)
+        assert tallies == day_only(session, start, end)
+    assert list(tallies) == [(desk.company_id, False)]  # no empty non-working line
