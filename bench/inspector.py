@@ -5,20 +5,25 @@ postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrates it, generates 4
 with 400 buildings and two years of tickets (statuses, stage stamps and overdue marks as the
 app sets them, the migration's indexes), loads them with COPY, adds an inspector, and then:
 
-1. times `ticket_stats.rebuild` (the rollup the pages read);
-2. serves the app with gunicorn on a free loopback port (its own redis-server for the
-   sign-in throttle) and, signed in as the inspector over HTTP, requests `GET /inspector`,
-   (and `?days=365`, its longest period), the worst company's drill-down
+1. times `ticket_stats.rebuild` (the daily and monthly rollups the pages read);
+2. calls the pages' ticket_stats functions in process (median of PROFILE_RUNS, the time of
+   their SQL and an EXPLAIN ANALYZE of each one's slowest statement), also a year's
+   `period_tallies` read from the days alone, as before the monthly rollup;
+3. serves the app with gunicorn on a free loopback port (its own redis-server for the
+   sign-in throttle) and, signed in as the inspector over HTTP, requests `GET /inspector`
+   for every period the page offers (30 days by default, `?days=7`, `90`, `365`, and an
+   arbitrary `?from=…&to=…` of about 1,000 days), the worst company's drill-down
    `GET /inspector/company/<id>` and `GET /inspector/export.csv`:
-   a warm-up, then N requests each, one at a time (p50 / p95 / max);
-3. changes the 1,000 newest tickets (open ones done, done ones rated, as a busy day would)
+   a warm-up, then N requests each, one at a time (p50 / p95 / max); every period of the
+   main page is held to TARGET_MS;
+4. changes the 1,000 newest tickets (open ones done, done ones rated, as a busy day would)
    and times the incremental `ticket_stats.refresh`; then the same for 1,000 done tickets
    scattered over the two years, reopened (the worst case for the refresh).
 
 Writes bench/results/inspector.json and bench/results/inspector.md (with --name, other
 names) and drops its database at the end. Not part of the test suite.
 
-    .venv/bin/python bench/inspector.py                   # 1,000,000 tickets: about 5-10 minutes
+    .venv/bin/python bench/inspector.py                   # 1,000,000 tickets: about 3-10 minutes
     .venv/bin/python bench/inspector.py --tickets 50000   # a quick run (writes inspector-50000.*)
 """
 
