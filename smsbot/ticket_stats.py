@@ -15,10 +15,11 @@ recomputed from its tickets with set-based GROUP BY queries, so a refresh and a 
 
 Beside the daily rows, ticket_month holds each company's sums per calendar month and kind of
 day, recomputed from its day rows in the same transaction whenever a refresh or a rebuild
-rewrites any of them. A period is read as its whole months from ticket_month and only the
-days at its edges from ticket_day, so a year costs about 12 rows per company and kind of day
-plus the partial months' days instead of 365 (the sums are the same: months are nothing but
-sums of days).
+rewrites any of them. A period is read as its months from ticket_month and only the days at
+its edges from ticket_day (a month mostly inside the period is read whole, less its days
+outside: see plan_period), so a year costs about 12 month rows per company and kind of day
+and a few day rows instead of 365 day rows. The figures are the same as from the days alone:
+months are sums of days, and counts add and subtract exactly.
 
 Overdue follows smsbot.tickets.missed_deadline: marked overdue (Ticket.overdue_at is sticky,
 so a ticket done one minute late stays overdue) or open past its deadline.
@@ -243,7 +244,7 @@ def plan_period(start: date, end: date) -> PeriodPlan:
         first, last = max(start, month), min(end, stop - one)
         inside = (last - first).days + 1
         outside = (stop - month).days - inside
-        if MONTH_WEIGHT + outside < inside or not outside:
+        if not outside or MONTH_WEIGHT + outside < inside:
             covered.append(month)
             if first > month:
                 less.append((month, first - one))
