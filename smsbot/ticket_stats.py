@@ -48,6 +48,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -260,13 +261,11 @@ def plan_period(start: date, end: date) -> PeriodPlan:
 _ROLLUP_COLUMNS = (*sla.COUNT_FIELDS, *sla.HIST_FIELDS)
 
 
-def _fold(
-    parts: Iterable[tuple[Iterable[Any], int]], key: Callable[[Any], tuple]
-) -> dict[tuple, sla.Tally]:
-    """Rollup rows (TicketDay or TicketMonth, with the _ROLLUP_COLUMNS last) added up by
-    key(row): counts summed, histograms merged bucket by bucket. Each part is (rows, sign):
-    rows of sign -1 are taken away (exactly: these are counts). Groups that come to nothing
-    are left out, as they would be had their rows never been read.
+def _fold(rows: Iterable[tuple[int, Any]], key: Callable[[Any], tuple]) -> dict[tuple, sla.Tally]:
+    """Rollup rows (TicketDay or TicketMonth, with the _ROLLUP_COLUMNS last), each with its
+    sign, added up by key(row): counts summed, histograms merged bucket by bucket. Rows of
+    sign -1 are taken away (exactly: these are counts). Groups that come to nothing are left
+    out, as they would be had their rows never been read.
 
     In Python, not in SQL: parsing the JSON and adding dicts here takes about half the time
     PostgreSQL's json_each and GROUP BY take for the same rows (bench/README.md), and it is
@@ -276,20 +275,19 @@ def _fold(
     width = len(sla.COUNT_FIELDS)
     counts: dict[tuple, list[int]] = {}
     buckets: dict[tuple, tuple[dict[str, int], ...]] = {}
-    for rows, sign in parts:
-        for row in rows:
-            k = key(row)
-            total = counts.get(k)
-            if total is None:
-                total = counts[k] = [0] * width
-                buckets[k] = tuple({} for _ in sla.HIST_FIELDS)
-            values = row[-len(_ROLLUP_COLUMNS) :]
-            for i in range(width):
-                total[i] += sign * values[i]
-            for merged, encoded in zip(buckets[k], values[width:], strict=True):
-                get = merged.get
-                for bucket, n in json.loads(encoded).items():
-                    merged[bucket] = get(bucket, 0) + sign * n
+    for sign, row in rows:
+        k = key(row)
+        total = counts.get(k)
+        if total is None:
+            total = counts[k] = [0] * width
+            buckets[k] = tuple({} for _ in sla.HIST_FIELDS)
+        values = row[-len(_ROLLUP_COLUMNS) :]
+        for i in range(width):
+            total[i] += sign * values[i]
+        for merged, encoded in zip(buckets[k], values[width:], strict=True):
+            get = merged.get
+            for bucket, n in json.loads(encoded).items():
+                merged[bucket] = get(bucket, 0) + sign * n
     tallies = {}
     for k, total in counts.items():
         histograms = {
@@ -321,7 +319,7 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
     if months is None:
         session.execute(delete(TicketMonth))
         rows = session.execute(select(*columns).execution_options(yield_per=ROWS_PER_FETCH))
-        return _write(session, TicketMonth, _fold([(rows, 1)], by_month), now)
+        return _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
     pairs = [(c, m) for c, ms in sorted(months.items()) for m in sorted(ms)]
     written = 0
     for start in range(0, len(pairs), PAIRS_PER_BATCH):
@@ -346,7 +344,7 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
             )
         )
         rows = session.execute(select(*columns).where(in_months))
-        written += _write(session, TicketMonth, _fold([(rows, 1)], by_month), now)
+        written += _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
     return written
 
 
@@ -496,29 +494,28 @@ def period_tallies(
     """
     plan = plan_period(start, end) if months else PeriodPlan(None, [(start, end)], [])
 
-    def day_rows(ranges: list[DayRange]) -> Iterable[Any]:
-        if not ranges:
-            return ()
-        return session.execute(
-            select(TicketDay.company_id, TicketDay.nonworking, *_rollup_columns(TicketDay)).where(
-                TicketDay.company_id.in_(company_ids),
-                or_(*(and_(TicketDay.day >= a, TicketDay.day <= b) for a, b in ranges)),
-            )
-        )
+    def rows(model: type, sign: int, *where: ColumnElement) -> Any:
+        return select(
+            literal_column(str(sign)), model.company_id, model.nonworking, *_rollup_columns(model)
+        ).where(model.company_id.in_(company_ids), *where)
 
-    month_rows: Iterable[Any] = ()
+    def in_days(ranges: list[DayRange]) -> ColumnElement:
+        return or_(*(and_(TicketDay.day >= a, TicketDay.day <= b) for a, b in ranges))
+
+    parts = []
     if plan.months:
-        month_rows = session.execute(
-            select(
-                TicketMonth.company_id, TicketMonth.nonworking, *_rollup_columns(TicketMonth)
-            ).where(
-                TicketMonth.company_id.in_(company_ids),
-                TicketMonth.month >= plan.months[0],
-                TicketMonth.month < plan.months[1],
-            )
-        )
-    parts = [(month_rows, 1), (day_rows(plan.days), 1), (day_rows(plan.less), -1)]
-    return _fold(parts, lambda row: (row[0], bool(row[1])))
+        first, stop = plan.months
+        parts.append(rows(TicketMonth, 1, TicketMonth.month >= first, TicketMonth.month < stop))
+    if plan.days:
+        parts.append(rows(TicketDay, 1, in_days(plan.days)))
+    if plan.less:
+        parts.append(rows(TicketDay, -1, in_days(plan.less)))
+    if not parts:
+        return {}
+    # one statement, so one snapshot: months and days from either side of a refresh's commit
+    # would not add up
+    result = session.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+    return _fold(((row[0], row) for row in result), lambda row: (row[1], bool(row[2])))
 
 
 def live_counts(
