@@ -672,3 +672,32 @@ class TicketMonth(SQLModel, table=True):
     first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     refreshed_at: datetime = _now_field()
+
+
+class TicketMonthTotal(SQLModel, table=True):
+    """Running totals of ticket_month: one company's sums of every month from its first up to
+    and including `month`, per kind of day. A run of months is then two rows however long it
+    is: the total at its last month less the total before its first (smsbot.ticket_stats
+    rewrites a company's totals from the first month it rewrites)."""
+
+    __tablename__ = "ticket_month_total"
+    __table_args__ = (UniqueConstraint("company_id", "month", "nonworking"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id")
+    month: date
+    """The first day of the last month summed."""
+    nonworking: bool = False
+    filed: int = 0
+    emergency: int = 0
+    decided: int = 0
+    overdue: int = 0
+    accepted: int = 0
+    first_reply: int = 0
+    done: int = 0
+    reopened: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    refreshed_at: datetime = _now_field()

@@ -64,6 +64,7 @@ from smsbot.models import (
     Ticket,
     TicketDay,
     TicketMonth,
+    TicketMonthTotal,
     TicketStatsMark,
 )
 
@@ -214,6 +215,14 @@ def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def month_count(first: date, stop: date) -> int:
+    """Months from first (included) to stop (excluded), both first days of months."""
+    return (stop.year - first.year) * 12 + stop.month - first.month
+
+
+TOTALS_FROM = 3
+"""A run of this many months or more is read as two ticket_month_total rows (the total at its
+last month less the one before its first) rather than month by month."""
 MONTH_WEIGHT = 4
 """A ticket_month row costs about as much to add up as this many ticket_day rows (its
 histograms hold more buckets): a month the period covers only partly is read as its month
@@ -319,7 +328,9 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
     if months is None:
         session.execute(delete(TicketMonth))
         rows = session.execute(select(*columns).execution_options(yield_per=ROWS_PER_FETCH))
-        return _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
+        written = _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
+        _rewrite_totals(session, None, now)
+        return written
     pairs = [(c, m) for c, ms in sorted(months.items()) for m in sorted(ms)]
     written = 0
     for start in range(0, len(pairs), PAIRS_PER_BATCH):
@@ -345,7 +356,76 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
         )
         rows = session.execute(select(*columns).where(in_months))
         written += _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
+    _rewrite_totals(session, {c: min(ms) for c, ms in months.items() if ms}, now)
     return written
+
+
+def _latest_totals(columns: list[Any], where: ColumnElement) -> Any:
+    """SELECT columns of the ticket_month_total row of each company and kind of day that is
+    the latest of those matching `where`."""
+    total = TicketMonthTotal
+    latest = (
+        select(total.company_id, total.nonworking, func.max(total.month).label("month"))
+        .where(where)
+        .group_by(total.company_id, total.nonworking)
+        .subquery()
+    )
+    return select(*columns).join(
+        latest,
+        and_(
+            total.company_id == latest.c.company_id,
+            total.nonworking == latest.c.nonworking,
+            total.month == latest.c.month,
+        ),
+    )
+
+
+def _rewrite_totals(session: Session, since: dict[int, date] | None, now: datetime) -> int:
+    """Recompute ticket_month_total from ticket_month: each company's totals from its given
+    month on, carried on from its last total before it (None: all of them); rows written."""
+    if since == {}:
+        return 0
+    total = TicketMonthTotal
+    running: dict[tuple[int, bool], sla.Tally] = {}
+    in_months: list[ColumnElement] = []
+    if since is None:
+        session.execute(delete(total))
+    else:
+        before = or_(*(and_(total.company_id == c, total.month < m) for c, m in since.items()))
+        columns = [total.company_id, total.nonworking, *_rollup_columns(total)]
+        for row in session.execute(_latest_totals(columns, before)):
+            running[(row[0], bool(row[1]))] = sla.Tally.from_row(row._mapping)
+        session.execute(
+            delete(total).where(
+                or_(*(and_(total.company_id == c, total.month >= m) for c, m in since.items()))
+            )
+        )
+        in_months.append(
+            or_(
+                *(
+                    and_(TicketMonth.company_id == c, TicketMonth.month >= m)
+                    for c, m in since.items()
+                )
+            )
+        )
+    rows = session.execute(
+        select(
+            TicketMonth.company_id,
+            TicketMonth.month,
+            TicketMonth.nonworking,
+            *_rollup_columns(TicketMonth),
+        )
+        .where(*in_months)
+        .order_by(TicketMonth.company_id, TicketMonth.nonworking, TicketMonth.month)
+    )
+    totals = {}
+    for row in rows:
+        key = (row[0], bool(row[2]))
+        running[key] = sla.Tally.total(
+            [running.get(key, sla.Tally()), sla.Tally.from_row(row._mapping)]
+        )
+        totals[(row[0], row[1], key[1])] = running[key]
+    return _write(session, total, totals, now)
 
 
 def _lock(session: Session) -> None:
@@ -503,7 +583,18 @@ def period_tallies(
         return or_(*(and_(TicketDay.day >= a, TicketDay.day <= b) for a, b in ranges))
 
     parts = []
-    if plan.months:
+    if plan.months and month_count(*plan.months) >= TOTALS_FROM:
+        first, stop = plan.months
+        total = TicketMonthTotal
+        for sign, bound in ((1, stop), (-1, first)):
+            columns = [literal_column(str(sign)), total.company_id, total.nonworking]
+            parts.append(
+                _latest_totals(
+                    [*columns, *_rollup_columns(total)],
+                    and_(total.company_id.in_(company_ids), total.month < bound),
+                )
+            )
+    elif plan.months:
         first, stop = plan.months
         parts.append(rows(TicketMonth, 1, TicketMonth.month >= first, TicketMonth.month < stop))
     if plan.days:

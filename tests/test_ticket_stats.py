@@ -19,6 +19,7 @@ from smsbot.models import (
     Ticket,
     TicketDay,
     TicketMonth,
+    TicketMonthTotal,
     TicketStatsMark,
     User,
 )
@@ -492,6 +493,22 @@ def stored_months() -> dict:
     return {(r.company_id, r.month, r.nonworking): sla.Tally.from_row(r.model_dump()) for r in rows}
 
 
+def stored_totals() -> dict:
+    with Session(db.engine()) as session:
+        rows = session.exec(select(TicketMonthTotal)).all()
+    return {(r.company_id, r.month, r.nonworking): sla.Tally.from_row(r.model_dump()) for r in rows}
+
+
+def totals_from(months: dict) -> dict:
+    """What ticket_month_total should hold: the months' running sums per company and kind."""
+    totals, running = {}, {}
+    for (company_id, month, nonworking), tally in sorted(months.items()):
+        key = (company_id, nonworking)
+        running[key] = sla.Tally.total([running.get(key, sla.Tally()), tally])
+        totals[(company_id, month, nonworking)] = running[key]
+    return totals
+
+
 def periods(seed: int) -> list[tuple[date, date]]:
     """Month-aligned, unaligned, over the year end, single days, the page's presets, a few
     years, and random ones."""
@@ -561,6 +578,7 @@ def test_plan_period():
 def test_ticket_month_is_the_sum_of_its_days(history):  # noqa: ANN001
     months = stored_months()
     assert months == months_from_days()
+    assert stored_totals() == totals_from(months)
     assert {m for _, m, _ in months} >= {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)}
     assert sum(t.filed for t in months.values()) == 160
 
@@ -601,10 +619,11 @@ def test_a_refresh_after_changes_keeps_the_months_right_and_equals_a_rebuild(des
             session.add(ticket)
     file_history(history, 8, 10, later - timedelta(hours=2), later - timedelta(hours=1))
     assert refresh(later) > 0
-    incremental_days, incremental_months = rollup(), stored_months()
-    assert incremental_months == months_from_days()
+    incremental = rollup(), stored_months(), stored_totals()
+    assert incremental[1] == months_from_days()
+    assert incremental[2] == totals_from(incremental[1])
     rebuild(later)
-    assert (incremental_days, incremental_months) == (rollup(), stored_months())
+    assert incremental == (rollup(), stored_months(), stored_totals())
     with Session(db.engine()) as session:
         for start, end in periods(3)[:20]:
             assert ticket_stats.period_tallies(session, history, start, end) == day_only(
@@ -613,9 +632,10 @@ def test_a_refresh_after_changes_keeps_the_months_right_and_equals_a_rebuild(des
 
 
 def test_a_quiet_refresh_leaves_the_months_alone(history):  # noqa: ANN001
-    before = stored_months()
+    before = stored_months(), stored_totals()
     assert refresh(HISTORY_END + timedelta(minutes=1)) >= 0
-    assert stored_months() == before == months_from_days()
+    assert (stored_months(), stored_totals()) == before
+    assert before == (months_from_days(), totals_from(before[0]))
 
 
 def test_a_month_less_its_outside_days_leaves_out_what_comes_to_nothing(desk):  # noqa: ANN001
@@ -624,6 +644,7 @@ def test_a_month_less_its_outside_days_leaves_out_what_comes_to_nothing(desk):  
     rebuild()
     start, end = date(2026, 11, 2), date(2026, 11, 30)
     assert ticket_stats.plan_period(start, end).less == [(date(2026, 11, 1), date(2026, 11, 1))]
+    assert ticket_stats.month_count(date(2026, 11, 1), date(2027, 2, 1)) == 3
     with Session(db.engine()) as session:
         tallies = ticket_stats.period_tallies(session, [desk.company_id], start, end)
         assert tallies == day_only(session, start, end)

@@ -1,5 +1,6 @@
 """inspector's monthly rollup: the sums of ticket_day per company, calendar month and kind of
-day (ticket_month), so a long period reads its whole months from one row each
+day (ticket_month), and their running totals (ticket_month_total), so a long period reads its
+whole months from two rows per company and kind of day
 
 Revision ID: 0007
 Revises: 0006
@@ -31,15 +32,15 @@ _COUNTS = (
 _HISTOGRAMS = ("accept_hist", "first_reply_hist", "finish_hist")
 
 
-def upgrade() -> None:
+def _rollup_table(name: str) -> None:
     op.create_table(
-        "ticket_month",
+        name,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("company_id", sa.Integer(), nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("nonworking", sa.Boolean(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
-        *(sa.Column(name, sa.Text(), nullable=False) for name in _HISTOGRAMS),
+        *(sa.Column(column, sa.Integer(), nullable=False) for column in _COUNTS),
+        *(sa.Column(column, sa.Text(), nullable=False) for column in _HISTOGRAMS),
         sa.Column("refreshed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["company_id"], ["company.id"]),
         sa.PrimaryKeyConstraint("id"),
@@ -47,5 +48,11 @@ def upgrade() -> None:
     )
 
 
+def upgrade() -> None:
+    _rollup_table("ticket_month")
+    _rollup_table("ticket_month_total")
+
+
 def downgrade() -> None:
+    op.drop_table("ticket_month_total")
     op.drop_table("ticket_month")
