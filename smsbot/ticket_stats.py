@@ -220,9 +220,11 @@ def month_count(first: date, stop: date) -> int:
     return (stop.year - first.year) * 12 + stop.month - first.month
 
 
-TOTALS_FROM = 3
+TOTALS_FROM = 6
 """A run of this many months or more is read as two ticket_month_total rows (the total at its
-last month less the one before its first) rather than month by month."""
+last month less the one before its first) rather than month by month. Not from two: a running
+total's histograms fill more buckets than a month's, and its query finds the latest total of
+each company first, so a short run is as cheap month by month."""
 MONTH_WEIGHT = 4
 """A ticket_month row costs about as much to add up as this many ticket_day rows (its
 histograms hold more buckets): a month the period covers only partly is read as its month

@@ -420,8 +420,8 @@ def test_the_tally_mirrors_the_rollups_columns():
 # --- whole months from ticket_month, the edges from ticket_day ----------------------------------
 
 HISTORY_END = datetime(2027, 2, 10, 12, 0, tzinfo=MSK).astimezone(UTC)
-"""Wednesday 10 February 2027, noon in Moscow: the history runs from October over the year end."""
-HISTORY_START = datetime(2026, 10, 10, 0, 0, tzinfo=MSK).astimezone(UTC)
+"""Wednesday 10 February 2027, noon in Moscow: the history runs from June over the year end."""
+HISTORY_START = datetime(2026, 6, 10, 0, 0, tzinfo=MSK).astimezone(UTC)
 TEXTS = ("течёт кран на кухне", "не горит свет в подъезде", "сломан домофон",
          "прорвало трубу в подвале", "не работает лифт", "мусор во дворе")  # fmt: skip
 
@@ -523,11 +523,13 @@ def periods(seed: int) -> list[tuple[date, date]]:
         (d(2026, 11, 1), d(2026, 11, 1)), (d(2026, 11, 30), d(2026, 11, 30)),
         (d(2026, 12, 1), d(2027, 2, 10)), (d(2027, 2, 1), d(2027, 2, 10)),
         (d(2024, 2, 10), d(2027, 2, 10)), (d(2026, 1, 1), d(2026, 10, 9)),
+        (d(2026, 7, 15), d(2027, 1, 31)), (d(2026, 8, 1), d(2027, 2, 10)),
+        (d(2026, 6, 20), d(2027, 1, 10)), (d(2026, 7, 1), d(2026, 12, 31)),
     ]  # fmt: skip
     today = HISTORY_END.astimezone(MSK).date()
     presets = [(today - timedelta(days=n - 1), today) for n in (7, 30, 90, 365)]
     rng = random.Random(seed)
-    first, span = d(2026, 9, 25), (today - d(2026, 9, 25)).days + 10
+    first, span = d(2026, 6, 1), (today - d(2026, 6, 1)).days + 10
     randoms = [tuple(sorted(first + timedelta(days=rng.randrange(span)) for _ in range(2)))
                for _ in range(30)]  # fmt: skip
     return fixed + presets + randoms
@@ -535,8 +537,8 @@ def periods(seed: int) -> list[tuple[date, date]]:
 
 @pytest.fixture()
 def history(desk):  # noqa: ANN001
-    """Two companies' tickets from 10 October 2026 to 10 February 2027, the rollup rebuilt."""
-    file_history([desk.company_id, desk.idle_id], 5, 160, HISTORY_START, HISTORY_END)
+    """Two companies' tickets from 10 June 2026 to 10 February 2027, the rollup rebuilt."""
+    file_history([desk.company_id, desk.idle_id], 5, 200, HISTORY_START, HISTORY_END)
     rebuild(HISTORY_END)
     return [desk.company_id, desk.idle_id]
 
@@ -580,7 +582,7 @@ def test_ticket_month_is_the_sum_of_its_days(history):  # noqa: ANN001
     assert months == months_from_days()
     assert stored_totals() == totals_from(months)
     assert {m for _, m, _ in months} >= {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)}
-    assert sum(t.filed for t in months.values()) == 160
+    assert sum(t.filed for t in months.values()) == 200
 
 
 def test_periods_read_from_months_equal_the_days_alone(history):  # noqa: ANN001
