@@ -17,9 +17,12 @@ Beside the daily rows, ticket_month holds each company's sums per calendar month
 day, recomputed from its day rows in the same transaction whenever a refresh or a rebuild
 rewrites any of them. A period is read as its months from ticket_month and only the days at
 its edges from ticket_day (a month mostly inside the period is read whole, less its days
-outside: see plan_period), so a year costs about 12 month rows per company and kind of day
-and a few day rows instead of 365 day rows. The figures are the same as from the days alone:
-months are sums of days, and counts add and subtract exactly.
+outside: see plan_period). ticket_month_total holds the months' running totals, rewritten
+from the first month a refresh touched, so a run of TOTALS_FROM months or more is two rows
+(the total at its last month less the one before its first) however long: a year or three
+cost a page a few rows per company instead of 365 or 1,000. The figures are the same as from
+the days alone: months are sums of days, totals sums of months, and counts add and subtract
+exactly.
 
 Overdue follows smsbot.tickets.missed_deadline: marked overdue (Ticket.overdue_at is sticky,
 so a ticket done one minute late stays overdue) or open past its deadline.
@@ -569,7 +572,8 @@ def period_tallies(
 ) -> dict[tuple[int, bool], sla.Tally]:
     """Tallies of the companies' tickets filed from start to end, by (company, non-working).
 
-    Read as plan_period says: the months from ticket_month, the other days from ticket_day
+    Read as plan_period says: the months from ticket_month (or a long run of them as two
+    ticket_month_total rows, see TOTALS_FROM), the other days from ticket_day
     (added, or taken away for the days of a month read whole outside the period), all added
     up by _fold. With months=False every day is read from ticket_day (the same sums, slower:
     the benchmark's comparison).
