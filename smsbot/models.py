@@ -601,17 +601,11 @@ class TicketFeedback(SQLModel, table=True):
 # --- The inspector's rollup (smsbot.ticket_stats) ------------------------------------------------
 
 
-class TicketDay(SQLModel, table=True):
-    """Counts and duration histograms of one company's tickets filed on one local day, working
-    days and non-working days apart: the inspector's pages add these rows up instead of
-    scanning the tickets. smsbot.ticket_stats keeps them current as tickets change."""
+class TicketTally(SQLModel):
+    """What the rollup tables hold for a set of tickets (smsbot.sla.Tally as columns): counts
+    and mergeable duration histograms, one company, one kind of day."""
 
-    __tablename__ = "ticket_day"
-    __table_args__ = (UniqueConstraint("company_id", "day", "nonworking"),)
-    id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id")
-    day: date
-    """Ticket.filed_day."""
     nonworking: bool = False
     """Ticket.filed_nonworking: a weekend or a Russian public holiday."""
     filed: int = 0
@@ -628,11 +622,23 @@ class TicketDay(SQLModel, table=True):
     """Done at least once and reopened by the resident."""
     rated: int = 0
     rating_sum: int = 0
-    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    accept_hist: str = Field(default="{}", sa_type=Text, nullable=False)
     """smsbot.sla.Histogram as JSON: minutes from filing to acceptance."""
-    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    first_reply_hist: str = Field(default="{}", sa_type=Text, nullable=False)
+    finish_hist: str = Field(default="{}", sa_type=Text, nullable=False)
     refreshed_at: datetime = _now_field()
+
+
+class TicketDay(TicketTally, table=True):
+    """One company's tickets filed on one local day, working days and non-working days apart:
+    the inspector's pages add these rows up instead of scanning the tickets.
+    smsbot.ticket_stats keeps them current as tickets change."""
+
+    __tablename__ = "ticket_day"
+    __table_args__ = (UniqueConstraint("company_id", "day", "nonworking"),)
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    """Ticket.filed_day."""
 
 
 class TicketStatsMark(SQLModel, table=True):
@@ -645,7 +651,7 @@ class TicketStatsMark(SQLModel, table=True):
     """Ticket changes up to this time are in ticket_day."""
 
 
-class TicketMonth(SQLModel, table=True):
+class TicketMonth(TicketTally, table=True):
     """The sums of one company's ticket_day rows of one calendar month and kind of day: a long
     period is read as its whole months from here and only the days at its edges from
     ticket_day (a year is 12 rows per company and kind of day instead of 365).
@@ -654,27 +660,11 @@ class TicketMonth(SQLModel, table=True):
     __tablename__ = "ticket_month"
     __table_args__ = (UniqueConstraint("company_id", "month", "nonworking"),)
     id: int | None = Field(default=None, primary_key=True)
-    company_id: int = Field(foreign_key="company.id")
     month: date
     """The first day of the month (of TicketDay.day)."""
-    nonworking: bool = False
-    filed: int = 0
-    emergency: int = 0
-    decided: int = 0
-    overdue: int = 0
-    accepted: int = 0
-    first_reply: int = 0
-    done: int = 0
-    reopened: int = 0
-    rated: int = 0
-    rating_sum: int = 0
-    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    refreshed_at: datetime = _now_field()
 
 
-class TicketMonthTotal(SQLModel, table=True):
+class TicketMonthTotal(TicketTally, table=True):
     """Running totals of ticket_month: one company's sums of every month from its first up to
     and including `month`, per kind of day. A run of months is then two rows however long it
     is: the total at its last month less the total before its first (smsbot.ticket_stats
@@ -683,21 +673,5 @@ class TicketMonthTotal(SQLModel, table=True):
     __tablename__ = "ticket_month_total"
     __table_args__ = (UniqueConstraint("company_id", "month", "nonworking"),)
     id: int | None = Field(default=None, primary_key=True)
-    company_id: int = Field(foreign_key="company.id")
     month: date
     """The first day of the last month summed."""
-    nonworking: bool = False
-    filed: int = 0
-    emergency: int = 0
-    decided: int = 0
-    overdue: int = 0
-    accepted: int = 0
-    first_reply: int = 0
-    done: int = 0
-    reopened: int = 0
-    rated: int = 0
-    rating_sum: int = 0
-    accept_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    first_reply_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    finish_hist: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    refreshed_at: datetime = _now_field()
