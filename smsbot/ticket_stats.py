@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -317,6 +317,18 @@ def _rollup_columns(model: type) -> list[Any]:
     return [getattr(model, name) for name in _ROLLUP_COLUMNS]
 
 
+def _batches(keys: dict[int, set[date]]) -> Iterator[dict[int, list[date]]]:
+    """(company, day or month) keys in sorted rounds of at most PAIRS_PER_BATCH, grouped by
+    company: one round is one DELETE and one recompute, so a big refresh never builds a
+    statement with thousands of conditions."""
+    pairs = [(c, d) for c, ds in sorted(keys.items()) for d in sorted(ds)]
+    for start in range(0, len(pairs), PAIRS_PER_BATCH):
+        batch: dict[int, list[date]] = defaultdict(list)
+        for company_id, key in pairs[start : start + PAIRS_PER_BATCH]:
+            batch[company_id].append(key)
+        yield batch
+
+
 def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: datetime) -> int:
     """Recompute ticket_month from ticket_day: the given (company, month) pairs, or all of it
     (None); the number of rows written."""
@@ -336,12 +348,8 @@ def _rewrite_months(session: Session, months: dict[int, set[date]] | None, now: 
         written = _write(session, TicketMonth, _fold(((1, row) for row in rows), by_month), now)
         _rewrite_totals(session, None, now)
         return written
-    pairs = [(c, m) for c, ms in sorted(months.items()) for m in sorted(ms)]
     written = 0
-    for start in range(0, len(pairs), PAIRS_PER_BATCH):
-        batch: dict[int, list[date]] = defaultdict(list)
-        for company_id, month in pairs[start : start + PAIRS_PER_BATCH]:
-            batch[company_id].append(month)
+    for batch in _batches(months):
         session.execute(
             delete(TicketMonth).where(
                 or_(
@@ -491,18 +499,9 @@ def refresh(session: Session, now: datetime) -> int:
     mark = session.get(TicketStatsMark, MARK_ID)
     if mark is None:
         return rebuild(session, now)
-    pairs = [
-        (company_id, day)
-        for company_id, days in sorted(
-            changed_pairs(session, mark.refreshed_to - SLACK, now).items()
-        )
-        for day in sorted(days)
-    ]
+    changed = changed_pairs(session, mark.refreshed_to - SLACK, now)
     written = 0
-    for start in range(0, len(pairs), PAIRS_PER_BATCH):
-        batch: dict[int, list[date]] = defaultdict(list)
-        for company_id, day in pairs[start : start + PAIRS_PER_BATCH]:
-            batch[company_id].append(day)
+    for batch in _batches(changed):
         session.execute(
             delete(TicketDay).where(
                 or_(
@@ -517,9 +516,7 @@ def refresh(session: Session, now: datetime) -> int:
             *(and_(Ticket.company_id == c, Ticket.filed_day.in_(d)) for c, d in batch.items())
         )
         written += _write(session, TicketDay, _tallies(session, where, now), now)
-    months: dict[int, set[date]] = defaultdict(set)
-    for company_id, day in pairs:
-        months[company_id].add(month_of(day))
+    months = {company_id: {month_of(day) for day in days} for company_id, days in changed.items()}
     _rewrite_months(session, months, now)
     _set_mark(session, now)
     return written
