@@ -17,20 +17,44 @@ class ConfigError(SmsbotError):
 
 
 class SendError(SmsbotError):
-    """The SMS provider did not take a message."""
+    """The SMS provider did not take a message; `meaning` says what we do about it.
 
-    def __init__(self, message: str, code: int | None = None, status: int | None = None):
+    The meaning is one of smsbot.providers.base.MEANINGS (retry, give_up, opted_out,
+    invalid_number): each provider's module maps its own codes onto it, so the decision to
+    retry or to mark a resident opted out is made once, in smsbot.outbound.
+    """
+
+    meaning = "give_up"
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        status: int | None = None,
+        meaning: str | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.status = status
+        if meaning is not None:
+            self.meaning = meaning
 
 
 class TransientSendError(SendError):
-    """Worth trying again later: connection trouble, 5xx, rate limits (429 / 20429)."""
+    """Worth trying again later: connection trouble, 5xx, throttling."""
+
+    meaning = "retry"
 
 
 class PermanentSendError(SendError):
-    """Trying again cannot help: opted-out recipient (21610), invalid number (21211), 4xx."""
+    """Trying again cannot help: opted-out recipient, invalid number, other refusals."""
+
+
+class UnknownSendOutcome(SendError):
+    """The request went out but no answer came back (a timeout, a dropped connection): the
+    provider may have taken the message. It is never sent again before the provider is asked."""
+
+    meaning = "retry"
 
 
 class UnknownTemplate(SmsbotError):
