@@ -40,9 +40,10 @@ import sys
 from pathlib import Path
 
 target = Path(sys.argv[1]).resolve()
-import smsbot, standins, standins.demo, standins.twilio
+import app, worker, smsbot, smsbot.cli, smsbot.runner, smsbot.web
 from smsbot import migrate, templates
-import app, smsbot.web
+assert "standins" not in sys.modules, "the product imports its stand-ins at import time"
+import standins, standins.demo, standins.demo_history, standins.twilio
 
 for module in (smsbot, standins, templates, migrate, app):
     assert target in Path(module.__file__).resolve().parents, module.__file__
