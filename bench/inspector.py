@@ -50,7 +50,7 @@ import run as kit  # noqa: E402  (bench/run.py: processes, Redis, the database, 
 
 from smsbot import deadlines, workdays  # noqa: E402
 from smsbot.categories import PROBLEMS  # noqa: E402
-from smsbot.demo_history import HOUR_WEIGHTS, PROBLEM_WEIGHTS, TEXTS, WEEKDAY_FACTOR  # noqa: E402
+from standins.demo_history import HOUR_WEIGHTS, PROBLEM_WEIGHTS, TEXTS, WEEKDAY_FACTOR  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "SMSBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -367,7 +367,8 @@ def prepare_database(url: str) -> None:
     """Migrate and load the demo data (what `smsbot run` does on first start)."""
     from sqlmodel import Session
 
-    from smsbot import db, demo, migrate
+    from smsbot import db, migrate
+    from standins import demo
 
     migrate.upgrade(url)
     engine = db.make_engine(url)

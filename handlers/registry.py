@@ -32,7 +32,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 
 @dataclass(frozen=True)
 class Reply:
-    """One SMS to send back: a template from templates_sms/ and its data."""
+    """One SMS to send back: a template from smsbot/templates_sms/ and its data."""
 
     template: str
     params: dict[str, Any] = field(default_factory=dict)

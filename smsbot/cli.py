@@ -1,4 +1,9 @@
-"""The `smsbot` command: run the service, its parts, and the tools around it."""
+"""The `smsbot` command: run the service, its parts, and the tools around it.
+
+The commands that start a demo or a stand-in (`seed-demo`, `fake-twilio`; `run` through
+smsbot.runner) import the `standins` package inside the command, never at the top: the
+product package does not depend on its stand-ins and demo data to import or to serve.
+"""
 
 from __future__ import annotations
 
@@ -164,7 +169,8 @@ def seed_demo() -> None:
     """Load the demo companies, accounts and phone (only into an empty database)."""
     from sqlmodel import Session
 
-    from smsbot import db, demo, demo_history
+    from smsbot import db
+    from standins import demo, demo_history
 
     settings = _app().config["SMSBOT_SETTINGS"]
     with Session(db.engine()) as session:
@@ -237,8 +243,8 @@ def create_user(
 )
 @click.pass_context
 def fake_twilio(ctx: click.Context) -> None:
-    """Run the local Twilio stand-in (see --help of smsbot.gateway.fake_twilio)."""
-    from smsbot.gateway import fake_twilio as fake
+    """Run the local Twilio stand-in (see --help of standins.twilio)."""
+    from standins import twilio as fake
 
     sys.exit(fake.main(ctx.args))
 

@@ -58,7 +58,7 @@ class UnknownSendOutcome(SendError):
 
 
 class UnknownTemplate(SmsbotError):
-    """A reply names a template that is not in templates_sms/."""
+    """A reply names a template that is not in smsbot/templates_sms/."""
 
 
 class Refused(SmsbotError):

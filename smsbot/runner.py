@@ -1,9 +1,10 @@
 """`smsbot run`: the whole service on one machine, under one supervisor.
 
-Starts (when needed) an embedded Redis, migrates, loads demo data on first start, then runs
-gunicorn, the RQ workers and the clock as child processes, restarting any that die. What
-the children need to find each other (Redis URL, the fake Twilio's credentials) is written
-to instance/runtime.env, so `smsbot sms` in another terminal talks to the same service.
+Starts (when needed) an embedded Redis, migrates, loads demo data (`standins.demo`, imported
+only then) on first start, then runs gunicorn, the RQ workers and the clock as child
+processes, restarting any that die. What the children need to find each other (Redis URL,
+the fake Twilio's credentials) is written to instance/runtime.env, so `smsbot sms` in another
+terminal talks to the same service.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ class Supervisor:
     def _seed(self, settings: Settings) -> None:
         from sqlmodel import Session
 
-        from smsbot import db, demo, demo_history
+        from smsbot import db
+        from standins import demo, demo_history
 
         engine = db.make_engine(settings.database_url)
         with Session(engine) as session:

@@ -1,5 +1,5 @@
 """The lines of a Russian housing bill (ЕПД), as codes shared by the billing import, the
-debt breakdown and the templates that name them (templates_sms/<lang>/_words.jinja). Pure.
+debt breakdown and the templates that name them (smsbot/templates_sms/<lang>/_words.jinja). Pure.
 """
 
 from __future__ import annotations

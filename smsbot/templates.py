@@ -1,4 +1,4 @@
-"""Reply texts from templates_sms/<language>/<name>.txt, rendered and measured.
+"""Reply texts from smsbot/templates_sms/<language>/<name>.txt, rendered and measured.
 
 Code hands a template name and data; words live only in the template files, so a company or
 a translator edits a text file, never Python. Each file declares its budget in SMS segments
@@ -23,8 +23,8 @@ from smsbot.exceptions import UnknownTemplate
 from smsbot.segments import Measure, measure
 from smsbot.translit import transliterate
 
-ROOT = Path(__file__).resolve().parents[1] / "templates_sms"
-"""Where the reply texts live (top of the repository)."""
+ROOT = Path(__file__).resolve().parent / "templates_sms"
+"""Where the reply texts live: inside the package, so a plain (non-editable) install ships them."""
 
 LANGUAGES = ("ru", "en")
 """Russian first; English everywhere."""

@@ -176,7 +176,7 @@ def client(app):  # noqa: ANN001, ANN201
 
 @pytest.fixture()
 def fake_twilio():  # noqa: ANN201
-    from smsbot.gateway.fake_twilio import FakeTwilio
+    from standins.twilio import FakeTwilio
 
     server = FakeTwilio(TWILIO_SID, TWILIO_TOKEN)
     server.start()
@@ -246,7 +246,8 @@ def demo(app):  # noqa: ANN001, ANN201
     """Demo companies, buildings, accounts and the linked demo phone."""
     from sqlmodel import Session
 
-    from smsbot import db, demo
+    from smsbot import db
+    from standins import demo
 
     with Session(db.engine()) as session:
         demo.seed(session)
@@ -258,7 +259,8 @@ def demo(app):  # noqa: ANN001, ANN201
 def live_demo(live_app):  # noqa: ANN001, ANN201
     from sqlmodel import Session
 
-    from smsbot import db, demo
+    from smsbot import db
+    from standins import demo
 
     with Session(db.engine()) as session:
         demo.seed(session)

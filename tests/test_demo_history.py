@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from smsbot import categories, db, deadlines, demo, demo_history, tickets, workdays
+from smsbot import categories, db, deadlines, tickets, workdays
 from smsbot.models import (
     ACTOR_DISPATCHER,
     ACTOR_RESIDENT,
@@ -29,6 +29,7 @@ from smsbot.models import (
     TicketFeedback,
     User,
 )
+from standins import demo, demo_history
 
 NOW = datetime(2027, 1, 15, 9, 30, tzinfo=UTC)
 """Four months back reach the 4 November holiday and the New Year holidays."""

@@ -13,10 +13,11 @@ from decimal import Decimal
 
 import pytest
 
-from smsbot import demo, templates, tickets
+from smsbot import templates, tickets
 from smsbot.addresses import short_address
 from smsbot.services import SERVICES
 from smsbot.translit import transliterate
+from standins import demo
 
 LONG_COMPANY = max((c["name"] for c in demo.COMPANIES), key=len)
 LONGER_COMPANY = "ООО «Управляющая компания Солнечный город Подмосковья»"

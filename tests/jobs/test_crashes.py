@@ -84,7 +84,7 @@ def crash_env(live_env, tmp_path):  # noqa: ANN001, ANN201
 def service(crash_env, live_env):  # noqa: ANN001, ANN201
     """The app over HTTP with demo data, configured for quick sweeps."""
     from app import create_app
-    from smsbot import demo
+    from standins import demo
 
     env, markers = crash_env
     _, server = live_env
@@ -210,7 +210,7 @@ class OwnRedis:
 
 def test_redis_stopping_while_webhooks_arrive_loses_nothing(live_env, fake_twilio, tmp_path):
     from app import create_app
-    from smsbot import demo
+    from standins import demo
 
     env, server = live_env
     redis = OwnRedis(tmp_path)

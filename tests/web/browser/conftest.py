@@ -95,7 +95,8 @@ def service(live_env, fake_twilio, monkeypatch):  # noqa: ANN001, ANN201
     from sqlmodel import Session
 
     from app import create_app
-    from smsbot import db, demo, queues, users
+    from smsbot import db, queues, users
+    from standins import demo
     from tests.jobs.test_crashes import stop
     from tests.support import wait_until
     from tests.web.staff.conftest import make_staff

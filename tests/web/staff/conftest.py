@@ -113,7 +113,8 @@ def live_staff(live_env):  # noqa: ANN001, ANN201
     from sqlmodel import Session
 
     from app import create_app
-    from smsbot import db, demo
+    from smsbot import db
+    from standins import demo
 
     env, server = live_env
     application = create_app(env)

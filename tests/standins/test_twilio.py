@@ -20,8 +20,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from smsbot.gateway.fake_twilio import FakeTwilio
 from smsbot.gateway.twilio_client import make_client
+from standins.twilio import FakeTwilio
 
 SID = "AC" + "1234567890abcdef" * 2
 TOKEN = "test-auth-token"
@@ -368,7 +368,7 @@ def test_only_recent_messages_are_kept():
 
 
 def test_request_log_hides_phone_numbers(client, caplog):
-    with caplog.at_level(logging.INFO, logger="smsbot.gateway.fake_twilio"):
+    with caplog.at_level(logging.INFO, logger="standins.twilio"):
         client.messages.create(to=TO, from_=FROM, body="hi")
     assert "Messages.json -> 201" in caplog.text
     assert TO not in caplog.text and "to=+7********67" in caplog.text

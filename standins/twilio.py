@@ -1125,7 +1125,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m smsbot.gateway.fake_twilio --port 8081``."""
+    """``python -m standins.twilio --port 8081``."""
     parser = argparse.ArgumentParser(prog="fake-twilio", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
