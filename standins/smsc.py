@@ -165,8 +165,10 @@ class FakeSmsc:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeSmsc:
-        for target in (self._server.serve_forever, self._deliver_callbacks):
-            thread = threading.Thread(target=target, daemon=True, name="smsc-stand-in")
+        serve = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        for thread in (serve, threading.Thread(target=self._deliver_callbacks, daemon=True)):
             thread.start()
             self._threads.append(thread)
         return self
@@ -248,7 +250,7 @@ class FakeSmsc:
             if key in self._recent:
                 return _error(fmt, 9)
             rule = self._rules.pop(0) if self._rules else None
-            if rule and rule.isdigit():
+            if rule and rule.isdigit() and int(rule) in ERRORS:
                 code = int(rule)
                 return _error(fmt, code, sms_id if code in ERRORS_WITH_ID else None)
             if rule == "500":
