@@ -154,6 +154,7 @@ class FakeSmsc:
         self._mo_ids = itertools.count(900_000_001)
         self._queue: queue.Queue[dict[str, str] | None] = queue.Queue()
         self._session = requests.Session()
+        self._session_lock = threading.Lock()  # a Session is not for two threads at once
         self._server = _Server((host, port), self)
         self._threads: list[threading.Thread] = []
 
@@ -347,12 +348,13 @@ class FakeSmsc:
             text = ":".join([*(fields[name] for name in hashed), self.secret])
             body[algorithm] = signature(algorithm, text, codec)
         url = urlunsplit(parts_._replace(query=urlencode(kept)))
-        response = self._session.post(
-            url,
-            data=urlencode(body, encoding=codec, errors="replace"),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            timeout=10,
-        )
+        with self._session_lock:
+            response = self._session.post(
+                url,
+                data=urlencode(body, encoding=codec, errors="replace"),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                timeout=10,
+            )
         self.callbacks.append((body, response.status_code))
         return response.status_code, response.text
 
