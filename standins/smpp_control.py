@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
+        while not stop.wait(0.5):  # a timed wait lets the SIGTERM handler run
+            pass
     control.shutdown()
     smsc.stop()

@@ -37,6 +37,7 @@ from smsbot.models import OUT_DELIVERED, OUT_FAILED, OUT_SENT, OUT_UNDELIVERED
 
 TLV_RECEIPTED_MESSAGE_ID = 0x001E
 TLV_MESSAGE_STATE = 0x0427
+TLV_MESSAGE_PAYLOAD = 0x0424
 ESM_CLASS_RECEIPT = 0x04
 """esm_class bits 5-2 = 0001: SMSC delivery receipt (SMPP 3.4 section 5.2.12)."""
 ESM_CLASS_TYPE_MASK = 0x3C
@@ -144,6 +145,9 @@ def parse_receipt(
     record, while the text is formatted for people and varies between vendors.
     """
     tlvs = tlvs or {}
+    # Some SMSCs put the receipt in message_payload and leave short_message empty
+    # (python-smpplib's own test vector does).
+    short_message = short_message or tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
     text = (
         short_message.decode("latin-1")
         if isinstance(short_message, bytes | bytearray)
