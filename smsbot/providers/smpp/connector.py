@@ -33,11 +33,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from smpplib import consts
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from smsbot import db, outbound, queues
 from smsbot.config import Settings
@@ -68,16 +67,6 @@ UNKNOWN_SCAN_SECONDS = 2.0
 PARTS_SCAN_SECONDS = 10.0
 
 
-@dataclass
-class _Kept:
-    """A receipt that matched nothing yet (its submit_sm_resp may still be on its way)."""
-
-    receipt: Receipt
-    destination: str
-    text: bytes
-    since: float
-
-
 class AccountConnector:
     """One account: a Session (the bind) and a sender thread claiming from the database."""
 
@@ -90,7 +79,7 @@ class AccountConnector:
         self._inflight: dict[int, Outgoing] = {}
         self._by_seq: dict[int, tuple[Outgoing, int]] = {}
         self._backlog: list[Callable[[], None]] = []
-        self._kept: list[_Kept] = []
+        self._deferred: dict[str, float] = {}
         self._unknown: list[Unknown] = []
         self._unknown_heard: dict[int, float] = {}
         self._stop = threading.Event()
@@ -165,16 +154,15 @@ class AccountConnector:
                     entry[0].written.discard(entry[1])
                     entry[0].unknown.add(entry[1])
             outs = list(self._inflight.values())
-        untouched = []
+        untouched = [out.message_id for out in outs if not _touched(out)]
+        self._db(lambda: outgoing.release(untouched))
+        with self._lock:
+            for message_id in untouched:
+                self._inflight.pop(message_id, None)
         for out in outs:
-            if not _touched(out):
-                with self._lock:
-                    self._inflight.pop(out.message_id, None)
-                untouched.append(out.message_id)
-            elif not out.to_write:
+            if _touched(out) and not out.to_write:
                 self._settle(out)
             # else: some parts went, the rest are written after the next bind (same UDH ref)
-        self._db(lambda: outgoing.release(untouched))
         if unanswered:
             log.warning(
                 "SMPP %s: %d submit_sm unanswered when the bind ended: their messages wait for "
@@ -187,10 +175,17 @@ class AccountConnector:
 
     def _settle(self, out: Outgoing) -> None:
         with self._lock:
-            if out.written or (out.to_write and out.failure is None):
+            if out.written or (out.to_write and out.failure is None) or out.done:
                 return
-            if self._inflight.pop(out.message_id, None) is None:
-                return
+            out.done = True
+        try:
+            self._finish(out)
+        finally:
+            # Only now: until its row is written, a scan must not take it for an unknown send.
+            with self._lock:
+                self._inflight.pop(out.message_id, None)
+
+    def _finish(self, out: Outgoing) -> None:
         if out.failure is not None:
             code, meaning = out.failure
             reason = f"SMPP {consts.DESCRIPTIONS.get(code, 'error')} ({code:#x})"
@@ -218,6 +213,8 @@ class AccountConnector:
                 return
         try:
             step()
+        except IntegrityError:
+            log.exception("SMPP %s: a write the database refuses, dropped", self.config.name)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("SMPP %s: database unavailable, keeping a write: %s", self.config.name, exc)
             with self._lock:
@@ -229,17 +226,35 @@ class AccountConnector:
                 if not self._backlog:
                     return
                 step = self._backlog[0]
-            step()  # raises while the database is still down: the loop backs off
+            try:
+                step()  # raises while the database is still down: the loop backs off
+            except IntegrityError:
+                log.exception("SMPP %s: a write the database refuses, dropped", self.config.name)
             with self._lock:
                 self._backlog.pop(0)
 
     # --- receipts -------------------------------------------------------------------------
 
     def _receipt(self, receipt: Receipt, destination: str, text: bytes) -> bool:
+        """Apply a receipt; False asks the SMSC to deliver it again later (ESME_RX_T_APPN).
+
+        A receipt can come before the submit_sm_resp of its message is recorded (some SMSCs
+        send it first); answering "later" rather than keeping it in memory means a
+        connector killed now loses nothing.
+        """
         if self._apply(receipt) or self._match_unknown(receipt, destination, text):
+            with self._lock:
+                self._deferred.pop(receipt.message_id, None)
             return True
+        now = time.monotonic()
         with self._lock:
-            self._kept.append(_Kept(receipt, destination, text, time.monotonic()))
+            first = self._deferred.setdefault(receipt.message_id, now)
+            waiting = bool(self._inflight or self._unknown)
+        if waiting and now - first < self.config.unknown_wait_seconds + 60:
+            return False
+        with self._lock:
+            self._deferred.pop(receipt.message_id, None)
+        log.info("SMPP %s: a receipt for an id we never sent: ignored", self.config.name)
         return True
 
     def _apply(self, receipt: Receipt) -> bool:
@@ -258,6 +273,8 @@ class AccountConnector:
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:
         with self._lock:
+            if any(o.to == destination and o.written for o in self._inflight.values()):
+                return False  # it may be theirs, its answer still on the way: not yet
             found = next(
                 (
                     u
@@ -282,19 +299,6 @@ class AccountConnector:
         )
         self._apply(receipt)
         return True
-
-    def _retry_kept(self) -> None:
-        with self._lock:
-            kept, self._kept = self._kept, []
-        now = time.monotonic()
-        for item in kept:
-            if self._apply(item.receipt) or self._match_unknown(
-                item.receipt, item.destination, item.text
-            ):
-                continue
-            if now - item.since < self.config.unknown_wait_seconds + 60:
-                with self._lock:
-                    self._kept.append(item)
 
     # --- unknown outcomes ---------------------------------------------------------------------
 
@@ -345,7 +349,9 @@ class AccountConnector:
         if now >= self._next_scan:
             self._next_scan = now + UNKNOWN_SCAN_SECONDS
             self._scan_unknown()
-            self._retry_kept()
+            with self._lock:  # receipts the SMSC stopped sending again
+                limit = now - self.config.unknown_wait_seconds - 120
+                self._deferred = {k: t for k, t in self._deferred.items() if t > limit}
         if now >= self._next_parts:
             self._next_parts = now + PARTS_SCAN_SECONDS
             self.incoming.expire_parts()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from smsbot import inbound, queues
 from smsbot.db import session_scope
@@ -177,10 +178,19 @@ class Incoming:
     def _store(self, sender: str, to: str, text: str, concat: str, *, incomplete: bool) -> bool:
         digest = hashlib.sha1(f"{sender}|{to}|{concat}|{text}".encode()).hexdigest()[:20]
         id_key = self._key("mo", digest)
-        redis = self.redis()
         provider_id = f"{digest}-{uuid.uuid4().hex[:12]}"
-        if not redis.set(id_key, provider_id, nx=True, ex=ID_TTL):
-            provider_id = (redis.get(id_key) or provider_id.encode()).decode()
+        try:
+            redis = self.redis()
+            if not redis.set(id_key, provider_id, nx=True, ex=ID_TTL):
+                provider_id = (redis.get(id_key) or provider_id.encode()).decode()
+        except (
+            RedisError
+        ) as exc:  # store it all the same: only a crash in the next ms could double it
+            log.warning(
+                "SMPP %s: Redis unavailable, storing without the redelivery guard: %s",
+                self.config.name,
+                exc,
+            )
         sms = InboundSms(
             provider=self.config.name,
             provider_id=provider_id,

@@ -53,6 +53,8 @@ class Outgoing:
     """Parts written whose answer never came (the bind dropped)."""
     failure: tuple[int, str] | None = None
     """(command_status, meaning) once the SMSC refused a part for good."""
+    done: bool = False
+    """Settled: its row was (or is being) written."""
 
     @property
     def settled(self) -> bool:
