@@ -19,6 +19,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     env = dict(os.environ)
     env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
     settings = config.load(env)
+    config.set_current(settings)
     configure_logging()
 
     app = Flask(__name__, instance_path=str(settings.instance_path))

@@ -247,84 +247,41 @@ def fake_twilio(ctx: click.Context) -> None:
 @click.argument("phone")
 @click.argument("text")
 @click.option(
-    "--to", "to_number", help="The number the resident texts (default: the first company's)."
+    "--to", "to_number", help="The number the resident texts (default: the provider's company number)."
+)
+@click.option(
+    "--provider",
+    "provider_name",
+    help="Play the resident through this provider (default: the default provider).",
 )
 @click.option("--url", help="Where the service listens (default: PUBLIC_BASE_URL).")
 @click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the replies.")
-def sms(phone: str, text: str, to_number: str | None, url: str | None, wait: float) -> None:
-    """Play a resident: text the running service and print its replies as they are sent."""
-    from sqlmodel import Session, select
-
-    from smsbot import db, simulate
-    from smsbot.models import OUT_RANK, OUT_SENT, CompanyNumber, Message
-    from smsbot.phones import InvalidPhone, normalize
+def sms(
+    phone: str, text: str, to_number: str | None, provider_name: str | None, url: str | None, wait: float
+) -> None:
+    """Play a resident: text the running service through a provider's real inbound path and
+    print the replies as they are sent (a reply that was never sent is shown as such)."""
+    from smsbot import playing
 
     app = _app(with_runtime=True)
     settings = app.config["SMSBOT_SETTINGS"]
     try:
-        phone = normalize(phone)
-        to_number = normalize(to_number) if to_number else None
-    except InvalidPhone as exc:
-        raise click.BadParameter(str(exc)) from None
-    with Session(db.engine()) as session:
-        if to_number is None:
-            to_number = session.exec(select(CompanyNumber.phone).order_by(CompanyNumber.id)).first()
-        to_number = to_number or settings.twilio_from or "+79990000000"
-    base = (url or settings.public_base_url).rstrip("/")
-    try:
-        sid, response = simulate.post_inbound(base, settings.webhook_token, from_phone=phone, to_phone=to_number,
-                                              body=text, public_base_url=settings.public_base_url)  # fmt: skip
-    except OSError as exc:
-        raise click.ClickException(
-            f"the service at {base} does not answer ({exc}); is `smsbot run` running?"
-        ) from None
-    if response.status_code != 200:
-        raise click.ClickException(
-            f"the webhook answered {response.status_code}: {response.text.strip()}"
-        )
-    click.echo(f"→ {to_number}: {text}")
-
-    shown: set[int] = set()
-    deadline = time.monotonic() + wait
-    with Session(db.engine()) as session:
-        while time.monotonic() < deadline:
-            session.rollback()  # a new snapshot each time (SQLite WAL readers keep the old one)
-            session.expire_all()
-            inbound = session.exec(select(Message).where(Message.provider_sid == sid)).first()
-            if inbound is not None and inbound.status != "received":
-                replies = session.exec(
-                    select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
-                ).all()
-                for reply in replies:
-                    if (
-                        reply.id not in shown
-                        and OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]
-                    ):
-                        shown.add(reply.id)
-                        click.echo(
-                            f"← {reply.from_phone} [{reply.status}, {reply.num_segments} SMS]:\n{reply.body}"
-                        )
-                    elif reply.status in ("failed", "canceled") and reply.id not in shown:
-                        shown.add(reply.id)
-                        click.echo(f"← reply {reply.status}: {reply.error_message or ''}")
-                if replies and len(shown) == len(replies):
-                    return
-                if inbound.status != "received" and not replies:
-                    click.echo("(no reply: the message went to the dispatchers' inbox)")
-                    return
-            time.sleep(0.2)
-    raise click.ClickException(f"no reply within {wait:.0f}s; are the workers running?")
+        for line in playing.play(
+            settings, phone, text, to_number=to_number, provider_name=provider_name, url=url, wait=wait
+        ):
+            click.echo(line)
+    except playing.CannotPlay as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
 @click.option("-n", "limit", default=20, show_default=True)
 def outbox(limit: int) -> None:
-    """Show the newest SMS recorded by the local outbox transport."""
-    from smsbot import queues
-    from smsbot.gateway.outbox import OutboxTransport
+    """Show the newest SMS recorded by the local outbox."""
+    from smsbot.providers import outbox as local
 
     _app(with_runtime=True)
-    for record in reversed(OutboxTransport(queues.connection()).messages(limit)):
+    for record in reversed(local.messages(limit)):
         click.echo(
             f"{record['created_at']} → {record['to']} ({record['num_segments']} SMS)\n{record['body']}\n"
         )
@@ -337,8 +294,20 @@ def check_config() -> None:
     click.echo(f"environment: {settings.env}")
     click.echo(f"database:    {settings.database_url.split('@')[-1]}")
     click.echo(f"redis:       {settings.redis_url or '(embedded, started by smsbot run)'}")
-    click.echo(f"transport:   {settings.transport}")
     click.echo(f"public URL:  {settings.public_base_url}")
+    from smsbot import providers
+
+    click.echo(f"providers:   (default: {settings.default_provider or 'none'})")
+    for name in providers.names(settings):
+        provider = providers.get(settings, name)
+        routes = (
+            f"callbacks {settings.public_base_url}/sms/{name}/inbound, /sms/{name}/status"
+            if provider.can_receive and not provider.uses_connector
+            else ("receives over its connection (smsbot smpp)" if provider.can_receive else "sends only")
+        )
+        click.echo(f"  {name} ({provider.kind}): {routes}")
+        for key, value in provider.describe().items():
+            click.echo(f"      {key}: {value}")
 
 
 @main.command("import-accounts")

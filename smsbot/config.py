@@ -37,11 +37,10 @@ class Settings:
     secret_key: str = ""
     public_base_url: str = "http://127.0.0.1:5000"
     trusted_proxies: int = 0
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    twilio_from: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    twilio_api_base_url: str | None = None
+    providers: tuple[Any, ...] = ()
+    """Every configured provider account (each plug-in's frozen config; smsbot.providers)."""
+    default_provider: str | None = None
+    """The provider notices and alerts leave through when a company names none."""
     sweep_after_seconds: int = 20
     """A received or queued message this old without a live job is queued again."""
     sending_grace_seconds: int = 60
@@ -54,31 +53,28 @@ class Settings:
     """A staff session ends this long after sign-in, used or not: one shift."""
 
     @property
-    def transport(self) -> str:
-        """Which gateway sends SMS: Twilio when credentials are set, else the local outbox."""
-        return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "outbox"
-
-    @property
     def secure_cookies(self) -> bool:
         """Cookies only over HTTPS when the service is reached over HTTPS."""
         return self.public_base_url.startswith("https://")
 
-    @property
-    def webhook_token(self) -> str:
-        """The key webhooks are signed with: Twilio's auth token, or a local one.
-
-        Without a Twilio account the local tools (`smsbot sms`, the fake Twilio server) still
-        sign their posts, so the webhook path is the same one production runs.
-        """
-        if self.twilio_auth_token:
-            return self.twilio_auth_token
-        import hashlib
-        import hmac
-
-        return hmac.new(self.secret_key.encode(), b"local-webhooks", hashlib.sha1).hexdigest()
-
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+_current: Settings | None = None
+
+
+def set_current(settings: Settings) -> None:
+    """Make `settings` this process's (create_app does it once)."""
+    global _current
+    _current = settings
+
+
+def current() -> Settings:
+    """This process's settings: jobs and domain code read them here, not from Flask."""
+    if _current is None:
+        raise RuntimeError("settings not loaded: call smsbot.config.set_current (create_app does)")
+    return _current
 
 
 def _get(env: dict[str, str], name: str) -> str | None:
@@ -162,35 +158,16 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         ("http", "https"),
     ).rstrip("/")
 
-    account_sid = _get(env, "TWILIO_ACCOUNT_SID")
-    auth_token = _get(env, "TWILIO_AUTH_TOKEN")
-    if bool(account_sid) != bool(auth_token):
-        missing = "TWILIO_AUTH_TOKEN" if account_sid else "TWILIO_ACCOUNT_SID"
-        raise ConfigError(missing, "is needed too: set both Twilio credentials or neither")
-    if account_sid and not (account_sid.startswith("AC") and len(account_sid) == 34):
-        raise ConfigError("TWILIO_ACCOUNT_SID", "must look like AC followed by 32 hex digits")
-    twilio_from = _get(env, "TWILIO_FROM")
-    service_sid = _get(env, "TWILIO_MESSAGING_SERVICE_SID")
-    if account_sid and not (twilio_from or service_sid):
-        raise ConfigError(
-            "TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID must be set with Twilio credentials"
-        )
-    if twilio_from:
-        from smsbot.phones import InvalidPhone, normalize
+    from smsbot import providers  # the registry imports every plug-in: only when loading
 
-        try:
-            twilio_from = normalize(twilio_from)
-        except InvalidPhone as exc:
-            raise ConfigError("TWILIO_FROM", f"is not a phone number: {exc}") from None
-    if service_sid and not service_sid.startswith("MG"):
-        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID", "must start with MG")
-    api_base = _get(env, "TWILIO_API_BASE_URL")
-    if api_base:
-        api_base = _url("TWILIO_API_BASE_URL", api_base, ("http", "https")).rstrip("/")
-    if mode == "production" and not account_sid:
+    configured = providers.configure(env, mode=mode, secret_key=secret_key)
+    if mode == "production" and not any(c.kind != "outbox" for c in configured):
         raise ConfigError(
-            "TWILIO_ACCOUNT_SID", "must be set in production (the local outbox sends nothing)"
+            "SMSBOT_PROVIDERS",
+            "need a real provider in production (SMPP_HOST, SMSC_LOGIN or TWILIO_ACCOUNT_SID): "
+            "the local outbox sends nothing",
         )
+    default_provider = providers.default_name(configured, _get(env, "SMSBOT_DEFAULT_PROVIDER"))
 
     return Settings(
         env=mode,
@@ -200,11 +177,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         public_base_url=public_base_url,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
-        twilio_account_sid=account_sid,
-        twilio_auth_token=auth_token,
-        twilio_from=twilio_from,
-        twilio_messaging_service_sid=service_sid,
-        twilio_api_base_url=api_base,
+        providers=configured,
+        default_provider=default_provider,
         sweep_after_seconds=_int(env, "SMSBOT_SWEEP_AFTER_SECONDS", 20, minimum=1),
         sending_grace_seconds=_int(env, "SMSBOT_SENDING_GRACE_SECONDS", 60, minimum=1),
         send_max_attempts=_int(env, "SMSBOT_SEND_MAX_ATTEMPTS", 6, minimum=1),

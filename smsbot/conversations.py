@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from smsbot import tickets
+from smsbot import outgoing, tickets
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.exceptions import Refused
@@ -16,8 +16,6 @@ from smsbot.models import (
     INBOUND,
     KIND_DISPATCHER,
     KIND_RESIDENT,
-    OUT_QUEUED,
-    OUTBOUND,
     Account,
     AccountLink,
     Building,
@@ -29,7 +27,6 @@ from smsbot.models import (
     Resident,
     User,
 )
-from smsbot.segments import measure
 from smsbot.users import assignable
 
 
@@ -288,9 +285,8 @@ def reply(
     conversation: Conversation,
     author: User,
     body: str,
-    default_from: str | None,
 ) -> Message:
-    """Store a dispatcher's SMS to the resident as queued; the caller queues the send after commit.
+    """Store a dispatcher's SMS to the resident; it is queued for sending at the commit.
 
     Refused for an opted-out resident: they texted STOP, and only START from them lifts it.
     """
@@ -300,28 +296,23 @@ def reply(
         raise Refused(
             "Not sent: this resident opted out of SMS (STOP). They must text START to receive messages again."
         )
-    sender = sender_number(session, conversation.company_id, resident.phone) or default_from
-    if sender is None:
+    company = session.get(Company, conversation.company_id)
+    via = outgoing.route(session, company=company, resident_phone=resident.phone)
+    if via.provider is None:
         raise Refused("Not sent: the company has no SMS number to send from.")
     now = utcnow()
-    m = measure(text)
-    message = Message(
-        direction=OUTBOUND,
-        status=OUT_QUEUED,
+    message = outgoing.compose(
+        session,
         kind=KIND_DISPATCHER,
-        from_phone=sender,
         to_phone=resident.phone,
-        body=text,
-        encoding=m.encoding,
-        num_segments=m.segments,
-        resident_id=resident.id,
-        company_id=conversation.company_id,
+        company=company,
+        resident=resident,
+        text=text,
+        via=via,
         conversation_id=conversation.id,
         author_id=author.id,
         created_at=now,
-        updated_at=now,
     )
-    session.add(message)
     tickets.note_first_reply(
         session, company_id=conversation.company_id, resident_id=resident.id, now=now
     )

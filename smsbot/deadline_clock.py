@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, update
 from sqlmodel import Session, select
 
-from smsbot import conversations, failpoints, queues, templates
+from smsbot import failpoints, outgoing
 from smsbot.addresses import short_address
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
@@ -32,8 +32,6 @@ from smsbot.models import (
     ACTOR_SYSTEM,
     COMPANY_ROLES,
     KIND_ALERT,
-    OUT_QUEUED,
-    OUTBOUND,
     ROLE_COMPANY_ADMIN,
     TICKET_OPEN,
     Building,
@@ -204,9 +202,7 @@ def _claim(session: Session, stage: str, ticket_id: int, now: datetime) -> bool:
     return result.scalar_one_or_none() is not None
 
 
-def _alert(
-    session: Session, stage: str, ticket_ids: list[int], now: datetime, default_from: str | None
-) -> list[int]:
+def _alert(session: Session, stage: str, ticket_ids: list[int], now: datetime) -> list[int]:
     """Store the alert SMS and the history entry of each claimed ticket; the SMS ids."""
     tickets = list(
         session.exec(select(Ticket).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id))
@@ -230,90 +226,72 @@ def _alert(
             )
         )
     )
-    senders = {
-        cid: conversations.sender_number(session, cid) or default_from for cid in company_ids
-    }
+    routes = {cid: outgoing.route(session, company=companies[cid]) for cid in company_ids}
     messages: list[Message] = []
     for ticket in tickets:
         company = companies[ticket.company_id]
-        sender = senders[company.id]
+        via = routes[company.id]
         people = recipients(stage, ticket, staff)
         params = alert_params(
             ticket, address=addresses.get(ticket.building_id), tz=company.timezone
         )
-        if sender is not None:
+        if via.provider is not None:
             for person in people:
-                messages.append(_message(stage, company, person, sender, params, now))
+                message = outgoing.compose(
+                    session,
+                    kind=KIND_ALERT,
+                    to_phone=person.phone,
+                    company=company,
+                    template=TEMPLATES[stage],
+                    params=params,
+                    language=person.language,
+                    via=via,
+                    created_at=now,
+                )
+                messages.append(message)
         deadline_local = ticket.deadline_at.astimezone(ZoneInfo(company.timezone))
         note = event_note(
             stage,
             language=company.language,
             deadline_local=deadline_local.strftime("%d.%m.%Y %H:%M"),
             names=[p.name for p in people],
-            has_sender=sender is not None,
+            has_sender=via.provider is not None,
         )
         session.add(
             TicketEvent(ticket_id=ticket.id, at=now, actor=ACTOR_SYSTEM, note=note, public=False)
         )
-        if not people or sender is None:
+        if not people or via.provider is None:
             log.warning("ticket %s (company %s): %s", ticket.number, company.slug, note)
-    session.add_all(messages)
     session.flush()
     return [m.id for m in messages]
 
 
-def _message(
-    stage: str, company: Company, person: User, sender: str, params: dict, now: datetime
-) -> Message:
-    """One alert SMS to one staff phone, in that person's language, ready to send."""
-    rendered = templates.render(
-        TEMPLATES[stage], person.language, translit=company.transliterate, **params
-    )
-    return Message(
-        direction=OUTBOUND,
-        status=OUT_QUEUED,
-        kind=KIND_ALERT,
-        from_phone=sender,
-        to_phone=person.phone,
-        body=rendered.text,
-        encoding=rendered.measure.encoding,
-        num_segments=rendered.measure.segments,
-        company_id=company.id,
-        template=TEMPLATES[stage],
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _batch(stage: str, now: datetime, default_from: str | None) -> tuple[int, int, list[int]]:
+def _batch(stage: str, now: datetime) -> tuple[int, int, list[int]]:
     """One unit of work: claim up to BATCH due tickets and store their alerts.
 
-    Returns how many were due, how many this run claimed, and the SMS to send after commit.
+    Returns how many were due, how many this run claimed, and the SMS queued at the commit.
     """
     with session_scope() as session:
         due = list(session.execute(_due(stage, now)).scalars())
         failpoints.hit("deadline_clock.before_claim")
         # In id order, so two clocks on PostgreSQL take row locks in the same order.
         claimed = [tid for tid in sorted(due) if _claim(session, stage, tid, now)]
-        message_ids = _alert(session, stage, claimed, now, default_from) if claimed else []
+        message_ids = _alert(session, stage, claimed, now) if claimed else []
     return len(due), len(claimed), message_ids
 
 
-def run(now: datetime | None = None, *, default_from: str | None = None) -> dict[str, int]:
+def run(now: datetime | None = None) -> dict[str, int]:
     """Warn, mark overdue and escalate every ticket whose time has come by `now`.
 
-    `default_from` is the number alerts go out from when a company has none of its own.
     Returns how many tickets each stage took and how many SMS were queued.
     """
     now = now or utcnow()
     counts = {COUNTS[stage]: 0 for stage in STAGES} | {"alerts": 0}
     for stage in STAGES:
         while True:
-            due, claimed, message_ids = _batch(stage, now, default_from)
+            due, claimed, message_ids = _batch(stage, now)
             counts[COUNTS[stage]] += claimed
             counts["alerts"] += len(message_ids)
-            for message_id in message_ids:
-                queues.enqueue_send(message_id)
             if due < BATCH:
                 break
     if any(counts.values()):

@@ -1,4 +1,4 @@
-"""Residents' messages: stored once per Twilio MessageSid, then handled once.
+"""Residents' messages: stored once per (provider, provider id), then handled once.
 
 `store` is the webhook's whole job (one INSERT). `handle` is the worker's: it runs in one
 transaction that starts by claiming the message row, so the row lock serialises two workers
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select as sa_select
@@ -20,7 +19,7 @@ from sqlmodel import Session, select
 
 import handlers
 from handlers.registry import Context, Reply
-from smsbot import conversations, outbound, parsing, residents, routing
+from smsbot import conversations, outgoing, parsing, residents, routing
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.models import (
@@ -28,6 +27,8 @@ from smsbot.models import (
     IN_HANDLED,
     IN_RECEIVED,
     INBOUND,
+    KIND_OPT_OUT,
+    KIND_REPLY,
     KIND_RESIDENT,
     OUT_QUEUED,
     OUTBOUND,
@@ -38,24 +39,14 @@ from smsbot.models import (
     Resident,
 )
 from smsbot.phones import mask
+from smsbot.providers.base import InboundSms
 from smsbot.segments import measure
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class InboundSms:
-    """The fields of Twilio's inbound webhook we keep, already validated."""
-
-    message_sid: str
-    from_phone: str
-    to_phone: str
-    body: str
-    params: dict[str, str] = field(default_factory=dict)
-
-
 def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
-    """Insert the message unless its MessageSid is known; return (id, created).
+    """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
     the ORM session costs half as much.
@@ -69,7 +60,8 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
             "direction": INBOUND,
             "status": IN_RECEIVED,
             "kind": KIND_RESIDENT,
-            "provider_sid": sms.message_sid,
+            "provider": sms.provider,
+            "external_id": sms.provider_id,
             "from_phone": sms.from_phone,
             "to_phone": sms.to_phone,
             "body": sms.body,
@@ -80,11 +72,13 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
             "created_at": now,
             "updated_at": now,
         },
-        ["provider_sid"],
+        ["provider", "external_id"],
     )
     if new_id is not None:
         return new_id, True
-    existing = sa_select(Message.id).where(Message.provider_sid == sms.message_sid)
+    existing = sa_select(Message.id).where(
+        Message.provider == sms.provider, Message.external_id == sms.provider_id
+    )
     return conn.execute(existing).scalar_one(), False
 
 
@@ -190,13 +184,23 @@ def _route(session: Session, message: Message, resident_id: int) -> Company | No
 
 
 def _finish(session: Session, ctx: Context, replies: list[Reply], status: str) -> list[int]:
+    """Store the replies through the one door (sent after the commit); mark the message done."""
     created = [
-        outbound.queue_reply(
-            session, inbound=ctx.message, resident=ctx.resident, company=ctx.company, reply=r
+        outgoing.compose(
+            session,
+            kind=KIND_OPT_OUT if reply.bypass_opt_out else KIND_REPLY,
+            to_phone=ctx.message.from_phone,
+            company=ctx.company,
+            resident=ctx.resident,
+            template=reply.template,
+            params=reply.params,
+            reply_to=ctx.message,
+            conversation_id=ctx.message.conversation_id,
+            reply_key=reply.key,
         )
-        for r in replies
+        for reply in replies
     ]
     ctx.message.status = status
     ctx.message.handled_at = ctx.now
     session.flush()
-    return [m.id for m in created]
+    return [m.id for m in created if m is not None]

@@ -1,21 +1,19 @@
 """RQ jobs: importable functions that take ids, open their own session and delegate.
 
 Each is safe to run twice: the domain functions they call claim rows before acting.
-Workers run them inside the app context (see worker.py), which is where the settings,
-the engine and the Redis connection come from.
+Settings come from the process (smsbot.config.current), not from Flask.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from smsbot import failpoints, inbound, outbound, queues
-from smsbot.config import Settings
+from smsbot import config, failpoints, inbound, outbound, outgoing
 from smsbot.db import session_scope
-from smsbot.gateway import transport_for
+from smsbot.models import IN_RECEIVED, Message
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +21,14 @@ MAX_HANDLE_ATTEMPTS = 5
 """After this many sweeps of one inbound message, skip the command and hand it to a human."""
 
 
-def settings() -> Settings:
-    return current_app.config["SMSBOT_SETTINGS"]
-
-
 def handle_inbound(message_id: int) -> int:
     """Handle one resident message and queue its replies; returns how many were queued."""
+    repeat = False
     try:
         with session_scope() as session:
             failpoints.hit("inbound.before_handle")
-            from smsbot.models import Message
-
             message = session.get(Message, message_id)
+            repeat = message is None or message.status != IN_RECEIVED
             if message is not None and message.attempts >= MAX_HANDLE_ATTEMPTS:
                 raise RuntimeError(f"gave up after {message.attempts} attempts")
             reply_ids = inbound.handle(session, message_id)
@@ -46,23 +40,27 @@ def handle_inbound(message_id: int) -> int:
         with session_scope() as session:
             reply_ids = inbound.handle_as_chat(session, message_id, f"{type(exc).__name__}: {exc}")
     failpoints.hit("inbound.after_commit")
-    for reply_id in reply_ids:
-        queues.enqueue_send(reply_id)
+    if repeat and reply_ids:
+        # Handled before, and the replies are still waiting: that run's queueing may have been
+        # lost with its worker. Queueing again is safe, since the sender claims each row.
+        with session_scope() as session:
+            rows = session.execute(
+                select(Message.id, Message.kind, Message.provider).where(Message.id.in_(reply_ids))
+            ).all()
+        outgoing.queue_sends([tuple(row) for row in rows])
     return len(reply_ids)
 
 
 def send_outbound(message_id: int) -> str:
-    """Send one stored message through the configured transport."""
-    current = settings()
-    return outbound.send(message_id, transport_for(current), current).result
+    """Send one stored message through its provider."""
+    return outbound.send(message_id, config.current()).result
 
 
 def sweep() -> dict[str, int]:
     """Find messages the queue lost and queue them again (runs every few seconds)."""
     from smsbot import sweeping
 
-    current = settings()
-    return sweeping.sweep(current, transport_for(current))
+    return sweeping.sweep(config.current())
 
 
 def send_notice(notice_id: int) -> int:
@@ -71,14 +69,15 @@ def send_notice(notice_id: int) -> int:
 
     with session_scope() as session:
         copies = notices.queued_copies(session, notice_id)
-    return queues.enqueue_many_sends(copies, queue_name=queues.NOTICES_QUEUE)
+    outgoing.queue_sends(copies)
+    return len(copies)
 
 
 def deadline_clock() -> dict[str, int]:
     """Warn before deadlines, mark overdue tickets, escalate emergencies (every 15 seconds)."""
     from smsbot import deadline_clock as clock
 
-    return clock.run(default_from=settings().twilio_from)
+    return clock.run()
 
 
 def refresh_ticket_stats() -> int:
@@ -106,5 +105,4 @@ __all__ = [
     "deadline_clock",
     "refresh_ticket_stats",
     "rebuild_ticket_stats",
-    "queues",
 ]

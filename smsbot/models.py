@@ -124,6 +124,8 @@ class Company(SQLModel, table=True):
     workday_end: int = 18
     """Local hour the working day ends."""
     warn_percent: int = 80
+    provider: str | None = Field(default=None, max_length=32)
+    """The provider notices and alerts leave through (None: the service's default)."""
     """How far into a ticket's time (in per cent) the company is warned its deadline is near."""
 
 
@@ -135,6 +137,8 @@ class CompanyNumber(SQLModel, table=True):
     company_id: int = Field(foreign_key="company.id", index=True)
     phone: str = Field(max_length=16, unique=True)
     label: str | None = Field(default=None, max_length=100)
+    provider: str | None = Field(default=None, max_length=32)
+    """The provider account this number is rented from (None: the service's default)."""
 
 
 class Building(SQLModel, table=True):
@@ -217,12 +221,16 @@ class Message(SQLModel, table=True):
         UniqueConstraint("reply_to_id", "reply_key"),
         Index("ix_message_sweep", "direction", "status", "created_at"),
         Index("ix_message_conversation", "conversation_id", "id"),
+        Index("ix_message_provider_external", "provider", "external_id", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     direction: str = Field(max_length=3)
     status: str = Field(max_length=16)
     kind: str = Field(default=KIND_RESIDENT, max_length=16)
-    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    provider: str | None = Field(default=None, max_length=32)
+    """The provider account it came in or goes out through (smsbot.providers)."""
+    external_id: str | None = Field(default=None, max_length=64)
+    """The provider's id of it (Twilio's SID, SMPP's message_id …): unique per provider."""
     from_phone: str = Field(max_length=16)
     to_phone: str = Field(max_length=16)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -265,6 +273,18 @@ ROLE_SUPERADMIN = "superadmin"
 ROLES = (ROLE_DISPATCHER, ROLE_COMPANY_ADMIN, ROLE_INSPECTOR, ROLE_SUPERADMIN)
 COMPANY_ROLES = frozenset({ROLE_DISPATCHER, ROLE_COMPANY_ADMIN})
 """Roles bound to exactly one company; the others see all companies."""
+
+
+class MessageRef(SQLModel, table=True):
+    """A further provider id of one message: SMPP gives each part of a long text its own,
+    and a delivery receipt may name any of them."""
+
+    __tablename__ = "message_ref"
+    __table_args__ = (UniqueConstraint("provider", "ref"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    ref: str = Field(max_length=64)
+    message_id: int = Field(foreign_key="message.id", index=True)
 
 
 class User(SQLModel, table=True):

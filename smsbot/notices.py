@@ -14,21 +14,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from smsbot import residents
+from smsbot import outgoing, residents
 from smsbot.clock import utcnow
-from smsbot.conversations import clean_text, sender_number, sms_text
+from smsbot.conversations import clean_text, sms_text
 from smsbot.exceptions import Refused
 from smsbot.models import (
     KIND_NOTICE,
     OUT_QUEUED,
-    OUTBOUND,
     Account,
     AccountLink,
     AccountPhone,
     Building,
+    Company,
     Conversation,
     Message,
     Notice,
@@ -135,16 +135,16 @@ def create(
     author_id: int | None,
     building_ids: Sequence[int] | None,
     body: str,
-    default_from: str | None,
 ) -> Notice:
-    """Store the notice and one queued copy per recipient; the caller queues it after commit."""
+    """Store the notice and one copy per recipient; the copies are queued at the commit."""
     text = sms_text(body, empty="Write the notice first.")
     ids = _check_buildings(session, company_id, building_ids)
     who = audience(session, company_id, ids)
     if not who.phones:
         raise Refused("Nobody to send to: no phones are known for these buildings.")
-    sender = sender_number(session, company_id) or default_from
-    if sender is None:
+    company = session.get(Company, company_id)
+    via = outgoing.route(session, company=company)
+    if via.provider is None:
         raise Refused("Not sent: the company has no SMS number to send from.")
     m = measure(text)
     notice = Notice(
@@ -168,40 +168,33 @@ def create(
         ).all()
     )
     now = utcnow()
-    rows = [
-        {
-            "direction": OUTBOUND,
-            "status": OUT_QUEUED,
-            "kind": KIND_NOTICE,
-            "from_phone": sender,
-            "to_phone": phone,
-            "body": text,
-            "encoding": m.encoding,
-            "num_segments": m.segments,
-            "resident_id": person.id,
-            "company_id": company_id,
-            "conversation_id": threads.get(person.id),
-            "author_id": author_id,
-            "notice_id": notice.id,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for phone, person in people.items()
-        if not person.opted_out
-    ]
-    session.execute(insert(Message), rows)
+    for person in people.values():
+        outgoing.compose(
+            session,
+            kind=KIND_NOTICE,
+            to_phone=person.phone,
+            company=company,
+            resident=person,
+            text=text,
+            via=via,
+            conversation_id=threads.get(person.id),
+            author_id=author_id,
+            notice_id=notice.id,
+            created_at=now,
+        )
     return notice
 
 
-def queued_copies(session: Session, notice_id: int) -> list[int]:
-    return list(
-        session.exec(
-            select(Message.id)
+def queued_copies(session: Session, notice_id: int) -> list[tuple[int, str, str | None]]:
+    """(id, kind, provider) of the copies still waiting, for smsbot.outgoing.queue_sends."""
+    return [
+        tuple(row)
+        for row in session.exec(
+            select(Message.id, Message.kind, Message.provider)
             .where(Message.notice_id == notice_id, Message.status == OUT_QUEUED)
             .order_by(Message.id)
         )
-    )
+    ]
 
 
 def progress(session: Session, notice_id: int) -> dict[str, int]:

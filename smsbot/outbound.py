@@ -12,51 +12,31 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from handlers.registry import Reply
-from smsbot import templates
+from smsbot import failpoints, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
-from smsbot.exceptions import PermanentSendError, TransientSendError
-from smsbot.gateway.base import SendResult, Transport
-from smsbot.gateway.twilio import OPTED_OUT
+from smsbot.exceptions import PermanentSendError, TransientSendError, UnknownSendOutcome
 from smsbot.models import (
     KIND_OPT_OUT,
-    KIND_REPLY,
-    OUT_ACCEPTED,
     OUT_CANCELED,
     OUT_DELIVERED,
     OUT_FAILED,
     OUT_QUEUED,
     OUT_RANK,
     OUT_SENDING,
-    OUT_SENT,
-    OUT_UNDELIVERED,
     OUTBOUND,
-    Company,
     Message,
+    MessageRef,
     Resident,
 )
 from smsbot.phones import mask
+from smsbot.providers.base import OPTED_OUT, OutgoingSms, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
-
-PROVIDER_STATUS = {
-    "accepted": OUT_ACCEPTED,
-    "scheduled": OUT_ACCEPTED,
-    "queued": OUT_ACCEPTED,
-    "sending": OUT_ACCEPTED,
-    "sent": OUT_SENT,
-    "delivered": OUT_DELIVERED,
-    "read": OUT_DELIVERED,
-    "undelivered": OUT_UNDELIVERED,
-    "failed": OUT_FAILED,
-    "canceled": OUT_CANCELED,
-}
-"""Twilio's MessageStatus words mapped onto our outbound states."""
 
 RETRY_BACKOFF = (2, 5, 15, 60, 180, 600)
 """Seconds before each further try after a transient failure."""
@@ -64,36 +44,6 @@ RETRY_BACKOFF = (2, 5, 15, 60, 180, 600)
 
 def backoff(attempt: int) -> int:
     return RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1]
-
-
-def queue_reply(
-    session: Session, *, inbound: Message, resident: Resident, company: Company | None, reply: Reply
-) -> Message:
-    """Render a handler's reply in the resident's language and store it, ready to send."""
-    rendered = templates.render(
-        reply.template,
-        resident.language,
-        translit=bool(company and company.transliterate),
-        **reply.params,
-    )
-    message = Message(
-        direction=OUTBOUND,
-        status=OUT_QUEUED,
-        kind=KIND_OPT_OUT if reply.bypass_opt_out else KIND_REPLY,
-        from_phone=inbound.to_phone,
-        to_phone=inbound.from_phone,
-        body=rendered.text,
-        encoding=rendered.measure.encoding,
-        num_segments=rendered.measure.segments,
-        resident_id=resident.id,
-        company_id=company.id if company else None,
-        conversation_id=inbound.conversation_id,
-        reply_to_id=inbound.id,
-        reply_key=reply.key,
-        template=reply.template,
-    )
-    session.add(message)
-    return message
 
 
 @dataclass(frozen=True)
@@ -105,7 +55,20 @@ class SendOutcome:
     retry_in: int | None = None
 
 
-def send(message_id: int, transport: Transport, settings: Settings) -> SendOutcome:
+def outgoing_sms(message: Message, settings: Settings, provider: providers.Provider) -> OutgoingSms:
+    """The stored row as a provider needs it."""
+    return OutgoingSms(
+        message_id=message.id,
+        to=message.to_phone,
+        body=message.body,
+        sender=message.from_phone or None,
+        encoding=message.encoding or "GSM-7",
+        segments=message.num_segments or 1,
+        status_callback=provider.status_callback_url(settings.public_base_url, message.id),
+    )
+
+
+def send(message_id: int, settings: Settings) -> SendOutcome:
     """Send one queued message at most once; decide retries on failure."""
     now = utcnow()
     with session_scope() as session:
@@ -130,53 +93,62 @@ def send(message_id: int, transport: Transport, settings: Settings) -> SendOutco
             message.error_message = "resident opted out"
             log.info("not sending message %s to %s: opted out", message_id, mask(message.to_phone))
             return SendOutcome("canceled")
-        to, body, from_, attempts, kind = (
-            message.to_phone,
-            message.body,
-            message.from_phone,
-            message.attempts,
-            message.kind,
-        )
+        provider = providers.find(settings, message.provider or settings.default_provider or "")
+        if provider is None or provider.uses_connector:
+            # A connector's rows are its own; an unknown provider is a configuration error.
+            message.status = OUT_QUEUED if provider is not None else OUT_FAILED
+            message.error_message = None if provider else f"provider {message.provider!r} is not configured"
+            return SendOutcome("skipped" if provider else "failed")
+        if message.provider is None:
+            message.provider = provider.name
+        sms = outgoing_sms(message, settings, provider)
+        attempts, kind = message.attempts, message.kind
 
     try:
-        from smsbot import failpoints
-
         failpoints.hit("send.before_provider")
-        result = transport.send(
-            to=to, body=body, from_=from_, status_callback=status_callback_url(settings, message_id)
-        )
+        result = provider.send(sms)
         failpoints.hit("send.after_provider")
+    except UnknownSendOutcome as exc:
+        # It may have gone out: stay 'sending'; the sweep asks the provider before any resend.
+        log.warning("message %s: outcome unknown (%s); the provider will be asked", message_id, exc)
+        return SendOutcome("unknown")
     except TransientSendError as exc:
         return _transient(message_id, attempts, exc, settings, kind)
     except PermanentSendError as exc:
         _permanent(message_id, exc)
         return SendOutcome("failed")
-    record(message_id, result)
+    record(message_id, result, provider.name)
     return SendOutcome("sent")
 
 
-def status_callback_url(settings: Settings, message_id: int) -> str:
-    """Where the provider reports delivery; `o` finds the row even before its SID is stored."""
-    return f"{settings.public_base_url}/sms/status?o={message_id}"
-
-
-def record(message_id: int, result: SendResult) -> None:
-    """Store the provider's SID and move the message forward (a callback may have been first)."""
-    status = PROVIDER_STATUS.get(result.status, OUT_ACCEPTED)
+def record(message_id: int, result: SendResult, provider: str) -> None:
+    """Store the provider's id and move the message forward (a callback may have been first)."""
     now = utcnow()
     with session_scope() as session:
-        values = {"provider_sid": result.sid, "updated_at": now, "sent_at": now, "error_code": None}
+        values = {
+            "provider": provider,
+            "external_id": result.provider_id,
+            "updated_at": now,
+            "sent_at": now,
+            "error_code": None,
+        }
         if result.num_segments:
             values["num_segments"] = result.num_segments
         session.execute(update(Message).where(Message.id == message_id).values(**values))
-        _advance(session, message_id, status)
+        if result.part_ids:
+            session.execute(
+                insert(MessageRef),
+                [
+                    {"provider": provider, "ref": ref, "message_id": message_id}
+                    for ref in result.part_ids
+                ],
+            )
+        _advance(session, message_id, result.status)
 
 
 def _transient(
     message_id: int, attempts: int, exc: TransientSendError, settings: Settings, kind: str
 ) -> SendOutcome:
-    from smsbot import queues
-
     now = utcnow()
     with session_scope() as session:
         values = {"error_code": exc.code, "error_message": str(exc)[:500], "updated_at": now}
@@ -211,7 +183,7 @@ def _permanent(message_id: int, exc: PermanentSendError) -> None:
         message.error_code = exc.code
         message.error_message = str(exc)[:500]
         message.updated_at = now
-        if exc.code == OPTED_OUT and message.resident_id:
+        if exc.meaning == OPTED_OUT and message.resident_id:
             resident = session.get(Resident, message.resident_id)
             if not resident.opted_out:
                 resident.opted_out = True
@@ -235,63 +207,83 @@ def _advance(session: Session, message_id: int, status: str) -> bool:
     )
 
 
-def apply_status(
-    session: Session,
-    *,
-    sid: str,
-    status: str,
-    message_id: int | None = None,
-    error_code: int | None = None,
-    error_message: str | None = None,
-) -> str:
-    """Apply a delivery status callback; returns 'updated', 'ignored' or 'unknown'."""
-    from sqlmodel import select
+def find_by_external_id(session: Session, provider: str, external_id: str) -> int | None:
+    """Our message with this provider id, or with it as the id of one of its parts."""
+    found = session.execute(
+        select(Message.id).where(Message.provider == provider, Message.external_id == external_id)
+    ).scalar_one_or_none()
+    if found is None:
+        found = session.execute(
+            select(MessageRef.message_id).where(
+                MessageRef.provider == provider, MessageRef.ref == external_id
+            )
+        ).scalar_one_or_none()
+    return found
 
-    message = session.exec(
-        select(Message).where(Message.provider_sid == sid, Message.direction == OUTBOUND)
-    ).first()
-    if message is None and message_id is not None:
-        message = session.get(Message, message_id)
-        if message is not None and (
-            message.direction != OUTBOUND or message.provider_sid not in (None, sid)
-        ):
-            message = None
-        if message is not None and message.provider_sid is None:
-            message.provider_sid = sid
-    if message is None:
+
+def apply_status(session: Session, provider: str, status: StatusUpdate) -> str:
+    """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'."""
+    message_id = find_by_external_id(session, provider, status.provider_id)
+    if message_id is None and status.message_id is not None:
+        # The callback named our id before the send was recorded: claim the id for it.
+        message_id = session.execute(
+            update(Message)
+            .where(
+                Message.id == status.message_id,
+                Message.direction == OUTBOUND,
+                Message.provider == provider,
+                Message.external_id.is_(None),
+            )
+            .values(external_id=status.provider_id)
+            .returning(Message.id)
+        ).scalar_one_or_none()
+    if message_id is None:
         return "unknown"
-    new = PROVIDER_STATUS[status]
-    if not _advance(session, message.id, new):
+    if not _advance(session, message_id, status.status):
         return "ignored"
-    if error_code is not None:
+    if status.error_code is not None or status.error_message:
         session.execute(
             update(Message)
-            .where(Message.id == message.id)
-            .values(error_code=error_code, error_message=(error_message or "")[:500] or None)
+            .where(Message.id == message_id)
+            .values(error_code=status.error_code, error_message=(status.error_message or "")[:500] or None)
         )
+    if status.meaning == OPTED_OUT:
+        _opt_out(session, message_id)
     return "updated"
 
 
-def reconcile(message_id: int, transport: Transport, settings: Settings) -> str:
-    """For a message stuck in 'sending': record it if the provider has it, else queue it again."""
-    from smsbot import queues
+def _opt_out(session: Session, message_id: int) -> None:
+    """The provider says the person asked it to stop: we stop too (only СТАРТ lifts it)."""
+    resident_id = session.execute(
+        select(Message.resident_id).where(Message.id == message_id)
+    ).scalar_one_or_none()
+    if resident_id is not None:
+        now = utcnow()
+        session.execute(
+            update(Resident)
+            .where(Resident.id == resident_id, Resident.opted_out.is_(False))
+            .values(opted_out=True, opted_out_at=now)
+        )
 
+
+def reconcile(message_id: int, settings: Settings) -> str:
+    """For a message stuck in 'sending': record it if the provider has it, else queue it again."""
     with session_scope() as session:
         message = session.get(Message, message_id)
         if message is None or message.status != OUT_SENDING:
             return "moved on"
-        to, body, claimed_at, kind, attempts = (
-            message.to_phone,
-            message.body,
-            message.claimed_at,
-            message.kind,
-            message.attempts,
-        )
-    found = transport.find_sent(to=to, body=body, since=claimed_at - timedelta(seconds=5))
+        provider = providers.find(settings, message.provider or settings.default_provider or "")
+        if provider is None or provider.uses_connector:
+            return "not ours"  # a connector settles its own unknown sends
+        sms = outgoing_sms(message, settings, provider)
+        claimed_at, kind, attempts = message.claimed_at, message.kind, message.attempts
+    found = provider.find_sent(sms, since=claimed_at - timedelta(seconds=5))
     if found is not None:
-        record(message_id, found)
+        record(message_id, found, provider.name)
         log.info(
-            "message %s was sent before a crash (%s); recorded, not resent", message_id, found.sid
+            "message %s was sent before a crash (%s); recorded, not resent",
+            message_id,
+            found.provider_id,
         )
         return "recorded"
     stuck = (

@@ -92,8 +92,47 @@ def enqueue_notice(notice_id: int) -> bool:
     return _enqueue(NOTICES_QUEUE, "smsbot.jobs.send_notice", notice_id, f"notice-{notice_id}")
 
 
-def enqueue_many_sends(message_ids: Iterable[int], queue_name: str = OUTBOUND_QUEUE) -> int:
-    return sum(enqueue_send(mid, queue_name=queue_name) for mid in message_ids)
+def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
+    """Queue (message id, queue name) sends in one Redis round trip per queue."""
+    by_queue: dict[str, list[int]] = {}
+    for message_id, queue_name in items:
+        by_queue.setdefault(queue_name, []).append(message_id)
+    queued = 0
+    for queue_name, ids in by_queue.items():
+        try:
+            q = queue(queue_name)
+            q.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        "smsbot.jobs.send_outbound",
+                        args=(mid,),
+                        job_id=outbound_job_id(mid),
+                        result_ttl=60,
+                        failure_ttl=86400,
+                    )
+                    for mid in ids
+                ]
+            )
+            queued += len(ids)
+        except RedisError as exc:
+            log.warning("could not queue %d sends (%s); the sweep will retry: %s", len(ids), queue_name, exc)
+    return queued
+
+
+def wake_key(provider: str) -> str:
+    """The Redis list a connector (SMPP) waits on for news of queued messages."""
+    return f"smsbot:wake:{provider}"
+
+
+def wake_connector(provider: str) -> None:
+    """Tell `smsbot smpp` that its provider has queued messages (it polls anyway)."""
+    try:
+        pipe = connection().pipeline()
+        pipe.lpush(wake_key(provider), 1)
+        pipe.ltrim(wake_key(provider), 0, 0)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("could not wake the %s connector; it polls: %s", provider, exc)
 
 
 def _enqueue(queue_name: str, func: str, message_id: int, job_id: str, delay: float = 0) -> bool:

@@ -1,81 +1,46 @@
-"""Playing a resident: post a correctly signed inbound webhook, as Twilio would.
+"""Playing a resident: post the callback a provider would post for their SMS.
 
-Used by `smsbot sms`, the benchmarks and the tests, so that all of them enter through the
-same signed webhook production uses.
+Used by `smsbot sms`, the resident phone page, the benchmarks and the tests, so that all of
+them enter through the same authenticated callback production uses.
 """
 
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlencode
 
 import requests
 
-from smsbot.signatures import expected_signature
-
-INBOUND_PATH = "/sms/inbound"
+from smsbot.providers.base import Provider
 
 
-def new_message_sid() -> str:
-    """A Twilio-shaped SID: SM and 32 hex digits."""
-    return "SM" + secrets.token_hex(16)
-
-
-def inbound_params(
-    *,
-    from_phone: str,
-    to_phone: str,
-    body: str,
-    message_sid: str | None = None,
-    account_sid: str | None = None,
-) -> dict[str, str]:
-    """The form fields Twilio posts for an inbound SMS."""
-    sid = message_sid or new_message_sid()
-    return {
-        "ToCountry": "RU",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "SmsSid": sid,
-        "SmsStatus": "received",
-        "Body": body,
-        "To": to_phone,
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": account_sid or "AC" + "0" * 32,
-        "From": from_phone,
-        "FromCountry": "RU",
-        "ApiVersion": "2010-04-01",
-    }
-
-
-def signed_request(
-    public_url: str, params: dict[str, str], auth_token: str
-) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of a form post signed for `public_url`."""
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": expected_signature(public_url, params, auth_token),
-    }
-    return urlencode(params).encode(), headers
+def new_provider_id() -> str:
+    """An id for a played message: letters and digits, as every provider's ids are."""
+    return "SI" + secrets.token_hex(16)
 
 
 def post_inbound(
     base_url: str,
-    auth_token: str,
+    provider: Provider,
     *,
     from_phone: str,
     to_phone: str,
     body: str,
-    message_sid: str | None = None,
+    provider_id: str | None = None,
     public_base_url: str | None = None,
     session: requests.Session | None = None,
     timeout: float = 10,
 ) -> tuple[str, requests.Response]:
-    """POST a signed inbound SMS to a running smsbot; return (MessageSid, response)."""
-    params = inbound_params(
-        from_phone=from_phone, to_phone=to_phone, body=body, message_sid=message_sid
+    """POST a resident's SMS to a running smsbot as `provider`; return (its id, response)."""
+    provider_id = provider_id or new_provider_id()
+    played = provider.simulate_inbound(
+        public_base_url=public_base_url or base_url,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        text=body,
+        provider_id=provider_id,
     )
-    data, headers = signed_request((public_base_url or base_url) + INBOUND_PATH, params, auth_token)
     http = session or requests
-    response = http.post(base_url + INBOUND_PATH, data=data, headers=headers, timeout=timeout)
-    return params["MessageSid"], response
+    response = http.post(
+        base_url + played.path, data=played.body, headers=played.headers, timeout=timeout
+    )
+    return provider_id, response

@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, queues
+from smsbot import outbound, outgoing, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
-from smsbot.gateway.base import Transport
 from smsbot.models import IN_RECEIVED, INBOUND, OUT_QUEUED, OUT_SENDING, OUTBOUND, Message
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,14 @@ def _lost(ids: list[int], job_id: Callable[[int], str], grace: timedelta) -> lis
     return [i for i, job in zip(ids, jobs, strict=True) if not _alive(job, now, grace)]
 
 
-def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
+def _connector_names(settings: Settings) -> list[str]:
+    """Providers whose connector (SMPP) queues and settles its own sends."""
+    return [
+        name for name in providers.names(settings) if providers.get(settings, name).uses_connector
+    ]
+
+
+def sweep(settings: Settings) -> dict[str, int]:
     """Requeue lost inbound and outbound messages; reconcile sends left half-done."""
     now = utcnow()
     grace = timedelta(seconds=settings.sweep_after_seconds)
@@ -79,10 +85,14 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
                 .limit(BATCH)
             ).scalars()
         )
-        queued = dict(
-            session.execute(
-                select(Message.id, Message.kind)
+        connectors = _connector_names(settings)
+        theirs = Message.provider.is_(None) | Message.provider.not_in(connectors)
+        queued = {
+            row[0]: row
+            for row in session.execute(
+                select(Message.id, Message.kind, Message.provider)
                 .where(
+                    theirs,
                     Message.direction == OUTBOUND,
                     Message.status == OUT_QUEUED,
                     Message.created_at < cutoff,
@@ -91,11 +101,12 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
                 .order_by(Message.id)
                 .limit(BATCH)
             ).all()
-        )
+        }
         sending = list(
             session.execute(
                 select(Message.id)
                 .where(
+                    theirs,
                     Message.direction == OUTBOUND,
                     Message.status == OUT_SENDING,
                     Message.claimed_at < now - timedelta(seconds=settings.sending_grace_seconds),
@@ -114,12 +125,11 @@ def sweep(settings: Settings, transport: Transport) -> dict[str, int]:
     for message_id in lost_in:
         queues.enqueue_inbound(message_id)
     lost_out = _lost(list(queued), queues.outbound_job_id, grace)
-    for message_id in lost_out:
-        queues.enqueue_send(message_id, queue_name=queues.send_queue(queued[message_id]))
+    outgoing.queue_sends([tuple(queued[message_id]) for message_id in lost_out])
     reconciled = 0
     for message_id in sending:
         try:
-            outbound.reconcile(message_id, transport, settings)
+            outbound.reconcile(message_id, settings)
             reconciled += 1
         except Exception:  # noqa: BLE001 - one provider hiccup must not stop the sweep
             log.exception("could not reconcile message %s; next sweep tries again", message_id)

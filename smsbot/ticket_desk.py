@@ -15,14 +15,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from smsbot import conversations, templates, tickets, users
+from smsbot import conversations, outgoing, tickets, users
 from smsbot.exceptions import InvalidTicketTransition, Refused
 from smsbot.models import (
     ACTOR_DISPATCHER,
     ACTOR_RESIDENT,
     KIND_TICKET,
-    OUT_QUEUED,
-    OUTBOUND,
     TICKET_ACCEPTED,
     TICKET_DONE,
     TICKET_IN_PROGRESS,
@@ -261,7 +259,6 @@ def change_status(
     user: User,
     note: str | None,
     now: datetime,
-    default_from: str | None,
 ) -> Message | None:
     """Move the ticket on, record who did it and why, and queue the resident's SMS (returned,
     for the caller to send after the commit; None when the resident cannot be told)."""
@@ -288,7 +285,6 @@ def change_status(
         ticket,
         STATUS_TEMPLATES[to_status],
         {"number": ticket.number, "note": quote(note), "deadline_at": ticket.deadline_at},
-        default_from=default_from,
         now=now,
     )
     if told is not None and ticket.first_reply_at is None:
@@ -302,41 +298,29 @@ def tell_resident(
     template: str,
     params: dict,
     *,
-    default_from: str | None,
     now: datetime,
 ) -> Message | None:
-    """Store an SMS about the ticket to its resident, queued (not for an opted-out phone)."""
+    """Store an SMS about the ticket to its resident, sent after the commit (not when opted out)."""
     resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
     if resident is None or resident.opted_out:
         return None
     company = session.get(Company, ticket.company_id)
-    sender = conversations.sender_number(session, company.id, resident.phone) or default_from
-    if sender is None:
-        return None
-    rendered = templates.render(
-        template, resident.language, translit=company.transliterate, tz=company.timezone, **params
-    )
     conversation = conversations.get_or_create(
         session, company_id=company.id, resident_id=resident.id
     )
-    message = Message(
-        direction=OUTBOUND,
-        status=OUT_QUEUED,
+    message = outgoing.compose(
+        session,
         kind=KIND_TICKET,
-        from_phone=sender,
         to_phone=resident.phone,
-        body=rendered.text,
-        encoding=rendered.measure.encoding,
-        num_segments=rendered.measure.segments,
-        resident_id=resident.id,
-        company_id=company.id,
-        conversation_id=conversation.id,
+        company=company,
+        resident=resident,
         template=template,
+        params=params,
+        conversation_id=conversation.id,
         created_at=now,
-        updated_at=now,
     )
-    session.add(message)
-    session.flush()
+    if message is not None:
+        session.flush()
     return message
 
 

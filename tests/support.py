@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from smsbot.simulate import inbound_params, signed_request
+from smsbot import providers
+from smsbot.simulate import new_provider_id
+from smsbot.providers.twilio import inbound_params, signed_request
 
 PUBLIC = "http://127.0.0.1:5000"
 
@@ -23,12 +25,26 @@ def post_inbound(
     from_phone: str = "+79851234567",
     to_phone: str = "+74951230001",
     sid=None,
+    provider: str | None = None,
 ):  # noqa: ANN001, ANN201
+    """A resident's SMS through `provider`'s callback (the default provider's when None)."""
     settings = app.config["SMSBOT_SETTINGS"]
-    params = inbound_params(from_phone=from_phone, to_phone=to_phone, body=body, message_sid=sid)
-    return params["MessageSid"], post_signed(
-        client, "/sms/inbound", params, settings.webhook_token, public=settings.public_base_url
+    played = providers.get(settings, provider).simulate_inbound(
+        public_base_url=settings.public_base_url,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        text=body,
+        provider_id=sid or new_provider_id(),
     )
+    response = client.post(played.path, data=played.body, headers=played.headers)
+    return _played_id(played), response
+
+
+def _played_id(played) -> str:  # noqa: ANN001
+    from urllib.parse import parse_qs
+
+    fields = parse_qs(played.body.decode())
+    return (fields.get("id") or fields.get("MessageSid"))[0]
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):  # noqa: ANN001, ANN201

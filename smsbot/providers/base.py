@@ -242,3 +242,8 @@ class Provider(ABC):
     def describe(self) -> dict[str, str]:
         """What `smsbot check-config` shows: settings in force, never a secret."""
         return {}
+
+
+def playable(provider: Provider) -> bool:
+    """Whether a resident can be played through this provider's HTTP callback."""
+    return type(provider).simulate_inbound is not Provider.simulate_inbound

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlmodel import Session
 
-from smsbot import canned, conversations, queues, users
+from smsbot import canned, conversations, users
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
 from smsbot.models import Conversation, Resident, User
@@ -26,7 +26,6 @@ from smsbot.web.common import (
     live_items,
     refused,
     require_writer,
-    settings,
     visible_companies,
 )
 from smsbot.web.i18n import gettext
@@ -158,17 +157,15 @@ def reply(conversation_id: int):  # noqa: ANN201
         return _back(conversation_id)
     try:
         with session_scope() as session:
-            message = conversations.reply(
+            conversations.reply(
                 session,
                 conversation=session.get(Conversation, conversation.id),
                 author=current_user,
                 body=body,
-                default_from=settings().twilio_from,
             )
     except Refused as exc:
         refused(exc)
         return render_thread_again(conversation, body)
-    queues.enqueue_send(message.id)
     flash(gettext("Reply queued for sending."), "ok")
     return _back(conversation_id)
 

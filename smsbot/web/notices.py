@@ -7,7 +7,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import current_user
 from sqlmodel import select
 
-from smsbot import notices, queues
+from smsbot import notices
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
 from smsbot.models import Building, Notice, User
@@ -19,7 +19,6 @@ from smsbot.web.common import (
     live,
     refused,
     require_writer,
-    settings,
     visible_companies,
 )
 from smsbot.web.i18n import gettext
@@ -66,9 +65,7 @@ def new():  # noqa: ANN201
                         author_id=current_user.id,
                         building_ids=chosen,
                         body=body,
-                        default_from=settings().twilio_from,
                     )
-                queues.enqueue_notice(notice.id)
                 flash(gettext("The notice is being sent."), "ok")
                 return redirect(url_for("notices.show", notice_id=notice.id))
             preview = notices.preview(dbs(), company.id, chosen, body)

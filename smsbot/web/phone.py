@@ -14,7 +14,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
-from smsbot import simulate
+from smsbot import providers, simulate
 from smsbot.models import (
     INBOUND,
     OUTBOUND,
@@ -26,6 +26,7 @@ from smsbot.models import (
     Resident,
 )
 from smsbot.phones import InvalidPhone, normalize
+from smsbot.providers.base import Provider, playable
 from smsbot.web.common import dbs, first_submit, live, live_items, require_admin, scope, settings
 from smsbot.web.i18n import gettext
 from smsbot.web.inbox import _signed_in
@@ -46,6 +47,18 @@ def _numbers() -> list[CompanyNumber]:
     if companies is not None:
         query = query.where(CompanyNumber.company_id.in_(list(companies)))
     return list(dbs().exec(query))
+
+
+def _provider_of(number: str) -> Provider | None:
+    """The provider to play a resident through: the number's own when it can be played over
+    HTTP, else the default or the local outbox (an SMPP number has no HTTP callback)."""
+    current = settings()
+    own = dbs().exec(select(CompanyNumber.provider).where(CompanyNumber.phone == number)).first()
+    for name in (own, current.default_provider, "outbox"):
+        found = providers.find(current, name or "")
+        if found is not None and found.can_receive and playable(found):
+            return found
+    return None
 
 
 def _known_phones() -> list[str]:
@@ -151,10 +164,14 @@ def send():  # noqa: ANN201
         return redirect(url_for("phone.index", **back))
     if first_submit():
         current = settings()
+        provider = _provider_of(to)
+        if provider is None:
+            flash(gettext("No provider of this number can be played from here."), "error")
+            return redirect(url_for("phone.index", **back))
         try:
             _, response = simulate.post_inbound(
                 current.public_base_url,
-                current.webhook_token,
+                provider,
                 from_phone=phone,
                 to_phone=to,
                 body=body.replace("\r\n", "\n"),

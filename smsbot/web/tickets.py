@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import select
 
-from smsbot import categories, queues, ticket_desk, tickets, users
+from smsbot import categories, ticket_desk, tickets, users
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
@@ -19,7 +19,6 @@ from smsbot.web.common import (
     live_items,
     refused,
     require_writer,
-    settings,
     visible_companies,
 )
 from smsbot.web.i18n import gettext
@@ -153,13 +152,11 @@ def change_status(ticket_id: int):  # noqa: ANN201
                 user=current_user,
                 note=request.form.get("note"),
                 now=utcnow(),
-                default_from=settings().twilio_from,
             )
     except Refused as exc:
         refused(exc)
         return _back(ticket_id)
     if sms is not None:
-        queues.enqueue_send(sms.id)
         flash(gettext("Status changed; the resident is told by SMS."), "ok")
     else:
         flash(

@@ -160,6 +160,8 @@ RU: dict[str, str] = {
     "The webhook at {url} did not answer; is PUBLIC_BASE_URL this service's address?":
         "Вебхук по адресу {url} не ответил; PUBLIC_BASE_URL — точно адрес этого сервиса?",
     "The webhook refused the message ({status}): {reason}": "Вебхук отклонил сообщение ({status}): {reason}",
+    "No provider of this number can be played from here.":
+        "Сообщение на этот номер отсюда не отправить: его провайдер не принимает запросы по HTTP.",
     # --- canned replies
     "No canned replies yet.": "Шаблонов пока нет.",
     "New canned reply": "Новый шаблон",

@@ -1,132 +1,134 @@
-"""Twilio's two webhooks: an inbound SMS, and the delivery status of one we sent.
+"""Providers' callbacks: POST /sms/<provider>/inbound and /sms/<provider>/status.
 
-The inbound hook only validates, stores and queues: one INSERT and one Redis push, then an
-empty TwiML answer. It never calls Twilio and never waits for a handler, so Twilio's
-15-second limit is never at risk and a burst of messages costs milliseconds each.
+A callback is checked by its provider (signature or secret), read into residents' messages
+and delivery states, stored, and answered in the form that provider expects. An inbound
+message costs one INSERT and one Redis push: the hook never calls a provider and never
+waits for a handler, so no provider's time limit is at risk. Anything stored here is
+durable before the provider hears success; a repeat (the provider resending a callback it
+thinks was lost) changes nothing. `/sms/inbound` and `/sms/status` stay for Twilio consoles
+set up before providers had names.
 """
 
 from __future__ import annotations
 
 import logging
 
-import phonenumbers
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, current_app, request
 from sqlmodel import Session
 
-from smsbot import db, inbound, outbound, queues
-from smsbot.inbound import InboundSms
-from smsbot.phones import is_e164, mask
-from smsbot.web.twilio_auth import require_twilio_signature
+from smsbot import db, inbound, outbound, providers, queues
+from smsbot.phones import mask
+from smsbot.providers.base import (
+    INBOUND_HOOK,
+    STATUS_HOOK,
+    BadWebhook,
+    NotAuthentic,
+    Provider,
+    WebhookReply,
+    WebhookRequest,
+)
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/sms")
 
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-"""No synchronous reply: answers go out through the queue and the Messages API."""
-MAX_BODY = 1600
-"""Twilio's own limit for a message body."""
-MAX_SID = 64
+LEGACY_PROVIDER = "twilio"
+"""What /sms/inbound and /sms/status were before providers had names."""
 
 
-class BadRequest(ValueError):
-    """A webhook field is missing or malformed; the message says which and why."""
+def _provider(name: str) -> Provider:
+    found = providers.find(current_app.config["SMSBOT_SETTINGS"], name)
+    if found is None or not found.can_receive:
+        abort(404, description=f"no provider {name!r} receives here")
+    return found
 
 
-def _bad(problems: list[str]) -> Response:
-    return Response("bad request: " + "; ".join(problems) + "\n", 400, mimetype="text/plain")
+def _webhook_request(hook: str) -> WebhookRequest:
+    """The request as a plug-in sees it, with every public URL the provider may have used.
+
+    Providers sign the public URL they posted to. Behind a proxy our own request.url differs
+    (http instead of https, an internal host), so it is rebuilt from PUBLIC_BASE_URL, or
+    taken from the X-Forwarded-* headers when TRUSTED_PROXIES says how many to believe.
+    """
+    settings = current_app.config["SMSBOT_SETTINGS"]
+    path = request.full_path if request.query_string else request.path
+    urls = [settings.public_base_url + path]
+    if settings.trusted_proxies and request.url not in urls:
+        urls.append(request.url)  # ProxyFix has applied X-Forwarded-Proto/Host
+    body = request.get_data(cache=True)  # before .form, which would consume the stream
+    return WebhookRequest(
+        hook=hook,
+        method=request.method,
+        urls=tuple(urls),
+        args=request.args.to_dict(flat=False),
+        form=request.form.to_dict(flat=False),
+        headers=dict(request.headers),
+        body=body,
+        content_type=request.content_type or "",
+    )
 
 
-def _phone(form, name: str, problems: list[str]) -> str:  # noqa: ANN001
-    value = (form.get(name) or "").strip()
-    if not value:
-        problems.append(f"{name} is required")
-        return ""
+def _answer(reply: WebhookReply) -> Response:
+    return Response(reply.body, reply.status, content_type=reply.content_type)
+
+
+def _handle(name: str, hook: str) -> Response:
+    provider = _provider(name)
+    webhook = _webhook_request(hook)
     try:
-        possible = is_e164(value) and phonenumbers.is_possible_number(
-            phonenumbers.parse(value, None)
-        )
-    except phonenumbers.NumberParseException:
-        possible = False
-    if not possible:
-        problems.append(f"{name} must be a phone number in E.164 form like +79851234567")
-    return value
+        provider.authenticate(webhook)
+    except NotAuthentic as exc:
+        log.warning("refused %s callback to %s: %s", name, request.path, exc)
+        return _answer(provider.refuse(webhook, 403, str(exc)))
+    try:
+        parsed = provider.parse(webhook)
+    except BadWebhook as exc:
+        log.warning("refused %s callback: %s", name, exc)
+        return _answer(provider.refuse(webhook, 400, "bad request: " + str(exc)))
+
+    created_ids = []
+    if parsed.inbound:
+        with db.writer().begin() as conn:
+            for sms in parsed.inbound:
+                message_id, created = inbound.store(conn, sms)
+                if created:
+                    created_ids.append(message_id)
+                log.info(
+                    "inbound via %s from %s %s %s",
+                    name,
+                    mask(sms.from_phone),
+                    "stored as" if created else "is a repeat of",
+                    message_id,
+                )
+    for message_id in created_ids:
+        queues.enqueue_inbound(message_id)
+    if parsed.statuses:
+        with Session(db.writer()) as session:
+            for status in parsed.statuses:
+                result = outbound.apply_status(session, provider.name, status)
+                if result == "unknown":
+                    log.info("%s status %s for an unknown message; ignored", name, status.status)
+            session.commit()
+    return _answer(provider.respond(webhook, parsed))
 
 
-def _sid(form, name: str, problems: list[str]) -> str:  # noqa: ANN001
-    value = (form.get(name) or "").strip()
-    if not value:
-        problems.append(f"{name} is required")
-    elif len(value) > MAX_SID or not value.isascii() or not value.isalnum():
-        problems.append(f"{name} must be a Twilio SID (letters and digits, at most {MAX_SID})")
-    return value
+@bp.post("/<name>/inbound")
+def receive_inbound(name: str) -> Response:
+    """A resident's SMS (or several, or statuses, for a provider with one URL for all)."""
+    return _handle(name, INBOUND_HOOK)
+
+
+@bp.post("/<name>/status")
+def receive_status(name: str) -> Response:
+    """Delivery states of our messages."""
+    return _handle(name, STATUS_HOOK)
 
 
 @bp.post("/inbound")
-@require_twilio_signature
-def receive_inbound() -> Response:
-    """Store a resident's SMS once per MessageSid and queue it for a worker."""
-    form = request.form
-    problems: list[str] = []
-    sid = _sid(form, "MessageSid", problems)
-    from_phone = _phone(form, "From", problems)
-    to_phone = _phone(form, "To", problems)
-    body = form.get("Body")
-    if body is None:
-        problems.append("Body is required (it may be empty)")
-    elif len(body) > MAX_BODY:
-        problems.append(f"Body is {len(body)} characters; at most {MAX_BODY}")
-    if problems:
-        log.warning("refused inbound webhook: %s", "; ".join(problems))
-        return _bad(problems)
-
-    sms = InboundSms(sid, from_phone, to_phone, body or "", form.to_dict())
-    with db.writer().begin() as conn:
-        message_id, created = inbound.store(conn, sms)
-    if created:
-        queues.enqueue_inbound(message_id)
-        log.info("inbound %s from %s stored as %s", sid, mask(from_phone), message_id)
-    else:
-        log.info("inbound %s from %s is a repeat of %s", sid, mask(from_phone), message_id)
-    return Response(EMPTY_TWIML, 200, mimetype="text/xml")
+def legacy_inbound() -> Response:
+    return _handle(LEGACY_PROVIDER, INBOUND_HOOK)
 
 
 @bp.post("/status")
-@require_twilio_signature
-def receive_status() -> Response:
-    """Move one of our messages forward on a delivery status callback."""
-    form = request.form
-    problems: list[str] = []
-    sid = _sid(form, "MessageSid", problems)
-    status = (form.get("MessageStatus") or "").strip().lower()
-    if not status:
-        problems.append("MessageStatus is required")
-    elif status not in outbound.PROVIDER_STATUS:
-        problems.append(
-            f"MessageStatus {status!r} is not one of {', '.join(sorted(outbound.PROVIDER_STATUS))}"
-        )
-    error_code = None
-    if form.get("ErrorCode"):
-        try:
-            error_code = int(form["ErrorCode"])
-        except ValueError:
-            problems.append("ErrorCode must be a number")
-    message_id = None
-    if request.args.get("o"):
-        try:
-            message_id = int(request.args["o"])
-        except ValueError:
-            problems.append("query parameter o must be a message id")
-    if problems:
-        log.warning("refused status callback: %s", "; ".join(problems))
-        return _bad(problems)
-
-    with Session(db.writer()) as session:
-        result = outbound.apply_status(
-            session, sid=sid, status=status, message_id=message_id,
-            error_code=error_code, error_message=form.get("ErrorMessage"),
-        )  # fmt: skip
-        session.commit()
-    if result == "unknown":
-        log.info("status %s for unknown message %s; ignored", status, sid)
-    return Response("", 200)
+def legacy_status() -> Response:
+    return _handle(LEGACY_PROVIDER, STATUS_HOOK)

@@ -76,7 +76,7 @@ def text(client, app, demo, clock) -> Callable[..., list[Message]]:  # noqa: ANN
         assert response.status_code == 200
         run_jobs(app)
         with Session(db.engine()) as session:
-            inbound = session.exec(select(Message).where(Message.provider_sid == sid)).one()
+            inbound = session.exec(select(Message).where(Message.external_id == sid)).one()
         return outbound_messages(reply_to_id=inbound.id)
 
     return send

@@ -158,7 +158,7 @@ def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(servic
 
     recover(env, lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded")
     [reply] = outbound_messages()
-    assert reply.provider_sid == fake_twilio.messages(to=DEMO_PHONE)[0]["sid"]
+    assert reply.external_id == fake_twilio.messages(to=DEMO_PHONE)[0]["sid"]
     assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
 
 

@@ -19,7 +19,7 @@ COMPANY_NUMBER = "+74951230001"
 
 def _inbound(sid: str) -> Message:
     with Session(db.engine()) as session:
-        return session.exec(select(Message).where(Message.provider_sid == sid)).one()
+        return session.exec(select(Message).where(Message.external_id == sid)).one()
 
 
 def test_help_goes_out_through_the_local_outbox(client, app, demo):
@@ -35,7 +35,7 @@ def test_help_goes_out_through_the_local_outbox(client, app, demo):
     assert reply.to_phone == DEMO_PHONE and reply.from_phone == COMPANY_NUMBER
     assert "БАЛАНС" in reply.body and "УК «Заречье»" in reply.body
     [recorded] = OutboxTransport(queues.connection()).messages()
-    assert recorded["body"] == reply.body and recorded["sid"] == reply.provider_sid
+    assert recorded["body"] == reply.body and recorded["sid"] == reply.external_id
 
 
 def test_english_help(client, app, demo):
@@ -61,7 +61,7 @@ def test_reply_reaches_fake_twilio_and_its_delivery_comes_back(live_app, live_de
     assert sent["status_callback"].endswith(f"/sms/status?o={outbound_messages()[0].id}")
     wait_until(lambda: outbound_messages()[0].status == "delivered", what="delivered status")
     [reply] = outbound_messages()
-    assert reply.provider_sid == sent["sid"] and reply.num_segments == int(sent["num_segments"])
+    assert reply.external_id == sent["sid"] and reply.num_segments == int(sent["num_segments"])
 
 
 def test_chat_lands_in_the_inbox_and_is_acknowledged_once(client, app, demo):
@@ -154,7 +154,7 @@ def test_transient_failures_are_retried_until_sent(live_app, live_demo, fake_twi
     [sent] = fake_twilio.wait_for_messages(1, to=DEMO_PHONE)
     wait_until(lambda: outbound_messages()[0].status == "delivered", what="delivered")
     [reply] = outbound_messages()
-    assert reply.attempts == 3 and reply.provider_sid == sent["sid"]
+    assert reply.attempts == 3 and reply.external_id == sent["sid"]
 
 
 def test_opted_out_at_twilio_marks_the_resident_and_is_not_retried(

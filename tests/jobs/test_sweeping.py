@@ -34,7 +34,7 @@ def _inbound_id(sid: str) -> int:
     from sqlmodel import select
 
     with Session(db.engine()) as session:
-        return session.exec(select(Message.id).where(Message.provider_sid == sid)).one()
+        return session.exec(select(Message.id).where(Message.external_id == sid)).one()
 
 
 def test_message_never_queued_is_queued_by_the_sweep(client, app, demo, redis_url):
@@ -111,7 +111,7 @@ def test_reconcile_records_a_send_the_provider_already_has(live_app, live_demo, 
     transport.send(to=reply.to_phone, body=reply.body, from_=reply.from_phone, status_callback=None)
     assert outbound.reconcile(reply.id, transport, settings) == "recorded"
     [recorded] = outbound_messages()
-    assert recorded.provider_sid == fake_twilio.messages(to=reply.to_phone)[0]["sid"]
+    assert recorded.external_id == fake_twilio.messages(to=reply.to_phone)[0]["sid"]
     run_jobs(live_app)
     assert len(fake_twilio.messages(to=reply.to_phone)) == 1
 

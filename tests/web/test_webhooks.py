@@ -25,7 +25,7 @@ def test_signed_inbound_is_stored_queued_and_answered_with_empty_twiml(client, a
     assert response.mimetype == "text/xml"
     assert response.data.decode().endswith("<Response/>")
     [message] = _messages()
-    assert (message.provider_sid, message.direction, message.status) == (sid, INBOUND, IN_RECEIVED)
+    assert (message.external_id, message.direction, message.status) == (sid, INBOUND, IN_RECEIVED)
     assert message.body == "помощь" and message.encoding == "UCS-2"
     queued = Redis.from_url(redis_url).lrange("rq:queue:inbound", 0, -1)
     assert queued == [f"inbound-{message.id}".encode()]
@@ -134,7 +134,7 @@ def _outbound(app, status="accepted", sid="SM" + "a" * 32) -> int:
     from smsbot.models import OUTBOUND
 
     with Session(db.engine()) as session:
-        message = Message(direction=OUTBOUND, status=status, kind="reply", provider_sid=sid,
+        message = Message(direction=OUTBOUND, status=status, kind="reply", provider="twilio", external_id=sid,
                           from_phone="+74951230001", to_phone="+79851234567", body="ok")  # fmt: skip
         session.add(message)
         session.commit()
@@ -183,7 +183,7 @@ def test_status_finds_the_message_by_our_id_before_its_sid_is_recorded(client, a
     assert _status(client, app, sid, "sent", query=f"?o={message_id}").status_code == 200
     with Session(db.engine()) as session:
         message = session.get(Message, message_id)
-        assert (message.provider_sid, message.status) == (sid, "sent")
+        assert (message.external_id, message.status) == (sid, "sent")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from smsbot.signatures import candidate_urls, expected_signature, is_valid
+from smsbot.providers.twilio.signatures import candidate_urls, expected_signature, is_valid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = REPO_ROOT.parent / "shared" / "testdata"

@@ -2,7 +2,7 @@
 
 We always talk to Twilio through the official SDK, so that development, tests and benchmarks
 exercise exactly the code path production uses. Locally the SDK is aimed at
-:mod:`smsbot.gateway.fake_twilio` instead of ``https://api.twilio.com``.
+:mod:`standins.twilio` instead of ``https://api.twilio.com``.
 
 How the redirection works (twilio 9.x): every REST domain object (``client.api`` is a
 :class:`twilio.base.domain.Domain`) builds absolute URLs from its public ``base_url``

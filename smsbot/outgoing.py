@@ -1,0 +1,209 @@
+"""One door for every SMS smsbot sends: bot replies, dispatcher replies, ticket texts,
+deadline alerts, notices and opt-out confirmations.
+
+`compose` renders the text (a template in the reader's language, or a person's own words),
+measures it, chooses the provider and the sender, honours opt-out, and stores the row as
+'queued' in the caller's transaction. The send is queued only once that transaction
+commits (an SQLAlchemy after_commit hook), so a rolled-back transaction sends nothing and a
+committed one never waits for someone to remember to queue it.
+
+Which provider: a reply leaves through the provider and number the resident wrote to;
+anything else (notices, alerts, a dispatcher's first word) through the company's own
+provider (Company.provider, else the service's default) and that provider's company number.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, select
+
+from smsbot import config, providers, queues, templates
+from smsbot.clock import utcnow
+from smsbot.models import (
+    INBOUND,
+    KIND_OPT_OUT,
+    OUT_QUEUED,
+    OUTBOUND,
+    Company,
+    CompanyNumber,
+    Message,
+    Resident,
+)
+from smsbot.segments import measure
+
+log = logging.getLogger(__name__)
+
+_PENDING = "smsbot.outgoing"
+"""session.info key: messages composed in this transaction, queued after its commit."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one SMS leaves: through which provider account, from which number or name."""
+
+    provider: str | None
+    sender: str | None
+    """None: the provider's own default sender (TWILIO_FROM, SMPP_SOURCE …)."""
+
+
+def route(
+    session: Session,
+    *,
+    company: Company | None,
+    resident_phone: str | None = None,
+    reply_to: Message | None = None,
+) -> Route:
+    """Where an SMS to this person leaves from (see the module docstring)."""
+    if reply_to is not None and reply_to.direction == INBOUND and reply_to.provider:
+        return Route(reply_to.provider, reply_to.to_phone)
+    if company is not None and resident_phone:
+        last = session.exec(
+            select(Message.provider, Message.to_phone)
+            .join(CompanyNumber, CompanyNumber.phone == Message.to_phone)
+            .where(
+                Message.direction == INBOUND,
+                Message.from_phone == resident_phone,
+                CompanyNumber.company_id == company.id,
+                Message.provider.is_not(None),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            return Route(last[0], last[1])
+    provider = (company.provider if company else None) or config.current().default_provider
+    sender = None
+    if company is not None:
+        numbers = session.exec(
+            select(CompanyNumber.phone, CompanyNumber.provider)
+            .where(CompanyNumber.company_id == company.id)
+            .order_by(CompanyNumber.id)
+        ).all()
+        default = config.current().default_provider
+        for phone, number_provider in numbers:
+            if (number_provider or default) == provider:
+                sender = phone
+                break
+    return Route(provider, sender)
+
+
+def compose(
+    session: Session,
+    *,
+    kind: str,
+    to_phone: str,
+    company: Company | None,
+    resident: Resident | None = None,
+    template: str | None = None,
+    params: dict[str, Any] | None = None,
+    text: str | None = None,
+    language: str | None = None,
+    reply_to: Message | None = None,
+    via: Route | None = None,
+    **fields: Any,
+) -> Message | None:
+    """Store one SMS to send after the commit; None when the resident opted out.
+
+    Give a `template` (rendered in `language`, else the resident's) or the exact `text`.
+    `fields` are further Message columns (conversation_id, author_id, notice_id, reply_key).
+    A KIND_OPT_OUT message (the confirmation of СТОП itself) goes out regardless.
+    """
+    if resident is not None and resident.opted_out and kind != KIND_OPT_OUT:
+        return None
+    if template is not None:
+        rendered = templates.render(
+            template,
+            language or (resident.language if resident else None) or "ru",
+            translit=bool(company and company.transliterate),
+            **({"tz": company.timezone} if company else {}) | (params or {}),
+        )
+        body, measured = rendered.text, rendered.measure
+    else:
+        body = text or ""
+        measured = measure(body)
+    via = via or route(
+        session, company=company, resident_phone=to_phone, reply_to=reply_to
+    )
+    now = fields.pop("created_at", None) or utcnow()
+    message = Message(
+        direction=OUTBOUND,
+        status=OUT_QUEUED,
+        kind=kind,
+        provider=via.provider,
+        from_phone=via.sender or "",
+        to_phone=to_phone,
+        body=body,
+        encoding=measured.encoding,
+        num_segments=measured.segments,
+        resident_id=resident.id if resident else None,
+        company_id=company.id if company else None,
+        reply_to_id=reply_to.id if reply_to is not None else None,
+        template=template,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(message)
+    session.info.setdefault(_PENDING, []).append(message)
+    return message
+
+
+def queue_after_commit(
+    session: Session, message_ids: list[int], *, kind: str, provider: str | None
+) -> None:
+    """Queue sends of rows stored in bulk (a notice's copies) once the transaction commits."""
+    session.info.setdefault(_PENDING, []).extend((mid, kind, provider) for mid in message_ids)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _collect(session: OrmSession) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    session.flush()
+    ready = session.info.setdefault(_PENDING + ".ids", [])
+    for item in pending:
+        if isinstance(item, Message):
+            ready.append((item.id, item.kind, item.provider))
+        else:
+            ready.append(item)
+    pending.clear()
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _queue(session: OrmSession) -> None:
+    ready = session.info.pop(_PENDING + ".ids", None)
+    if ready:
+        queue_sends(ready)
+
+
+def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
+    """Queue (message id, kind, provider) sends: RQ jobs, or a wake-up for a connector.
+
+    A connector (SMPP) claims its provider's queued rows from the database itself, so it
+    only needs to hear that there are some. Redis being down costs nothing but time: the
+    sweep and the connector's own polling find the rows.
+    """
+    settings = config.current()
+    jobs: list[tuple[int, str]] = []
+    wake: set[str] = set()
+    for message_id, kind, name in items:
+        provider = providers.find(settings, name or settings.default_provider or "")
+        if provider is not None and provider.uses_connector:
+            wake.add(provider.name)
+        else:
+            jobs.append((message_id, queues.send_queue(kind)))
+    queues.enqueue_sends(jobs)
+    for name in wake:
+        queues.wake_connector(name)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(session: OrmSession) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING + ".ids", None)
