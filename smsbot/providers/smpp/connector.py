@@ -51,8 +51,6 @@ from smsbot.providers.smpp.session import TEMPORARY_APP_ERROR, Dropped, NotBound
 
 log = logging.getLogger(__name__)
 
-WAKE_KEY = "smsbot:wake:{provider}"
-"""The list one LPUSH on wakes the connector of that provider (smsbot's one door does it)."""
 THROTTLE_PAUSE = 1.0
 """Seconds we send nothing after ESME_RTHROTTLED or ESME_RMSGQFUL."""
 SLOW_DOWN = {consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL}
@@ -85,6 +83,7 @@ class AccountConnector:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_scan = self._next_parts = 0.0
+        self._scanned = False
 
     # --- life -----------------------------------------------------------------------------
 
@@ -107,7 +106,8 @@ class AccountConnector:
     # --- the session's callbacks (listener thread) -------------------------------------------
 
     def on_bound(self) -> None:
-        self._next_scan = 0.0  # the sender thread looks for unknown sends at once
+        self._scanned = False  # until the sender thread has looked, a receipt may be theirs
+        self._next_scan = 0.0
 
     def on_submit_resp(self, sequence: int, status: int, message_id: str | None) -> None:
         with self._lock:
@@ -249,12 +249,16 @@ class AccountConnector:
         now = time.monotonic()
         with self._lock:
             first = self._deferred.setdefault(receipt.message_id, now)
-            waiting = bool(self._inflight or self._unknown)
+            waiting = bool(self._inflight or self._unknown or not self._scanned)
         if waiting and now - first < self.config.unknown_wait_seconds + 60:
             return False
         with self._lock:
             self._deferred.pop(receipt.message_id, None)
-        log.info("SMPP %s: a receipt for an id we never sent: ignored", self.config.name)
+        log.info(
+            "SMPP %s: a receipt for an id we never sent (%s): ignored",
+            self.config.name,
+            receipt.message_id,
+        )
         return True
 
     def _apply(self, receipt: Receipt) -> bool:
@@ -309,6 +313,7 @@ class AccountConnector:
         now = time.monotonic()
         with self._lock:
             self._unknown = found
+            self._scanned = True
             heard = {u.message_id: self._unknown_heard.get(u.message_id, now) for u in found}
             self._unknown_heard = heard
         for u in found:
@@ -396,7 +401,7 @@ class AccountConnector:
 
     def _wait_for_wake(self, seconds: float) -> None:
         try:
-            queues.connection().blpop(WAKE_KEY.format(provider=self.config.name), timeout=seconds)
+            queues.connection().blpop(queues.wake_key(self.config.name), timeout=seconds)
         except RedisError:
             self._stop.wait(seconds)
 

@@ -229,7 +229,7 @@ def unknown(config: SmppConfig, exclude: set[int]) -> list[Unknown]:
                 Message.direction == OUTBOUND,
                 Message.status == OUT_SENDING,
                 Message.provider == config.name,
-                Message.provider_sid.is_(None),
+                Message.external_id.is_(None),
             )
             .order_by(Message.id)
         ).all()
@@ -245,7 +245,7 @@ def release_unknown(message_id: int, claimed_at: datetime) -> bool:
                 .where(
                     Message.id == message_id,
                     Message.status == OUT_SENDING,
-                    Message.provider_sid.is_(None),
+                    Message.external_id.is_(None),
                     Message.claimed_at == claimed_at,
                 )
                 .values(status=OUT_QUEUED, next_attempt_at=None, updated_at=utcnow())

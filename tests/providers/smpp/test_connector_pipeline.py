@@ -130,7 +130,7 @@ def test_a_resident_sms_gets_a_reply_over_smpp_that_is_delivered(smpp_app, conne
     [reply] = outbound_messages()
     [submitted] = smsc.submitted
     assert submitted.destination == DEMO_PHONE.lstrip("+") and submitted.text == reply.body
-    assert reply.provider == "smpp" and reply.provider_sid == submitted.message_ids[0]
+    assert reply.provider == "smpp" and reply.external_id == submitted.message_ids[0]
     assert ("mo", 0) in smsc.deliver_resps
 
 
