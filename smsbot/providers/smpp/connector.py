@@ -384,16 +384,19 @@ class AccountConnector:
                     if not out.to_write or out.failure is not None:
                         break
                     index = out.to_write.pop(0)
+                    # Counted as written from now on, so an answer to an earlier part cannot
+                    # settle the message while this one is on its way out.
+                    out.written.add(index)
 
                 def register(sequence: int, out: Outgoing = out, index: int = index) -> None:
                     with self._lock:
                         self._by_seq[sequence] = (out, index)
-                        out.written.add(index)
 
                 try:
                     self.session.submit(register, **outgoing.submit_fields(out, index))
                 except NotBound:
                     with self._lock:
+                        out.written.discard(index)
                         out.to_write.insert(0, index)
                     return
                 except Dropped:

@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import Session, select
 
 from smsbot import db
-from smsbot.models import INBOUND, KIND_REPLY, OUT_QUEUED, OUTBOUND, Message
+from smsbot.models import INBOUND, KIND_REPLY, OUT_QUEUED, OUTBOUND, Message, MessageRef
 from smsbot.providers.smpp.connector import AccountConnector
 from standins.smpp import FakeSmsc
 from tests.conftest import run_jobs
@@ -131,6 +131,10 @@ def test_a_resident_sms_gets_a_reply_over_smpp_that_is_delivered(smpp_app, conne
     [submitted] = smsc.submitted
     assert submitted.destination == DEMO_PHONE.lstrip("+") and submitted.text == reply.body
     assert reply.provider == "smpp" and reply.external_id == submitted.message_ids[0]
+    assert reply.num_segments == len(submitted.message_ids)
+    with Session(db.engine()) as session:
+        refs = session.exec(select(MessageRef.ref).where(MessageRef.message_id == reply.id)).all()
+    assert sorted(refs) == sorted(submitted.message_ids[1:])
     assert ("mo", 0) in smsc.deliver_resps
 
 
@@ -209,7 +213,8 @@ def test_killed_with_sigkill_while_sending_each_reply_goes_out_once(smpp_app, sm
     try:
         wait_until(lambda: statuses() == {"delivered": 200}, timeout=120, what="all delivered")
     finally:
-        second.terminate()
-        second.wait(15)
+        second.terminate()  # SIGTERM: unbind and exit
+        assert second.wait(15) == 0
+    assert smsc.wait_for(lambda s: s.bound("smsbot") == 0)
     sent_once(smsc)
     assert len(smsc.submitted) == 200
