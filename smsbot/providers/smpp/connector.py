@@ -358,7 +358,7 @@ class AccountConnector:
                 limit = now - self.config.unknown_wait_seconds - 120
                 self._deferred = {k: t for k, t in self._deferred.items() if t > limit}
         if now >= self._next_parts:
-            self._next_parts = now + PARTS_SCAN_SECONDS
+            self._next_parts = now + min(PARTS_SCAN_SECONDS, self.incoming.reassembly_seconds / 2)
             self.incoming.expire_parts()
         self._write_pending()
         free = self.session.free_window()

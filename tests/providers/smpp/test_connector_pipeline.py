@@ -151,6 +151,14 @@ def test_a_long_cyrillic_sms_in_parts_out_of_order_is_stored_once(smpp_app, conn
     assert len(inbound()) == 1
 
 
+def test_a_long_sms_whose_last_part_never_comes_is_stored_with_what_came(connector, smsc):  # noqa: ANN001
+    text = "Добрый день. " * 12
+    smsc.send_mo(DEMO_PHONE, COMPANY_NUMBER, text, order=[1])
+    assert smsc.wait_for(lambda s: ("mo", 0) in s.deliver_resps)
+    [received] = wait_until(inbound, what="the incomplete SMS stored after the wait")
+    assert received.body == text[:67]
+
+
 def test_an_undelivered_receipt(smpp_app, connector, smsc):  # noqa: ANN001
     smsc.set_outcome("UNDELIV", destination=DEMO_PHONE)
     queue_replies(1, to=DEMO_PHONE)
