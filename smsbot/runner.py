@@ -139,7 +139,7 @@ class Supervisor:
         for child in self.children:
             if child.process is None:
                 self._spawn(child)
-        transport = "fake Twilio" if self.fake_twilio else settings.transport
+        transport = "fake Twilio" if self.fake_twilio else (settings.default_provider or "none")
         click.echo(
             f"smsbot is running on http://{self.host}:{self.port} "
             f"({self.workers} workers, transport: {transport}, database: {settings.database_url.split(':')[0]})"

@@ -2,7 +2,7 @@
 
 Why: development, tests and benchmarks must run without internet and without spending money,
 yet exercise the same code production runs, i.e. the real twilio SDK (see
-:func:`smsbot.gateway.twilio_client.make_client`) and real, signed status callbacks. So this
+:func:`smsbot.providers.twilio.client.make_client`) and real, signed status callbacks. So this
 server speaks Twilio's wire format: form-encoded creates with HTTP Basic auth, Twilio's
 resource, list-page and error JSON, and ``X-Twilio-Signature``-signed status callbacks.
 It also injects the failures we must survive (5xx, 429, unsubscribed recipients, slow

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from smsbot import providers
+from smsbot.providers.twilio import signed_request
 from smsbot.simulate import new_provider_id
-from smsbot.providers.twilio import inbound_params, signed_request
 
 PUBLIC = "http://127.0.0.1:5000"
 

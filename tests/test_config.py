@@ -17,7 +17,8 @@ def test_defaults_run_locally_with_sqlite_and_the_outbox(tmp_path):
     assert settings.env == "development"
     assert settings.database_url == f"sqlite:///{tmp_path / 'smsbot.db'}"
     assert settings.redis_url is None
-    assert settings.transport == "outbox"
+    assert settings.default_provider == "outbox"
+    assert [c.kind for c in settings.providers] == ["outbox"]
     assert settings.public_base_url == "http://127.0.0.1:5000"
     assert len(settings.secret_key) >= 32
     assert load(tmp_path).secret_key == settings.secret_key  # generated once, kept
@@ -31,10 +32,12 @@ def test_twilio_credentials_choose_the_twilio_transport(tmp_path):
         TWILIO_FROM="8 (985) 393-13-21",
         TWILIO_API_BASE_URL="http://127.0.0.1:8081/",
     )
-    assert settings.transport == "twilio"
-    assert settings.twilio_from == "+79853931321"
-    assert settings.twilio_api_base_url == "http://127.0.0.1:8081"
-    assert settings.webhook_token == "token"
+    assert settings.default_provider == "twilio"
+    twilio = next(c for c in settings.providers if c.kind == "twilio")
+    assert twilio.sender == "+79853931321"
+    assert twilio.api_base_url == "http://127.0.0.1:8081"
+    assert twilio.auth_token == "token"
+    assert "token" not in repr(settings)  # secrets never printed with the settings
 
 
 def test_postgres_urls_use_psycopg(tmp_path):

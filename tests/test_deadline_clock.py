@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from smsbot import db, deadline_clock, queues, tickets, users
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
-from smsbot.gateway.outbox import OutboxTransport
 from smsbot.models import (
     ACTOR_SYSTEM,
     KIND_ALERT,
@@ -30,6 +29,7 @@ from smsbot.models import (
     TicketEvent,
     User,
 )
+from smsbot.providers import outbox as local_outbox
 from tests.conftest import run_jobs
 from tests.support import die_with_parent, outbound_messages, wait_until
 
@@ -424,7 +424,7 @@ def test_a_staff_alert_goes_out_through_the_outbox(app, staff):
     run(T0 + timedelta(minutes=31))
     run_jobs(app)
     assert {m.status for m in alerts()} == {"delivered"}
-    recorded = OutboxTransport(queues.connection()).messages()
+    recorded = local_outbox.messages()
     assert sorted(r["to"] for r in recorded) == sorted([OLGA, IGOR, IGOR])
 
 
@@ -492,14 +492,13 @@ def test_two_clock_processes_and_a_worker_escalate_once(app_env, app, staff):
         wait_until(lambda: len(get_cron_job_ids(name, conn)) >= 2, what="both clocks")
         worker = smsbot_process(app_env, "worker")  # both runs are waiting for it
         wait_until(lambda: finished_runs() >= 2, what="both clock runs")
-        outbox = OutboxTransport(conn)
-        wait_until(lambda: len(outbox.messages()) >= 3, what="the alerts")
+        wait_until(lambda: len(local_outbox.messages()) >= 3, what="the alerts")
         time.sleep(1)  # nothing more may come
     finally:
         for process in [*clocks, worker]:
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(10)
-    sent = sorted((r["to"], r["body"].split()[0]) for r in OutboxTransport(conn).messages())
+    sent = sorted((r["to"], r["body"].split()[0]) for r in local_outbox.messages())
     assert sent == sorted([(IGOR, "АВАРИЯ"), (IGOR, "Просрочена"), (OLGA, "Просрочена")])
     assert fresh(gas.id).overdue_at == gas.deadline_at

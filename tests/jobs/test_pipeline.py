@@ -23,8 +23,9 @@ def _inbound(sid: str) -> Message:
 
 
 def test_help_goes_out_through_the_local_outbox(client, app, demo):
-    from smsbot import queues
     from smsbot.gateway.outbox import OutboxTransport
+
+    from smsbot import queues
 
     sid, response = post_inbound(client, app, "помощь")
     assert response.status_code == 200

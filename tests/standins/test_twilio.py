@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from smsbot.gateway.twilio_client import make_client
+from smsbot.providers.twilio.client import make_client
 from standins.twilio import FakeTwilio
 
 SID = "AC" + "1234567890abcdef" * 2

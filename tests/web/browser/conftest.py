@@ -70,10 +70,11 @@ class Service:
 
     def text(self, body: str, phone: str, to: str = "+74951230001") -> str:
         """A resident's SMS, posted to the webhook signed as Twilio signs it."""
+        from smsbot import providers
         from smsbot.simulate import post_inbound
 
         sid, response = post_inbound(
-            self.url, self.settings.webhook_token, from_phone=phone, to_phone=to, body=body
+            self.url, providers.get(self.settings), from_phone=phone, to_phone=to, body=body
         )
         assert response.status_code == 200, response.text
         return sid
