@@ -253,7 +253,9 @@ def fake_twilio(ctx: click.Context) -> None:
 @click.argument("phone")
 @click.argument("text")
 @click.option(
-    "--to", "to_number", help="The number the resident texts (default: the provider's company number)."
+    "--to",
+    "to_number",
+    help="The number the resident texts (default: the provider's company number).",
 )
 @click.option(
     "--provider",
@@ -263,7 +265,12 @@ def fake_twilio(ctx: click.Context) -> None:
 @click.option("--url", help="Where the service listens (default: PUBLIC_BASE_URL).")
 @click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the replies.")
 def sms(
-    phone: str, text: str, to_number: str | None, provider_name: str | None, url: str | None, wait: float
+    phone: str,
+    text: str,
+    to_number: str | None,
+    provider_name: str | None,
+    url: str | None,
+    wait: float,
 ) -> None:
     """Play a resident: text the running service through a provider's real inbound path and
     print the replies as they are sent (a reply that was never sent is shown as such)."""
@@ -273,7 +280,13 @@ def sms(
     settings = app.config["SMSBOT_SETTINGS"]
     try:
         for line in playing.play(
-            settings, phone, text, to_number=to_number, provider_name=provider_name, url=url, wait=wait
+            settings,
+            phone,
+            text,
+            to_number=to_number,
+            provider_name=provider_name,
+            url=url,
+            wait=wait,
         ):
             click.echo(line)
     except playing.CannotPlay as exc:
@@ -309,7 +322,11 @@ def check_config() -> None:
         routes = (
             f"callbacks {settings.public_base_url}/sms/{name}/inbound, /sms/{name}/status"
             if provider.can_receive and not provider.uses_connector
-            else ("receives over its connection (smsbot smpp)" if provider.can_receive else "sends only")
+            else (
+                "receives over its connection (smsbot smpp)"
+                if provider.can_receive
+                else "sends only"
+            )
         )
         click.echo(f"  {name} ({provider.kind}): {routes}")
         for key, value in provider.describe().items():
