@@ -20,7 +20,7 @@ _LINE = re.compile(r":\d+\)$")
 def frame_key(frame: str) -> str:
     frame = _LINE.sub(")", frame.strip())
     frame = re.sub(r"\(/.*?site-packages/", "(", frame)
-    return re.sub(r"\(/work/main/", "(", frame)
+    return re.sub(r"\(/work/[^/]+/", "(", frame)  # any worktree: /work/main, /work/wt-*
 
 
 def main() -> None:
