@@ -74,16 +74,26 @@ def main(argv: list[str]) -> int:
             summary[f"{code} {provider}"] = {
                 "runs": len(mine),
                 "cpu_ms_per_message_smsbot_mean": round(mean(r["cpu_ms_per_message"]["smsbot"] for r in mine), 1),
+                "cpu_ms_per_message_smsbot_range": [min(r["cpu_ms_per_message"]["smsbot"] for r in mine),
+                                                    max(r["cpu_ms_per_message"]["smsbot"] for r in mine)],
                 "cpu_ms_per_message_standin_mean": round(mean(r["cpu_ms_per_message"]["standin"] for r in mine), 1),
                 "other_cores_mean": round(mean(r["other_cores"] for r in mine), 2),
             }  # fmt: skip
     (RESULTS / "providers.json").write_text(
         json.dumps({"summary": summary, "runs": rows}, indent=2, ensure_ascii=False) + "\n"
     )
-    md = [table(rows), "", "| code, provider | runs | CPU ms/msg smsbot (mean) | stand-in | other load |",
+    md = [
+        "End to end per provider, and Twilio before (8e9ccab) / after issue #9, SQLite, 25 msg/s for 25 s, "
+        "runs interleaved on a shared 2-core machine. CPU ms per message = CPU of smsbot's processes "
+        "(gunicorn, RQ workers, clock, the SMPP connector, Redis) / replies; the stand-in and the load "
+        "generator apart; *other load* = cores used meanwhile by processes outside the benchmark. "
+        "Written by bench/providers_report.py from bench/results/providers-runs/; see bench/README.md.",
+        "",
+        table(rows), "", "| code, provider | runs | CPU ms/msg smsbot: mean (range) | stand-in | other load |",
           "|---|---:|---:|---:|---:|"]  # fmt: skip
     for k, v in summary.items():
-        md.append(f"| {k} | {v['runs']} | {v['cpu_ms_per_message_smsbot_mean']} "
+        lo, hi = v["cpu_ms_per_message_smsbot_range"]
+        md.append(f"| {k} | {v['runs']} | {v['cpu_ms_per_message_smsbot_mean']} ({lo}–{hi}) "
                   f"| {v['cpu_ms_per_message_standin_mean']} | {v['other_cores_mean']} |")  # fmt: skip
     (RESULTS / "providers.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
