@@ -53,7 +53,7 @@ RESULTS = BENCH / "results"
 PY = sys.executable
 sys.path.insert(0, str(ROOT))
 
-from smsbot.simulate import inbound_params, signed_request  # noqa: E402
+from smsbot.providers.twilio import inbound_params, signed_request  # noqa: E402
 
 COMPANY_NUMBER = "+74951230001"
 """The first demo company's SMS number: the `To` of every benchmark message."""

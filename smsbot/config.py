@@ -163,8 +163,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     configured = providers.configure(env, mode=mode, secret_key=secret_key)
     if mode == "production" and not any(c.kind != "outbox" for c in configured):
         raise ConfigError(
-            "SMSBOT_PROVIDERS",
-            "need a real provider in production (SMPP_HOST, SMSC_LOGIN or TWILIO_ACCOUNT_SID): "
+            "SMPP_HOST",
+            "(or SMSC_LOGIN, or TWILIO_ACCOUNT_SID) must be set in production: "
             "the local outbox sends nothing",
         )
     default_provider = providers.default_name(configured, _get(env, "SMSBOT_DEFAULT_PROVIDER"))

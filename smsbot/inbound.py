@@ -44,6 +44,9 @@ from smsbot.segments import measure
 
 log = logging.getLogger(__name__)
 
+INCOMPLETE = "smsbot_incomplete"
+"""Kept in a message's params when parts of a long text never arrived."""
+
 
 def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
@@ -68,7 +71,10 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
             "encoding": m.encoding,
             "num_segments": m.segments,
             "attempts": 0,
-            "params": json.dumps(sms.params, ensure_ascii=False),
+            "params": json.dumps(
+                {**sms.params, INCOMPLETE: "1"} if sms.incomplete else sms.params,
+                ensure_ascii=False,
+            ),
             "created_at": now,
             "updated_at": now,
         },
@@ -101,7 +107,11 @@ def handle(session: Session, message_id: int) -> list[int]:
 
     message = session.get(Message, message_id)
     resident, company, conversation = _place(session, message, now, link=True)
-    command = parsing.parse(message.body)
+    # A long text some of whose parts never came is no command to act on: a person reads it.
+    if INCOMPLETE in json.loads(message.params or "{}"):
+        command = parsing.Command("chat", message.body)
+    else:
+        command = parsing.parse(message.body)
     ctx = Context(session, message, resident, company, conversation, command, now)
     replies = handlers.handler_for(command.intent)(ctx)
     log.info(

@@ -97,7 +97,9 @@ def send(message_id: int, settings: Settings) -> SendOutcome:
         if provider is None or provider.uses_connector:
             # A connector's rows are its own; an unknown provider is a configuration error.
             message.status = OUT_QUEUED if provider is not None else OUT_FAILED
-            message.error_message = None if provider else f"provider {message.provider!r} is not configured"
+            message.error_message = (
+                None if provider else f"provider {message.provider!r} is not configured"
+            )
             return SendOutcome("skipped" if provider else "failed")
         if message.provider is None:
             message.provider = provider.name
@@ -245,7 +247,10 @@ def apply_status(session: Session, provider: str, status: StatusUpdate) -> str:
         session.execute(
             update(Message)
             .where(Message.id == message_id)
-            .values(error_code=status.error_code, error_message=(status.error_message or "")[:500] or None)
+            .values(
+                error_code=status.error_code,
+                error_message=(status.error_message or "")[:500] or None,
+            )
         )
     if status.meaning == OPTED_OUT:
         _opt_out(session, message_id)

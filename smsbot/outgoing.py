@@ -126,9 +126,7 @@ def compose(
     else:
         body = text or ""
         measured = measure(body)
-    via = via or route(
-        session, company=company, resident_phone=to_phone, reply_to=reply_to
-    )
+    via = via or route(session, company=company, resident_phone=to_phone, reply_to=reply_to)
     now = fields.pop("created_at", None) or utcnow()
     message = Message(
         direction=OUTBOUND,

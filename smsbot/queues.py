@@ -115,7 +115,9 @@ def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
             )
             queued += len(ids)
         except RedisError as exc:
-            log.warning("could not queue %d sends (%s); the sweep will retry: %s", len(ids), queue_name, exc)
+            log.warning(
+                "could not queue %d sends (%s); the sweep will retry: %s", len(ids), queue_name, exc
+            )
     return queued
 
 

@@ -113,7 +113,7 @@ def alerts(template: str | None = None) -> list:
 
 
 def run(now: datetime) -> dict[str, int]:
-    return deadline_clock.run(now, default_from="+79990000000")
+    return deadline_clock.run(now)
 
 
 def system_notes(ticket_id: int) -> list[str]:

@@ -72,7 +72,7 @@ class Desk:
         with db.session_scope() as session:
             ticket_desk.change_status(session, session.get(Ticket, ticket_id), to_status,
                                       user=session.get(User, self.user_id), note=note, now=at,
-                                      default_from=SENDER)  # fmt: skip
+)  # fmt: skip
 
     def answer(self, ticket_id: int, text: str, at: datetime) -> None:
         with db.session_scope() as session:

@@ -56,7 +56,7 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> tuple[An
     names = [c.name for c in configs]
     for name in names:
         if names.count(name) > 1:
-            raise ConfigError("SMSBOT_PROVIDERS", f"name {name!r} is used by two providers")
+            raise ConfigError("SMPP_ACCOUNTS", f"name {name!r} is used by two providers")
     return tuple(configs)
 
 

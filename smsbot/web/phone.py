@@ -1,6 +1,6 @@
 """The resident phone: an admin texts the bot as any phone number and watches the replies.
 
-The text goes through the same signed webhook Twilio calls (posted to PUBLIC_BASE_URL with
+The text goes through the same signed callback the number's provider calls (posted to PUBLIC_BASE_URL with
 the webhook key), then the same queue, handlers and sender, so a company can try smsbot end
 to end before it connects a Twilio number.
 """

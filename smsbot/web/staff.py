@@ -42,7 +42,7 @@ ROLE_NAMES = {
 STATUS_NAMES = {
     "queued": "queued",
     "sending": "sending",
-    "accepted": "accepted by Twilio",
+    "accepted": "accepted by the provider",
     "sent": "sent",
     "delivered": "delivered",
     "undelivered": "not delivered",

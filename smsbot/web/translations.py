@@ -103,7 +103,7 @@ RU: dict[str, str] = {
     # --- message states
     "queued": "в очереди",
     "sending": "отправляется",
-    "accepted by Twilio": "принято Twilio",
+    "accepted by the provider": "принято провайдером",
     "sent": "отправлено",
     "delivered": "доставлено",
     "not delivered": "не доставлено",
@@ -146,8 +146,8 @@ RU: dict[str, str] = {
     "Nobody to send to: no phones are known for these buildings.":
         "Некому отправить: для этих домов не известно ни одного телефона.",
     # --- resident phone
-    "Text the bot as any phone number, through the same signed webhook Twilio uses, and watch the replies as they are sent.":
-        "Напишите боту от имени любого номера — через тот же подписанный вебхук, что использует Twilio, — и смотрите, как уходят ответы.",
+    "Text the bot as any phone number, through the same signed callback the number's provider uses, and watch the replies as they are sent.":
+        "Напишите боту от имени любого номера — через тот же подписанный вызов, что присылает провайдер номера, — и смотрите, как уходят ответы.",
     "Resident's phone": "Телефон жителя",
     "Texts the number": "Пишет на номер",
     "For example: помощь": "Например: помощь",

@@ -77,12 +77,11 @@ def _handle(name: str, hook: str) -> Response:
     webhook = _webhook_request(hook)
     try:
         provider.authenticate(webhook)
+        parsed = provider.parse(webhook)
     except NotAuthentic as exc:
         log.warning("refused %s callback to %s: %s", name, request.path, exc)
         return _answer(provider.refuse(webhook, 403, str(exc)))
-    try:
-        parsed = provider.parse(webhook)
-    except BadWebhook as exc:
+    except BadWebhook as exc:  # from parse, or from reading a body too garbled to check
         log.warning("refused %s callback: %s", name, exc)
         return _answer(provider.refuse(webhook, 400, "bad request: " + str(exc)))
 

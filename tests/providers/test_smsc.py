@@ -183,6 +183,18 @@ def test_another_secret_is_refused():
         )
 
 
+def test_the_secret_in_the_handler_url_alone_is_enough():
+    secret = provider().config.callback_secret
+    provider().authenticate(form_request(INCOMING_FIELDS, query=f"charset=utf-8&key={secret}"))
+
+
+def test_a_wrong_secret_in_the_handler_url_is_refused_even_with_a_good_hash():
+    with pytest.raises(NotAuthentic, match="key in the handler URL"):
+        provider().authenticate(
+            form_request({**STATUS_FIELDS, "md5": STATUS_MD5}, query="charset=utf-8&key=guess")
+        )
+
+
 def test_simulated_inbound_is_signed_and_parses_back():
     smsc = provider()
     sim = smsc.simulate_inbound(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["KIND", "ORDER", "SmppConfig", "SmppProvider", "build", "configure"]
 
 ORDER = 30
-"""After Twilio and the HTTP aggregators when several are configured."""
+"""After the HTTP aggregator (SMSC.ru, 20) and before Twilio (40) when several are configured."""
 
 
 class SmppProvider(Provider):

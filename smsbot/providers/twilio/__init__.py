@@ -123,12 +123,19 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Con
     if bool(account_sid) != bool(auth_token):
         missing = "TWILIO_AUTH_TOKEN" if account_sid else "TWILIO_ACCOUNT_SID"
         raise ConfigError(missing, "is needed too: set both Twilio credentials or neither")
+    service_sid = _get(env, "TWILIO_MESSAGING_SERVICE_SID")
+    if service_sid and not service_sid.startswith("MG"):
+        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID", "must start with MG")
+    api_base = _get(env, "TWILIO_API_BASE_URL")
+    if api_base and not api_base.startswith(("http://", "https://")):
+        raise ConfigError(
+            "TWILIO_API_BASE_URL", f"must be a URL starting with http or https, got {api_base!r}"
+        )
     if not account_sid:
         return []
     if not (account_sid.startswith("AC") and len(account_sid) == 34):
         raise ConfigError("TWILIO_ACCOUNT_SID", "must look like AC followed by 32 hex digits")
     sender = _get(env, "TWILIO_FROM")
-    service_sid = _get(env, "TWILIO_MESSAGING_SERVICE_SID")
     if not (sender or service_sid):
         raise ConfigError(
             "TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID must be set with Twilio credentials"
@@ -138,14 +145,7 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Con
             sender = normalize(sender)
         except InvalidPhone as exc:
             raise ConfigError("TWILIO_FROM", f"is not a phone number: {exc}") from None
-    if service_sid and not service_sid.startswith("MG"):
-        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID", "must start with MG")
-    api_base = _get(env, "TWILIO_API_BASE_URL")
     if api_base:
-        if not api_base.startswith(("http://", "https://")):
-            raise ConfigError(
-                "TWILIO_API_BASE_URL", f"must be a URL starting with http or https, got {api_base!r}"
-            )
         api_base = api_base.rstrip("/")
     mps = _get(env, "TWILIO_MPS") or "10"
     try:
@@ -192,7 +192,9 @@ class TwilioProvider(base.Provider):
             kwargs["from_"] = sms.sender or self.config.sender
         if sms.status_callback:
             kwargs["status_callback"] = sms.status_callback
-        message = self._call(lambda: self.client.messages.create(**kwargs), f"send to {mask(sms.to)}")
+        message = self._call(
+            lambda: self.client.messages.create(**kwargs), f"send to {mask(sms.to)}"
+        )
         return _result(message)
 
     def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
@@ -232,7 +234,9 @@ class TwilioProvider(base.Provider):
         except requests.Timeout as exc:
             raise UnknownSendOutcome(f"Twilio did not answer in time to {what}") from exc
         except TwilioException as exc:
-            raise TransientSendError(f"Twilio client error to {what}: {type(exc).__name__}") from exc
+            raise TransientSendError(
+                f"Twilio client error to {what}: {type(exc).__name__}"
+            ) from exc
 
     # --- callbacks -----------------------------------------------------------------------------
 
@@ -373,7 +377,9 @@ def _number(value: str | None, name: str, problems: list[str]) -> int | None:
 
 
 def _result(message) -> SendResult:  # noqa: ANN001
-    return SendResult(message.sid, STATUS.get(message.status or "", OUT_ACCEPTED), _int(message.num_segments))
+    return SendResult(
+        message.sid, STATUS.get(message.status or "", OUT_ACCEPTED), _int(message.num_segments)
+    )
 
 
 def _int(value: object) -> int | None:

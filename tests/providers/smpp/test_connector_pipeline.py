@@ -55,7 +55,7 @@ def smpp_env(app_env, smsc) -> dict[str, str]:  # noqa: ANN001
 @pytest.fixture()
 def smpp_app(smpp_env):  # noqa: ANN001, ANN201
     from app import create_app
-    from smsbot import demo
+    from standins import demo
 
     application = create_app(smpp_env)
     application.config["TESTING"] = True

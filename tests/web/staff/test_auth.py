@@ -147,7 +147,7 @@ def test_every_form_needs_its_csrf_token(app, signed_in, staff):
 
 
 def test_webhooks_need_no_csrf_token_but_their_signature(client):
-    response = client.post("/sms/inbound", data={"From": "+79851234567"})
+    response = client.post("/sms/outbox/inbound", data={"from": "+79851234567"})
     assert response.status_code == 403  # refused for the signature, not for CSRF
 
 

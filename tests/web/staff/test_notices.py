@@ -87,8 +87,8 @@ def test_sending_queues_copies_on_the_notices_queue_and_tracks_delivery(app, sig
     )
     assert copy.from_phone == "+74951230001" and copy.author_id == staff.users["olga"]
     assert Queue(queues.NOTICES_QUEUE, connection=queues.connection()).job_ids == [
-        f"notice-{notice.id}"
-    ]
+        f"send-{copy.id}"
+    ]  # queued by the one door at the commit
     assert Queue(queues.OUTBOUND_QUEUE, connection=queues.connection()).job_ids == []
 
     # a second click on the same confirmation sends nothing more

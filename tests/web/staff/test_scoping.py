@@ -44,7 +44,7 @@ def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
         canned = CannedReply(company_id=staff.solnechny, title=SECRET, body=SECRET)
         session.add(canned)
         notice = notices.create(session, company_id=staff.solnechny, author_id=staff.users["boris"],
-                                building_ids=None, body=SECRET, default_from=None)  # fmt: skip
+                                building_ids=None, body=SECRET)  # fmt: skip
         session.commit()
         ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id}
         ids["ticket_id"] = other_ticket(session, staff.solnechny, conversation.resident_id)
