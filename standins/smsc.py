@@ -11,8 +11,9 @@ hashed with the account's secret when the URL names md5 or sha1.
 It is written apart from the plug-in (it imports nothing from smsbot) so the two cannot
 share a bug. Failures to inject (`fail_next`, or POST /_fake/fail {"kind", "count"}):
 an SMSC.ru error code "1".."9", "500", "slow" (takes the message, answers after
-`slow_seconds`), "drop" (takes the message, closes the connection unanswered) and
-"undelivered" (status 20 with error 1 instead of delivered).
+`slow_seconds`), "drop" (takes the message, closes the connection unanswered), "lost"
+(after `slow_seconds` closes the connection unanswered and keeps nothing: the request never
+reached SMSC.ru's store) and "undelivered" (status 20 with error 1 instead of delivered).
 
     with FakeSmsc("login", "password", callback_url, secret) as smsc:
         ...  # point SMSC_API_URL at smsc.url; smsc.send_mo(...) plays a resident
@@ -55,7 +56,7 @@ ERRORS = {
 """send.php's error codes, as its "Ответ сервера и коды ошибок" page words them."""
 ERRORS_WITH_ID = {3, 6, 7, 8}
 """Errors whose answer also carries the message id (the page's second form)."""
-FAILURE_KINDS = (*map(str, ERRORS), "500", "slow", "drop", "undelivered")
+FAILURE_KINDS = (*map(str, ERRORS), "500", "slow", "drop", "lost", "undelivered")
 CHARSETS = {"utf-8": "utf-8", "windows-1251": "cp1251", "koi8-r": "koi8_r"}
 MAX_ID = 2_147_483_647
 _PHONE = re.compile(r"^\+?[1-9][0-9]{9,14}$")
@@ -256,9 +257,11 @@ class FakeSmsc:
                 return _error(fmt, code, sms_id if code in ERRORS_WITH_ID else None)
             if rule == "500":
                 return 500, "text/html; charset=utf-8", "<h1>500 Internal Server Error</h1>"
-            self._recent[key] = now
             cnt = parts(text)
-            for phone in phones:
+            kept = () if rule == "lost" else phones  # "lost": never reached the store
+            if kept:
+                self._recent[key] = now
+            for phone in kept:
                 message = {
                     "id": sms_id,
                     "phone": phone.lstrip("+"),
@@ -272,9 +275,9 @@ class FakeSmsc:
                 }
                 self.sent.append(message)
                 self._queue.put({"deliver": json.dumps([message["id"], message["phone"]])})
-        if rule == "slow":
+        if rule in ("slow", "lost"):
             time.sleep(self.slow_seconds)
-        if rule == "drop":
+        if rule in ("drop", "lost"):
             return None
         return _answer(
             fmt, {"id": sms_id, "cnt": cnt * len(phones)}, f"OK - {cnt} SMS, ID - {sms_id}"

@@ -6,7 +6,7 @@ yet exercise the same code production runs, i.e. the real twilio SDK (see
 server speaks Twilio's wire format: form-encoded creates with HTTP Basic auth, Twilio's
 resource, list-page and error JSON, and ``X-Twilio-Signature``-signed status callbacks.
 It also injects the failures we must survive (5xx, 429, unsubscribed recipients, slow
-answers, undelivered/failed deliveries), from Python or over HTTP under ``/_fake/``.
+answers, requests lost before Twilio stored them, undelivered/failed deliveries), from Python or over HTTP under ``/_fake/``.
 
 Why it is built this way: a benchmark pushes ~500 messages/s through it on two cores, so
 the request path is a plain ``http.server`` handler with keep-alive and one write per
@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 log = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
-FAILURE_KINDS = ("500", "429", "21610", "21211", "slow", "undelivered", "failed")
+FAILURE_KINDS = ("500", "429", "21610", "21211", "slow", "lost", "undelivered", "failed")
 """What :meth:`FakeTwilio.fail_next` can inject into the next creates."""
 
 MAX_BODY_CHARS = 1600
@@ -382,6 +382,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("fake twilio: error handling %s %s", method, self.path.split("?")[0])
             resp = _twilio_error(500, 20500, "Internal Server Error")
+        if resp is None:
+            self.close_connection = True
+            return
         try:
             phrase = HTTPStatus(resp.status).phrase
         except ValueError:
@@ -554,7 +557,9 @@ class FakeTwilio:
         """Make the next ``count`` valid creates (to ``to`` only, if given) fail as ``kind``.
 
         Kinds: ``"500"``, ``"429"``, ``"21610"``, ``"21211"`` (error answers), ``"slow"``
-        (answer after ``seconds`` or :attr:`slow_seconds`), ``"undelivered"`` / ``"failed"``
+        (answer after ``seconds`` or :attr:`slow_seconds`), ``"lost"`` (after as long, close
+        the connection unanswered and keep nothing: the request never reached Twilio's store),
+        ``"undelivered"`` / ``"failed"``
         (accepted with 201, then the delivery fails: error 30003 / 30008).
         """
         kind = str(kind)
@@ -665,7 +670,10 @@ class FakeTwilio:
 
     # ----------------------------------------------------------------- HTTP routing
 
-    def _handle(self, method: str, target: str, authorization: str | None, raw: bytes) -> _Response:
+    def _handle(
+        self, method: str, target: str, authorization: str | None, raw: bytes
+    ) -> _Response | None:
+        """The answer to one request; None: close the connection without one ("lost")."""
         path, _, query = target.partition("?")
         if path.startswith("/_fake/"):
             return self._handle_control(method, path, query, raw)
@@ -708,7 +716,7 @@ class FakeTwilio:
 
     # ----------------------------------------------------------------- Messages resource
 
-    def _create(self, raw: bytes) -> _Response:
+    def _create(self, raw: bytes) -> _Response | None:
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
         def field(name: str) -> str | None:
@@ -739,8 +747,10 @@ class FakeTwilio:
                 return _twilio_error(
                     400, 21211, f"The 'To' number {to} is not a valid phone number."
                 )
-            if rule.kind == "slow":
+            if rule.kind in ("slow", "lost"):
                 time.sleep(self.slow_seconds if rule.seconds is None else rule.seconds)
+            if rule.kind == "lost":
+                return None
             else:
                 outcome = rule.kind
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis database, real SQLite and PostgreSQL databases, the app,
-the fake Twilio server, and a guard that fails any test reaching beyond this machine.
+the providers' stand-ins (fake Twilio, the SMSC.ru stand-in, the outbox), and a guard that
+fails any test reaching beyond this machine.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TWILIO_SID = "AC" + "1" * 32
 TWILIO_TOKEN = "test-twilio-auth-token"
 TWILIO_FROM = "+79990000000"
+SMSC_LOGIN = "zarechye"
+SMSC_PASSWORD = "test-smsc-password"
+SMSC_SECRET = "TestSmscSecret0123456789"
+SMSC_SENDER = "+74951230001"
+"""The dedicated SMSC.ru number: the demo company's own, so residents' SMS reach it."""
+PROVIDERS = ("twilio", "smsc", "outbox")
+"""Every provider whose whole pipeline runs through RQ send jobs (SMPP has its connector:
+tests/providers/smpp/test_connector_pipeline.py)."""
 
 
 # --- no internet -------------------------------------------------------------------------------
@@ -194,10 +203,15 @@ class LiveServer:
         from werkzeug.serving import make_server
 
         self.app = None
+        self.refusing = False
+        """While True every callback under /sms/ is answered 503, as when our web is down."""
         self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.port}"
 
     def _dispatch(self, environ, start_response):  # noqa: ANN001, ANN202
+        if self.refusing and environ.get("PATH_INFO", "").startswith("/sms/"):
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"down for the test\n"]
         return self.app(environ, start_response)
 
     def start(self, app) -> LiveServer:  # noqa: ANN001
@@ -214,19 +228,27 @@ class LiveServer:
 
 
 @pytest.fixture()
-def live_env(app_env, fake_twilio):  # noqa: ANN001, ANN201
-    """Environment of a service sending through the fake Twilio, with its public URL set."""
+def live_server():  # noqa: ANN201
     server = LiveServer()
-    env = {
-        **app_env,
-        "PUBLIC_BASE_URL": server.url,
+    yield server
+    server.stop()
+
+
+def twilio_env(fake_url: str) -> dict[str, str]:
+    """The TWILIO_* variables of an account at the fake Twilio."""
+    return {
         "TWILIO_ACCOUNT_SID": TWILIO_SID,
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_FROM": TWILIO_FROM,
-        "TWILIO_API_BASE_URL": fake_twilio.url,
+        "TWILIO_API_BASE_URL": fake_url,
     }
-    yield env, server
-    server.stop()
+
+
+@pytest.fixture()
+def live_env(app_env, fake_twilio, live_server):  # noqa: ANN001, ANN201
+    """Environment of a service sending through the fake Twilio, with its public URL set."""
+    env = {**app_env, "PUBLIC_BASE_URL": live_server.url, **twilio_env(fake_twilio.url)}
+    return env, live_server
 
 
 @pytest.fixture()
@@ -266,6 +288,62 @@ def live_demo(live_app):  # noqa: ANN001, ANN201
         demo.seed(session)
         session.commit()
     return demo
+
+
+# --- every provider ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=PROVIDERS)
+def provider(request, live_server):  # noqa: ANN001, ANN201
+    """One provider with its stand-in, for tests that must hold for each of them.
+
+    The stand-in calls back the live server (`service`), so callbacks travel real HTTP.
+    """
+    from tests import support
+
+    if request.param == "twilio":
+        standin = support.TwilioStandIn(request.getfixturevalue("fake_twilio"))
+        yield standin
+        return
+    if request.param == "smsc":
+        from standins.smsc import FakeSmsc
+
+        callback = f"{live_server.url}/sms/smsc/inbound?charset=utf-8&md5=1"
+        with FakeSmsc(SMSC_LOGIN, SMSC_PASSWORD, callback, SMSC_SECRET) as fake:
+            yield support.SmscStandIn(fake)
+        return
+    yield support.OutboxStandIn()
+
+
+@pytest.fixture()
+def service(provider, app_env, live_server):  # noqa: ANN001, ANN201
+    """Start the app over HTTP with `provider` and demo data: `service(**more_env)`.
+
+    Returns (app, env); env is what a worker subprocess needs to join it.
+    """
+    from sqlmodel import Session
+
+    from app import create_app
+    from smsbot import db
+    from standins import demo
+
+    contexts = []
+
+    def start(**more: str):  # noqa: ANN202
+        env = {**app_env, "PUBLIC_BASE_URL": live_server.url, **provider.env, **more}
+        application = create_app(env)
+        live_server.start(application)
+        context = application.app_context()
+        context.push()
+        contexts.append(context)
+        with Session(db.engine()) as session:
+            demo.seed(session)
+            session.commit()
+        return application, env
+
+    yield start
+    for context in reversed(contexts):
+        context.pop()
 
 
 def run_jobs(app) -> None:  # noqa: ANN001

@@ -1,7 +1,9 @@
 """Crashes lose nothing and send nothing twice: SIGKILLed workers, Redis going away.
 
-These run real worker processes (`smsbot worker`), a real Redis, the fake Twilio server
-and the app over HTTP, and kill things the way production does.
+These run real worker processes (`smsbot worker`), a real Redis, each provider's stand-in
+(the `provider` fixture: fake Twilio, SMSC.ru, the outbox) and the app over HTTP, and kill
+things the way production does. SMPP's connector is killed the same way in
+tests/providers/smpp/test_connector_pipeline.py.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from smsbot import db, jobs
+from smsbot import db, jobs, providers, simulate
 from smsbot.models import IN_HANDLED, IN_RECEIVED, INBOUND, OUT_SENDING, Message
-from smsbot.simulate import post_inbound
 from tests.support import die_with_parent, outbound_messages, wait_until
 
 pytestmark = pytest.mark.slow
@@ -56,9 +57,10 @@ def inbound_messages() -> list[Message]:
 
 
 def text(settings, body: str, phone: str = DEMO_PHONE) -> str:  # noqa: ANN001
-    sid, response = post_inbound(
+    """A resident's SMS through the Twilio callback (the Redis test's provider)."""
+    sid, response = simulate.post_inbound(
         settings.public_base_url,
-        settings.webhook_token,
+        providers.get(settings, "twilio"),
         from_phone=phone,
         to_phone=COMPANY_NUMBER,
         body=body,
@@ -67,34 +69,17 @@ def text(settings, body: str, phone: str = DEMO_PHONE) -> str:  # noqa: ANN001
     return sid
 
 
+QUICK = {"SMSBOT_SWEEP_AFTER_SECONDS": "1", "SMSBOT_SENDING_GRACE_SECONDS": "1"}
+"""Sweeps that act after a second, so a crash is noticed quickly."""
+
+
 @pytest.fixture()
-def crash_env(live_env, tmp_path):  # noqa: ANN001, ANN201
-    env, _server = live_env
+def crashing(service, provider, tmp_path):  # noqa: ANN001, ANN201
+    """The app over HTTP with `provider`, quick sweeps, and failpoints that leave markers."""
     markers = tmp_path / "failpoints"
     markers.mkdir()
-    env.update(
-        SMSBOT_SWEEP_AFTER_SECONDS="1",
-        SMSBOT_SENDING_GRACE_SECONDS="1",
-        SMSBOT_FAILPOINT_DIR=str(markers),
-    )
-    return env, markers
-
-
-@pytest.fixture()
-def service(crash_env, live_env):  # noqa: ANN001, ANN201
-    """The app over HTTP with demo data, configured for quick sweeps."""
-    from app import create_app
-    from standins import demo
-
-    env, markers = crash_env
-    _, server = live_env
-    application = create_app(env)
-    server.start(application)
-    with application.app_context():
-        with Session(db.engine()) as session:
-            demo.seed(session)
-            session.commit()
-        yield application, env, markers
+    app, env = service(**QUICK, SMSBOT_FAILPOINT_DIR=str(markers))
+    return app, env, markers
 
 
 def _sweep_until(predicate, what: str, timeout: float = 60) -> None:  # noqa: ANN001
@@ -107,11 +92,14 @@ def _sweep_until(predicate, what: str, timeout: float = 60) -> None:  # noqa: AN
         jobs.sweep()
 
 
-def kill_worker_at(env, markers, settings, failpoint: str) -> None:  # noqa: ANN001
-    """Text the bot, let a worker reach `failpoint`, and SIGKILL it there."""
+def kill_worker_at(crashing, provider, failpoint: str) -> None:  # noqa: ANN001
+    """The resident texts ПОМОЩЬ through `provider`; a worker reaches `failpoint` and is
+    SIGKILLed there."""
+    app, env, markers = crashing
     doomed = start_worker(env, SMSBOT_FAILPOINTS=f"{failpoint}=sleep:60")
     try:
-        text(settings, "помощь")
+        provider.text(app.config["SMSBOT_SETTINGS"], "помощь", from_phone=DEMO_PHONE,
+                      to_phone=COMPANY_NUMBER)  # fmt: skip
         wait_until(
             lambda: (markers / failpoint).exists(), timeout=60, what=f"worker at {failpoint}"
         )
@@ -133,9 +121,8 @@ def recover(env, predicate, what: str) -> None:  # noqa: ANN001
         stop(healthy)
 
 
-def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake_twilio):
-    app, env, markers = service
-    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "inbound.before_commit")
+def test_worker_killed_mid_handling_loses_nothing_and_replies_once(crashing, provider):
+    kill_worker_at(crashing, provider, "inbound.before_commit")
     [message] = inbound_messages()
     assert message.status == IN_RECEIVED and outbound_messages() == []  # rolled back, not lost
 
@@ -145,32 +132,29 @@ def test_worker_killed_mid_handling_loses_nothing_and_replies_once(service, fake
             "delivered"
         ]
 
-    recover(env, answered, "the message to be handled and its reply delivered")
-    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+    recover(crashing[1], answered, "the message to be handled and its reply delivered")
+    assert len(provider.sent(DEMO_PHONE)) == 1
     assert len(outbound_messages()) == 1
 
 
-def test_worker_killed_after_twilio_took_the_reply_does_not_send_it_again(service, fake_twilio):
-    app, env, markers = service
-    fake_twilio.reset()
-    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "send.after_provider")
-    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(crashing, provider):
+    kill_worker_at(crashing, provider, "send.after_provider")
+    [sent] = provider.sent(DEMO_PHONE)
 
-    recover(env, lambda: outbound_messages()[0].status == "delivered", "the reply to be recorded")
+    recover(crashing[1], lambda: outbound_messages()[0].status == "delivered", "the reply recorded")
     [reply] = outbound_messages()
-    assert reply.external_id == fake_twilio.messages(to=DEMO_PHONE)[0]["sid"]
-    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+    assert reply.external_id == provider.sent_id(sent)
+    assert len(provider.sent(DEMO_PHONE)) == 1
 
 
-def test_stuck_send_that_never_reached_twilio_is_sent_once(service, fake_twilio):
+def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provider):
     """Killed after the claim but before the provider call: the sweep asks, then sends."""
-    app, env, markers = service
-    kill_worker_at(env, markers, app.config["SMSBOT_SETTINGS"], "send.before_provider")
+    kill_worker_at(crashing, provider, "send.before_provider")
     assert outbound_messages()[0].status == OUT_SENDING
-    assert fake_twilio.messages(to=DEMO_PHONE) == []
+    assert provider.sent(DEMO_PHONE) == []
 
-    recover(env, lambda: outbound_messages()[0].status == "delivered", "the reply to be sent")
-    assert len(fake_twilio.messages(to=DEMO_PHONE)) == 1
+    recover(crashing[1], lambda: outbound_messages()[0].status == "delivered", "the reply sent")
+    assert len(provider.sent(DEMO_PHONE)) == 1
 
 
 # --- Redis going away -------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from datetime import timedelta
 from redis import Redis
 from sqlmodel import Session
 
-from smsbot import clock, db, jobs, outbound, queues
+from smsbot import clock, db, jobs, outbound, providers, queues
 from smsbot.models import IN_FAILED, IN_RECEIVED, OUT_QUEUED, OUT_SENDING, Message
+from smsbot.providers.base import OutgoingSms
 from tests.conftest import run_jobs
 from tests.support import outbound_messages, post_inbound
 
@@ -102,14 +103,12 @@ def _stuck_send(app) -> Message:  # noqa: ANN001
 
 
 def test_reconcile_records_a_send_the_provider_already_has(live_app, live_demo, fake_twilio):
-    from smsbot.gateway import transport_for
-
     post_inbound(live_app.test_client(), live_app, "помощь")
     reply = _stuck_send(live_app)
     settings = live_app.config["SMSBOT_SETTINGS"]
-    transport = transport_for(settings)
-    transport.send(to=reply.to_phone, body=reply.body, from_=reply.from_phone, status_callback=None)
-    assert outbound.reconcile(reply.id, transport, settings) == "recorded"
+    twilio = providers.get(settings, "twilio")
+    twilio.send(OutgoingSms(reply.id, reply.to_phone, reply.body, reply.from_phone))
+    assert outbound.reconcile(reply.id, settings) == "recorded"
     [recorded] = outbound_messages()
     assert recorded.external_id == fake_twilio.messages(to=reply.to_phone)[0]["sid"]
     run_jobs(live_app)
@@ -117,12 +116,10 @@ def test_reconcile_records_a_send_the_provider_already_has(live_app, live_demo, 
 
 
 def test_reconcile_sends_when_the_provider_never_got_it(live_app, live_demo, fake_twilio):
-    from smsbot.gateway import transport_for
-
     post_inbound(live_app.test_client(), live_app, "помощь")
     reply = _stuck_send(live_app)
     settings = live_app.config["SMSBOT_SETTINGS"]
-    assert outbound.reconcile(reply.id, transport_for(settings), settings) == "requeued"
+    assert outbound.reconcile(reply.id, settings) == "requeued"
     run_jobs(live_app)
     assert len(fake_twilio.wait_for_messages(1, to=reply.to_phone)) == 1
     assert outbound_messages()[0].status != OUT_SENDING
@@ -141,15 +138,13 @@ def test_sweep_reconciles_stuck_sends(live_app, live_demo, fake_twilio):
 def test_a_send_that_keeps_crashing_its_worker_fails_instead_of_looping(
     live_app, live_demo, fake_twilio
 ):
-    from smsbot.gateway import transport_for
-
     post_inbound(live_app.test_client(), live_app, "помощь")
     reply = _stuck_send(live_app)
     settings = live_app.config["SMSBOT_SETTINGS"]
     with Session(db.engine()) as session:
         session.get(Message, reply.id).attempts = settings.send_max_attempts
         session.commit()
-    assert outbound.reconcile(reply.id, transport_for(settings), settings) == "failed"
+    assert outbound.reconcile(reply.id, settings) == "failed"
     [failed] = outbound_messages()
     assert failed.status == "failed" and "crashed" in failed.error_message
     assert fake_twilio.messages(to=reply.to_phone) == []

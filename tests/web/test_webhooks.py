@@ -1,4 +1,8 @@
-"""The inbound and status webhooks: signatures, validation, storing once, queueing."""
+"""The inbound and status webhooks: signatures, validation, storing once, queueing.
+
+Most are Twilio's (its forms and X-Twilio-Signature, on the named /sms/twilio/… routes and
+the older /sms/inbound and /sms/status); the last ones hold for every provider.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,15 @@ from sqlmodel import Session, select
 
 from smsbot import db
 from smsbot.models import IN_RECEIVED, INBOUND, Message
-from tests.conftest import TESTDATA
+from smsbot.providers.twilio import STATUS, inbound_params, signed_request
+from tests.conftest import TESTDATA, TWILIO_TOKEN, twilio_env
 from tests.support import PUBLIC, post_inbound, post_signed
+
+
+@pytest.fixture()
+def app_env(app_env):  # noqa: ANN001, ANN201
+    """These apps have a Twilio account (no sends: its API is never called here)."""
+    return {**app_env, **twilio_env("http://127.0.0.1:9")}
 
 
 def _messages() -> list[Message]:
@@ -32,8 +43,6 @@ def test_signed_inbound_is_stored_queued_and_answered_with_empty_twiml(client, a
 
 
 def test_wrong_signature_is_refused_with_the_url_it_checked(client, app, caplog):
-    from smsbot.simulate import inbound_params
-
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
     response = post_signed(client, "/sms/inbound", params, "not-the-token")
     assert response.status_code == 403
@@ -49,12 +58,8 @@ def test_missing_signature_is_refused(client):
 
 
 def test_tampered_body_is_refused(client, app):
-    from smsbot.simulate import inbound_params, signed_request
-
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
-    data, headers = signed_request(
-        PUBLIC + "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
-    )
+    data, headers = signed_request(PUBLIC + "/sms/inbound", params, TWILIO_TOKEN)
     response = client.post(
         "/sms/inbound", data=data.replace(b"From=%2B7985", b"From=%2B7916"), headers=headers
     )
@@ -73,13 +78,9 @@ def test_tampered_body_is_refused(client, app):
     ],
 )
 def test_malformed_inbound_says_what_is_wrong(client, app, field, value, problem):
-    from smsbot.simulate import inbound_params
-
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
     params[field] = value
-    response = post_signed(
-        client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
-    )
+    response = post_signed(client, "/sms/inbound", params, TWILIO_TOKEN)
     assert response.status_code == 400
     assert problem in response.data.decode()
     assert _messages() == []
@@ -107,11 +108,9 @@ def test_behind_a_proxy_the_forwarded_url_is_checked(app_env, redis_url):
         {**app_env, "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://sms.example.org"}
     )
     client = app.test_client()
-    from smsbot.simulate import inbound_params, signed_request
-
     params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
     public = "https://bot.uk-zarechye.ru/sms/inbound"
-    data, headers = signed_request(public, params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    data, headers = signed_request(public, params, TWILIO_TOKEN)
     headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bot.uk-zarechye.ru"})
     assert client.post("/sms/inbound", data=data, headers=headers).status_code == 200
 
@@ -130,11 +129,11 @@ def test_redis_down_still_stores_and_answers(app_env, tmp_path):
 # --- status callbacks ---------------------------------------------------------------------
 
 
-def _outbound(app, status="accepted", sid="SM" + "a" * 32) -> int:
+def _outbound(app, status="accepted", sid="SM" + "a" * 32, provider="twilio") -> int:
     from smsbot.models import OUTBOUND
 
     with Session(db.engine()) as session:
-        message = Message(direction=OUTBOUND, status=status, kind="reply", provider="twilio", external_id=sid,
+        message = Message(direction=OUTBOUND, status=status, kind="reply", provider=provider, external_id=sid,
                           from_phone="+74951230001", to_phone="+79851234567", body="ok")  # fmt: skip
         session.add(message)
         session.commit()
@@ -147,7 +146,7 @@ def _status(client, app, sid, status, error=None, query=""):  # noqa: ANN001, AN
     if error:
         params["ErrorCode"] = str(error)
     path = "/sms/status" + query
-    return post_signed(client, path, params, app.config["SMSBOT_SETTINGS"].webhook_token)
+    return post_signed(client, path, params, TWILIO_TOKEN)
 
 
 def test_status_moves_forward_and_never_back(client, app):
@@ -213,9 +212,7 @@ def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, 
     params = {k: (v if isinstance(v, str) else str(v)) for k, v in payload["params"].items()}
     if payload["content_type"] != "application/x-www-form-urlencoded":
         pytest.skip("not a form webhook")
-    response = post_signed(
-        client, "/sms/inbound", params, app.config["SMSBOT_SETTINGS"].webhook_token
-    )
+    response = post_signed(client, "/sms/inbound", params, TWILIO_TOKEN)
     from smsbot.phones import is_e164
 
     if is_e164(params.get("To", "")) and is_e164(params.get("From", "")):
@@ -230,13 +227,45 @@ def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, 
 @pytest.mark.parametrize("payload", _payloads("status_callback"), ids=lambda p: p["id"])
 def test_real_status_payloads_are_understood_or_refused_with_a_reason(client, app, payload):
     params = dict(payload["params"])
-    response = post_signed(
-        client, "/sms/status", params, app.config["SMSBOT_SETTINGS"].webhook_token
-    )
-    from smsbot.outbound import PROVIDER_STATUS
-
-    if params.get("MessageStatus") in PROVIDER_STATUS:
+    response = post_signed(client, "/sms/status", params, TWILIO_TOKEN)
+    if params.get("MessageStatus") in STATUS:
         assert response.status_code == 200, response.data
     else:
         assert response.status_code == 400
         assert b"MessageStatus" in response.data
+
+
+# --- every provider's routes ----------------------------------------------------------------
+
+
+def test_without_twilio_credentials_the_twilio_routes_are_not_found(app_env):
+    from app import create_app
+
+    bare = {k: v for k, v in app_env.items() if not k.startswith("TWILIO_")}
+    client = create_app(bare).test_client()
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    for path in ("/sms/inbound", "/sms/twilio/inbound", "/sms/status", "/sms/nobody/inbound"):
+        assert post_signed(client, path, params, TWILIO_TOKEN).status_code == 404, path
+
+
+def test_an_smsc_status_before_the_send_is_recorded_finds_it_by_our_id(app_env):
+    """SMSC.ru echoes the id we sent with (smsbot's message id), so its status can arrive
+    before our worker has recorded the send's answer, or after that answer was lost."""
+    from app import create_app
+    from standins.smsc import signature
+    from tests.conftest import SMSC_SECRET
+    from tests.support import SmscStandIn
+
+    class _Account:  # only the env of the stand-in is needed: no SMSC.ru is called
+        url = "http://127.0.0.1:9"
+
+    app = create_app({**app_env, **SmscStandIn(_Account()).env})
+    with app.app_context():
+        message_id = _outbound(app, status="sending", sid=None, provider="smsc")
+        fields = {"id": str(message_id), "phone": "79851234567", "status": "1", "err": "0"}
+        fields["md5"] = signature("md5", f"{message_id}:79851234567:1:{SMSC_SECRET}", "utf-8")
+        response = app.test_client().post("/sms/smsc/inbound?charset=utf-8", data=fields)
+        assert response.status_code == 200, response.data
+        with Session(db.engine()) as session:
+            message = session.get(Message, message_id)
+            assert (message.status, message.external_id) == ("delivered", "1/79851234567")

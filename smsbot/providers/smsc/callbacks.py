@@ -216,6 +216,9 @@ def _status(found: Mapping[str, str], problems: list[str]) -> StatusUpdate:
     return StatusUpdate(
         provider_id=provider_id(message_id, phone),
         status=state or "",
+        # Every send carries our id, which SMSC.ru echoes: a status that comes before the
+        # send is recorded (or after its answer was lost) still finds its message.
+        message_id=message_id,
         error_code=err or None,
         error_message=codes.describe_error(err),
         meaning=meaning,
