@@ -264,7 +264,7 @@ class Supervisor:
         elif kind == "smsc":
             control = port  # the stand-in answers /_fake/ beside SMSC.ru's own paths
             password, secret = secrets.token_hex(8), secrets.token_hex(16)
-            callback = f"{public_base_url}/sms/smsc/inbound?charset=utf-8&md5={secret}"
+            callback = f"{public_base_url}/sms/smsc/inbound?charset=utf-8&key={secret}"
             self._start_infrastructure("fake SMSC.ru", [py, "-m", "standins.smsc", "--port", str(port), "--callback-url",
                                        callback, "--login", "smsbot", "--password", password, "--secret", secret],
                                        port)  # fmt: skip
