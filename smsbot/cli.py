@@ -1,7 +1,7 @@
 """The `smsbot` command: run the service, its parts, and the tools around it.
 
-The commands that start a demo or a stand-in (`seed-demo`, `fake-twilio`; `run` through
-smsbot.runner) import the `standins` package inside the command, never at the top: the
+The commands that start a demo or a stand-in (`seed-demo`, `fake-twilio`; `run
+--fake-provider` through smsbot.runner) import the `standins` package inside the command, never at the top: the
 product package does not depend on its stand-ins and demo data to import or to serve.
 """
 
@@ -17,6 +17,7 @@ import click
 
 from smsbot import config
 from smsbot.exceptions import ConfigError
+from smsbot.runner import FAKE_PROVIDERS
 
 
 def load_settings(*, with_runtime: bool = False) -> config.Settings:
@@ -34,14 +35,17 @@ def load_settings(*, with_runtime: bool = False) -> config.Settings:
 
 
 def _app(with_runtime: bool = False):  # noqa: ANN202
+    """The app, for commands; `with_runtime`: for a client of the running `smsbot run`, whose
+    runtime.env (its Redis, its stand-in and the stand-in's control URL, which smsbot.playing
+    reads from the environment) joins this process's environment, which wins."""
     from app import create_app
     from smsbot.runner import read_runtime_env
 
-    settings = load_settings()
-    overrides = read_runtime_env(settings.instance_path) if with_runtime else {}
-    overrides = {k: v for k, v in overrides.items() if k not in os.environ}
+    if with_runtime:
+        for key, value in read_runtime_env(load_settings().instance_path).items():
+            os.environ.setdefault(key, value)
     try:
-        return create_app(overrides)
+        return create_app()
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
 
@@ -59,21 +63,48 @@ def main() -> None:
 @click.option("--web-workers", default=4, show_default=True, type=int, help="gunicorn processes.")
 @click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
 @click.option(
-    "--fake-twilio",
-    is_flag=True,
-    help="Send through the bundled Twilio stand-in instead of the outbox.",
+    "--fake-provider",
+    type=click.Choice(FAKE_PROVIDERS),
+    help="Start this provider's bundled stand-in and send and receive through it.",
 )
+@click.option("--fake-twilio", is_flag=True, help="The same as --fake-provider twilio.")
 @click.option("--no-demo", is_flag=True, help="Do not load demo data on first start.")
 def run(
-    host: str, port: int, web_workers: int, workers: int, fake_twilio: bool, no_demo: bool
+    host: str,
+    port: int,
+    web_workers: int,
+    workers: int,
+    fake_provider: str | None,
+    fake_twilio: bool,
+    no_demo: bool,
 ) -> None:
-    """Run everything: Redis (if REDIS_URL is unset), migrations, web, workers, clock."""
+    """Run everything: Redis (if REDIS_URL is unset), migrations, web, workers, clock, and the
+    SMPP connector when an SMPP account is configured."""
     from smsbot.runner import Supervisor
 
+    if fake_twilio:
+        if fake_provider not in (None, "twilio"):
+            raise click.UsageError("--fake-twilio is --fake-provider twilio: give one of them")
+        fake_provider = "twilio"
     settings = load_settings()
     supervisor = Supervisor(settings, host=host, port=port, web_workers=web_workers, workers=workers,
-                            fake_twilio=fake_twilio, demo=not no_demo)  # fmt: skip
+                            fake_provider=fake_provider, demo=not no_demo)  # fmt: skip
     sys.exit(supervisor.run())
+
+
+@main.command()
+def smpp() -> None:
+    """Run the SMPP connector: bind every SMPP account, send its queued SMS, take residents'
+    SMS and delivery receipts (`smsbot run` starts it when an SMPP account is configured)."""
+    from smsbot.providers.smpp import connector
+
+    settings = _app().config["SMSBOT_SETTINGS"]
+    if not any(c.kind == "smpp" for c in settings.providers):
+        raise click.ClickException(
+            "no SMPP account is configured: set SMPP_HOST, SMPP_SYSTEM_ID, SMPP_PASSWORD and "
+            "SMPP_SOURCE (or SMPP_ACCOUNTS), or try `smsbot run --fake-provider smpp`"
+        )
+    connector.main(settings)
 
 
 @main.command()

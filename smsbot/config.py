@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def current() -> Settings:
     return _current
 
 
-def _get(env: dict[str, str], name: str) -> str | None:
+def env_value(env: Mapping[str, str], name: str) -> str | None:
+    """A variable's value with surrounding blanks removed; None when unset or blank."""
     value = env.get(name)
     if value is None:
         return None
@@ -86,7 +88,7 @@ def _get(env: dict[str, str], name: str) -> str | None:
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = _get(env, name)
+    raw = env_value(env, name)
     if raw is None:
         return default
     try:
@@ -123,13 +125,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError naming the first bad variable."""
     env = dict(os.environ if environ is None else environ)
 
-    mode = (_get(env, "SMSBOT_ENV") or "development").lower()
+    mode = (env_value(env, "SMSBOT_ENV") or "development").lower()
     if mode not in ENVIRONMENTS:
         raise ConfigError("SMSBOT_ENV", f"must be one of {', '.join(ENVIRONMENTS)}, got {mode!r}")
 
-    instance_path = Path(_get(env, "SMSBOT_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
+    instance_path = Path(env_value(env, "SMSBOT_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
 
-    database_url = _get(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'smsbot.db'}"
+    database_url = env_value(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'smsbot.db'}"
     if database_url.startswith("postgres://"):
         database_url = "postgresql://" + database_url[len("postgres://") :]
     if database_url.startswith("postgresql://"):
@@ -139,11 +141,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             "DATABASE_URL", f"must be an sqlite:// or postgresql:// URL, got {database_url!r}"
         )
 
-    redis_url = _get(env, "REDIS_URL")
+    redis_url = env_value(env, "REDIS_URL")
     if redis_url is not None:
         _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
 
-    secret_key = _get(env, "SECRET_KEY")
+    secret_key = env_value(env, "SECRET_KEY")
     if mode == "production":
         if secret_key is None or secret_key.lower() in PLACEHOLDER_SECRETS or len(secret_key) < 16:
             raise ConfigError(
@@ -154,7 +156,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
 
     public_base_url = _url(
         "PUBLIC_BASE_URL",
-        _get(env, "PUBLIC_BASE_URL") or "http://127.0.0.1:5000",
+        env_value(env, "PUBLIC_BASE_URL") or "http://127.0.0.1:5000",
         ("http", "https"),
     ).rstrip("/")
 
@@ -167,7 +169,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             "(or SMSC_LOGIN, or TWILIO_ACCOUNT_SID) must be set in production: "
             "the local outbox sends nothing",
         )
-    default_provider = providers.default_name(configured, _get(env, "SMSBOT_DEFAULT_PROVIDER"))
+    default_provider = providers.default_name(configured, env_value(env, "SMSBOT_DEFAULT_PROVIDER"))
 
     return Settings(
         env=mode,

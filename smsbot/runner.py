@@ -1,15 +1,17 @@
 """`smsbot run`: the whole service on one machine, under one supervisor.
 
-Starts (when needed) an embedded Redis, migrates, loads demo data (`standins.demo`, imported
-only then) on first start, then runs gunicorn, the RQ workers and the clock as child
+Starts (when needed) an embedded Redis and a provider's stand-in (`--fake-provider`),
+migrates, loads demo data (`standins.demo`, imported only then) on first start, then runs
+gunicorn, the RQ workers, the clock and (with an SMPP account) the SMPP connector as child
 processes, restarting any that die. What the children need to find each other (Redis URL,
-the fake Twilio's credentials) is written to instance/runtime.env, so `smsbot sms` in another
-terminal talks to the same service.
+the stand-in's address and credentials, its control URL) is written to instance/runtime.env,
+so `smsbot sms` in another terminal talks to the same service through the same provider.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,11 +24,14 @@ from pathlib import Path
 import click
 
 from smsbot.config import Settings
+from smsbot.exceptions import ConfigError
 
 RUNTIME_ENV = "runtime.env"
 """File in the instance folder with the variables the running service was started with."""
 RESTART_DELAY = 2.0
 """Seconds before a crashed child is started again (doubles up to a minute while it keeps dying)."""
+FAKE_PROVIDERS = ("twilio", "smpp", "smsc")
+"""Providers whose bundled stand-in `smsbot run --fake-provider` can start (standins/<name>.py)."""
 
 
 def free_port() -> int:
@@ -73,7 +78,7 @@ class Child:
     restarts: int = 0
     restart_at: float | None = None
     infrastructure: bool = False
-    """Redis and the fake Twilio: stopped last, after everything that talks to them."""
+    """Redis and the provider stand-in: stopped last, after everything that talks to them."""
 
 
 @dataclass
@@ -83,75 +88,73 @@ class Supervisor:
     port: int = 5000
     web_workers: int = 4
     workers: int = 2
-    fake_twilio: bool = False
+    fake_provider: str | None = None
+    """One of FAKE_PROVIDERS: its stand-in is started and made the default provider."""
     demo: bool = True
     children: list[Child] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     _stopping: bool = False
 
     def run(self) -> int:
-        self.env = dict(os.environ)
-        runtime: dict[str, str] = {}
-        if not os.environ.get("PUBLIC_BASE_URL"):
-            runtime["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{self.port}"
-        if not self.settings.redis_url:
-            runtime["REDIS_URL"] = self._start_redis()
-        if self.fake_twilio:
-            runtime.update(self._start_fake_twilio())
-        self.env.update(runtime)
-        write_runtime_env(self.settings.instance_path, runtime)
-
-        from smsbot import migrate
-        from smsbot.config import load
-
-        settings = load(self.env)
-        migrate.upgrade(settings.database_url)
-        if self.demo:
-            self._seed(settings)
-
-        py = sys.executable
-        self.children += [
-            Child(
-                "web",
-                [
-                    py,
-                    "-m",
-                    "gunicorn",
-                    "--workers",
-                    str(self.web_workers),
-                    "--bind",
-                    f"{self.host}:{self.port}",
-                    "--access-logfile",
-                    "-",
-                    "--log-level",
-                    "warning",
-                    "app:create_app()",
-                ],
-            ),  # fmt: skip
-            *[
-                Child(f"worker-{i + 1}", [py, "-m", "smsbot.cli", "worker"])
-                for i in range(self.workers)
-            ],
-            Child("clock", [py, "-m", "smsbot.cli", "clock"]),
-        ]
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        for child in self.children:
-            if child.process is None:
-                self._spawn(child)
-        transport = "fake Twilio" if self.fake_twilio else (settings.default_provider or "none")
-        click.echo(
-            f"smsbot is running on http://{self.host}:{self.port} "
-            f"({self.workers} workers, transport: {transport}, database: {settings.database_url.split(':')[0]})"
-        )
-        click.echo('Try: smsbot sms +79851234567 "помощь"    (Ctrl-C stops everything)')
+        """Start everything, watch it until SIGTERM or SIGINT, stop everything: whatever fails
+        on the way up (a stand-in that does not start, a bad variable) stops what was started."""
         try:
+            settings = self._prepare()
+            py = sys.executable
+            web = [py, "-m", "gunicorn", "--workers", str(self.web_workers), "--bind", f"{self.host}:{self.port}",
+                   "--access-logfile", "-", "--log-level", "warning", "app:create_app()"]  # fmt: skip
+            self.children += [
+                Child("web", web),
+                *[
+                    Child(f"worker-{i + 1}", [py, "-m", "smsbot.cli", "worker"])
+                    for i in range(self.workers)
+                ],
+                Child("clock", [py, "-m", "smsbot.cli", "clock"]),
+            ]
+            if any(c.kind == "smpp" for c in settings.providers):
+                self.children.append(Child("smpp", [py, "-m", "smsbot.cli", "smpp"]))
+            signal.signal(signal.SIGTERM, self._stop)
+            signal.signal(signal.SIGINT, self._stop)
+            for child in self.children:
+                if child.process is None:
+                    self._spawn(child)
+            click.echo(
+                f"smsbot is running on http://{self.host}:{self.port} ({self.workers} workers, "
+                f"providers: {describe_providers(settings, self.fake_provider)}, "
+                f"database: {settings.database_url.split(':')[0]})"
+            )
+            click.echo('Try: smsbot sms +79851234567 "помощь"    (Ctrl-C stops everything)')
             while not self._stopping:
                 self._watch()
                 time.sleep(0.5)
         finally:
             self._shutdown()
         return 0
+
+    def _prepare(self) -> Settings:
+        """Redis, the stand-in, runtime.env, migrations, demo data: the settings children get."""
+        from smsbot import migrate
+        from smsbot.config import load
+
+        self.env = dict(os.environ)
+        runtime: dict[str, str] = {}
+        if not os.environ.get("PUBLIC_BASE_URL"):
+            runtime["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{self.port}"
+        if not self.settings.redis_url:
+            runtime["REDIS_URL"] = self._start_redis()
+        if self.fake_provider:
+            public_base_url = runtime.get("PUBLIC_BASE_URL") or self.settings.public_base_url
+            runtime.update(self._start_fake(self.fake_provider, public_base_url))
+        self.env.update(runtime)
+        try:
+            settings = load(self.env)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration error: {exc}") from None
+        write_runtime_env(self.settings.instance_path, runtime)
+        migrate.upgrade(settings.database_url)
+        if self.demo:
+            self._seed(settings)
+        return settings
 
     # --- children ---------------------------------------------------------------------------
 
@@ -200,6 +203,14 @@ class Supervisor:
 
     # --- what the children need -----------------------------------------------------------------
 
+    def _start_infrastructure(self, name: str, argv: list[str], *ports: int) -> None:
+        """Start a child the service talks to and wait until it listens on every port."""
+        child = Child(name, argv, infrastructure=True)
+        self._spawn(child)
+        self.children.append(child)
+        for port in ports:
+            _wait_for_port(port, name, child)
+
     def _start_redis(self) -> str:
         executable = redis_executable()
         if executable is None:
@@ -209,33 +220,71 @@ class Supervisor:
         port = free_port()
         directory = self.settings.instance_path / "redis"
         directory.mkdir(parents=True, exist_ok=True)
-        child = Child("redis", infrastructure=True, argv=[executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(directory), "--logfile", str(directory / "redis.log")])  # fmt: skip
-        self._spawn(child)
-        self.children.append(child)
+        self._start_infrastructure("embedded Redis", [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--dir", str(directory), "--logfile", str(directory / "redis.log")],
+                                   port)  # fmt: skip
         url = f"redis://127.0.0.1:{port}/0"
-        _wait_for_port(port, "embedded Redis")
         click.echo(f"started embedded Redis on {url}")
         return url
 
-    def _start_fake_twilio(self) -> dict[str, str]:
-        """Run the bundled Twilio stand-in and point the real SDK at it."""
-        import secrets
+    def _start_fake(self, kind: str, public_base_url: str) -> dict[str, str]:
+        """Run the bundled stand-in of `kind` and point that provider's real client at it.
 
-        port = free_port()
-        account_sid = "AC" + secrets.token_hex(16)
-        auth_token = secrets.token_hex(16)
-        child = Child("fake-twilio", infrastructure=True, argv=[sys.executable, "-m", "smsbot.cli", "fake-twilio", "--port", str(port),
-                                      "--account-sid", account_sid, "--auth-token", auth_token])  # fmt: skip
-        self._spawn(child)
-        self.children.append(child)
-        _wait_for_port(port, "fake Twilio")
-        click.echo(f"started fake Twilio on http://127.0.0.1:{port} (messages: /_fake/messages)")
+        The variables returned go to every child and to runtime.env: the provider's own
+        (so it is configured exactly as with a real account), SMSBOT_DEFAULT_PROVIDER (the
+        demo's numbers name no provider, so they go through the default one), and
+        SMSBOT_FAKE_<KIND>_CONTROL, where `smsbot sms` plays a resident through the stand-in.
+        """
+        from standins.demo import DEMO_NUMBERS
+
+        number = next(iter(DEMO_NUMBERS.values()))
+        py, port, control = sys.executable, free_port(), free_port()
+        if kind == "twilio":
+            control = port
+            account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+            self._start_infrastructure("fake Twilio", [py, "-m", "standins.twilio", "--port", str(port),
+                                       "--account-sid", account_sid, "--auth-token", auth_token], port)  # fmt: skip
+            env = {
+                "TWILIO_ACCOUNT_SID": account_sid,
+                "TWILIO_AUTH_TOKEN": auth_token,
+                "TWILIO_FROM": os.environ.get("TWILIO_FROM", "+79990000000"),
+                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
+            }
+        elif kind == "smpp":
+            password = secrets.token_hex(4)  # SMPP 3.4 passwords are at most 8 characters
+            self._start_infrastructure("fake SMPP", [py, "-m", "standins.smpp", "--port", str(port), "--control-port",
+                                       str(control), "--system-id", "smsbot", "--password", password], port, control)  # fmt: skip
+            env = {
+                "SMPP_HOST": "127.0.0.1",
+                "SMPP_PORT": str(port),
+                "SMPP_SYSTEM_ID": "smsbot",
+                "SMPP_PASSWORD": password,
+                "SMPP_SOURCE": number,
+            }
+        elif kind == "smsc":
+            control = port  # the stand-in answers /_fake/ beside SMSC.ru's own paths
+            password, secret = secrets.token_hex(8), secrets.token_hex(16)
+            callback = f"{public_base_url}/sms/smsc/inbound?charset=utf-8&key={secret}"
+            self._start_infrastructure("fake SMSC.ru", [py, "-m", "standins.smsc", "--port", str(port), "--callback-url",
+                                       callback, "--login", "smsbot", "--password", password, "--secret", secret],
+                                       port)  # fmt: skip
+            env = {
+                "SMSC_LOGIN": "smsbot",
+                "SMSC_PASSWORD": password,
+                "SMSC_SENDER": number,
+                "SMSC_API_URL": f"http://127.0.0.1:{port}",
+                "SMSC_CALLBACK_SECRET": secret,
+            }
+        else:
+            raise click.ClickException(
+                f"no stand-in for {kind!r}; there are: {', '.join(FAKE_PROVIDERS)}"
+            )
+        control_url = f"http://127.0.0.1:{control}"
+        click.echo(f"started fake {kind} on 127.0.0.1:{port} (control: {control_url}/_fake/)")
         return {
-            "TWILIO_ACCOUNT_SID": account_sid,
-            "TWILIO_AUTH_TOKEN": auth_token,
-            "TWILIO_FROM": os.environ.get("TWILIO_FROM", "+79990000000"),
-            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
+            **env,
+            "SMSBOT_DEFAULT_PROVIDER": kind,
+            f"SMSBOT_FAKE_{kind.upper()}_CONTROL": control_url,
         }
 
     def _seed(self, settings: Settings) -> None:
@@ -257,9 +306,26 @@ class Supervisor:
             click.echo(demo.staff_summary(passwords, settings.public_base_url))
 
 
-def _wait_for_port(port: int, what: str, timeout: float = 10) -> None:
+def describe_providers(settings: Settings, fake: str | None = None) -> str:
+    """`smpp (default, fake), outbox`: what the start-up line says the service sends through."""
+    from smsbot import providers
+
+    def label(name: str, kind: str) -> str:
+        notes = [n for n, on in (("default", name == settings.default_provider),
+                                 ("fake", kind == fake)) if on]  # fmt: skip
+        return f"{name} ({', '.join(notes)})" if notes else name
+
+    kinds = {c.name: c.kind for c in settings.providers}
+    return ", ".join(label(name, kinds[name]) for name in providers.names(settings)) or "none"
+
+
+def _wait_for_port(port: int, what: str, child: Child | None = None, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.process is not None and child.process.poll() is not None:
+            raise click.ClickException(
+                f"{what} exited with {child.process.returncode} before listening on port {port}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

@@ -14,8 +14,9 @@ from smsbot.providers.base import Provider
 
 
 def new_provider_id() -> str:
-    """An id for a played message: letters and digits, as every provider's ids are."""
-    return "SI" + secrets.token_hex(16)
+    """An id for a played message: 18 digits, which every provider's id format takes
+    (SMSC.ru's ids are numbers; Twilio's and the outbox's letters and digits)."""
+    return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
 def post_inbound(

@@ -450,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         slow_seconds=args.slow_seconds,
         callback_delay=args.callback_delay,
     ).start()
-    log.info("SMSC.ru stand-in on %s, handler URL %s", fake.url, args.callback_url or "(none)")
+    shown = re.sub(r"(key|md5|sha1)=[^&]*", r"\1=…", args.callback_url or "(none)")
+    log.info("SMSC.ru stand-in on %s, handler URL %s", fake.url, shown)  # no secret in logs
     try:
         while True:
             time.sleep(3600)

@@ -1,4 +1,5 @@
-"""The README's run command, tried as a person would: `smsbot run`, then `smsbot sms`."""
+"""The README's run command, tried as a person would: `smsbot run`, then `smsbot sms`; the
+commands around it (`smsbot smpp`, `check-config`)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,19 @@ from tests.support import die_with_parent
 pytestmark = pytest.mark.slow
 
 
-def _env(tmp_path) -> dict[str, str]:  # noqa: ANN001
+PROVIDER_VARIABLES = ("TWILIO_", "SMPP_", "SMSC_")
+
+
+def service_env(tmp_path) -> dict[str, str]:  # noqa: ANN001
+    """This environment without the service's own variables: a fresh instance folder, the
+    embedded Redis, SQLite, and no provider account but the ones a test names."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "REDIS_", "DATABASE_", "SMSBOT_", "PUBLIC_"))
+        if not k.startswith(("REDIS_", "DATABASE_", "SMSBOT_", "PUBLIC_", *PROVIDER_VARIABLES))
     }
     env["SMSBOT_LOG_LEVEL"] = "WARNING"
+    env["SMSBOT_INSTANCE_PATH"] = str(tmp_path / "instance")
     return env
 
 
@@ -38,42 +45,59 @@ def smsbot(*args: str, cwd, env, timeout: float = 60) -> subprocess.CompletedPro
     )
 
 
-@pytest.mark.parametrize("flags", [[], ["--fake-twilio"]], ids=["outbox", "fake-twilio"])
-def test_run_then_text_the_bot(tmp_path, flags):
-    env = _env(tmp_path)
-    port = free_port()
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smsbot.cli",
-            "run",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--web-workers",
-            "2",
-            *flags,
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        deadline = time.monotonic() + 60
+class Service:
+    """`smsbot run` in the background; its output goes to a file the test can read meanwhile."""
+
+    def __init__(self, tmp_path, env, *flags: str):  # noqa: ANN001
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "run.log"
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "smsbot.cli", "run", "--port", str(self.port),
+                 "--workers", "1", "--web-workers", "2", *flags],
+                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_until_up(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
             except requests.RequestException:
                 pass
-            assert service.poll() is None, service.stdout.read()
-            assert time.monotonic() < deadline, "smsbot run did not come up"
+            assert self.process.poll() is None, self.output()
+            assert time.monotonic() < deadline, "smsbot run did not come up:\n" + self.output()
             time.sleep(0.3)
+
+    def stop(self) -> str:
+        """Ctrl-C, as a person stops it; its whole output."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return self.output()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        if self.process.poll() is None:
+            self.stop()
+
+
+@pytest.mark.parametrize("flags", [[], ["--fake-twilio"]], ids=["outbox", "fake-twilio"])
+def test_run_then_text_the_bot(tmp_path, flags):
+    env = service_env(tmp_path)
+    with Service(tmp_path, env, *flags) as service:
+        service.wait_until_up()
 
         result = smsbot("sms", "+79851234567", "помощь", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
@@ -94,23 +118,51 @@ def test_run_then_text_the_bot(tmp_path, flags):
             assert int(stats.stdout.split()[0]) > 100  # four months of demo history
             clock = smsbot("deadlines", cwd=tmp_path, env=env)
             assert clock.returncode == 0 and "'overdue'" in clock.stdout, clock.stderr
-    finally:
-        service.send_signal(signal.SIGINT)
-        try:
-            output, _ = service.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            service.kill()
-            output, _ = service.communicate()
+        output = service.stop()
     assert "Demo data loaded" in output
+    if flags:
+        assert "providers: twilio (default, fake), outbox" in output
+    else:
+        assert "providers: outbox (default)" in output
     assert "smsbot stopped" in output
     assert "Traceback" not in output, output
 
 
 def test_sms_without_a_running_service_says_so(tmp_path):
-    env = _env(tmp_path)
+    env = service_env(tmp_path)
     env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{free_port()}"
     env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
     assert smsbot("migrate", cwd=tmp_path, env=env).returncode == 0
     result = smsbot("sms", "+79851234567", "помощь", cwd=tmp_path, env=env)
     assert result.returncode != 0
     assert "does not answer" in result.stderr
+
+
+def test_smpp_refuses_without_an_smpp_account(tmp_path):
+    result = smsbot("smpp", cwd=tmp_path, env=service_env(tmp_path))
+    assert result.returncode != 0
+    assert "no SMPP account is configured" in result.stderr
+    assert "SMPP_HOST" in result.stderr
+
+
+def test_check_config_lists_every_provider(tmp_path):
+    env = service_env(tmp_path) | {
+        "SMPP_HOST": "127.0.0.1", "SMPP_SYSTEM_ID": "smsbot", "SMPP_PASSWORD": "pw4smpp",
+        "SMPP_SOURCE": "+74951230001", "SMSC_LOGIN": "demo", "SMSC_PASSWORD": "pw4smsc",
+        "SMSC_SENDER": "+74951230002", "SMSBOT_DEFAULT_PROVIDER": "smpp",
+    }  # fmt: skip
+    result = smsbot("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "(default: smpp)" in result.stdout
+    assert "smpp (smpp): receives over its connection (smsbot smpp)" in result.stdout
+    assert "smsc (smsc): callbacks http://127.0.0.1:5000/sms/smsc/inbound" in result.stdout
+    assert "outbox (outbox)" in result.stdout
+    assert "pw4smpp" not in result.stdout and "pw4smsc" not in result.stdout
+
+
+def test_run_refuses_two_different_fakes(tmp_path):
+    result = smsbot(
+        "run", "--fake-twilio", "--fake-provider", "smpp", cwd=tmp_path, env=service_env(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "--fake-twilio is --fake-provider twilio" in result.stderr

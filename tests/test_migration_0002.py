@@ -59,6 +59,8 @@ def test_upgrade_keeps_companies_and_downgrade_removes_only_what_it_added(empty_
     assert "meter_window_start" not in {c["name"] for c in inspect(engine).get_columns("company")}
     migrate.upgrade(empty_database)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": migrate.include_object}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()

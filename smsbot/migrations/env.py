@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import smsbot.models  # noqa: F401  (registers the tables)
-from smsbot import db
+from smsbot import db, migrate
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -29,6 +29,7 @@ def _run(connection) -> None:  # noqa: ANN001
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=migrate.include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # --- what a provider's error means to us -------------------------------------------------------
 
@@ -182,9 +182,14 @@ class Provider(ABC):
     messages_per_second: float = 10.0
     """The account's sending rate; senders keep under it."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, config: Any):
+        self.config = config
+        """The plug-in's frozen config, as its configure() read it from the environment."""
+        self.name: str = config.name
         """This account's name: in routes (/sms/<name>/inbound) and in Message.provider."""
+        self.messages_per_second = getattr(
+            config, "messages_per_second", type(self).messages_per_second
+        )
 
     # --- sending -----------------------------------------------------------------------------
 

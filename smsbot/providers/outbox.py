@@ -78,10 +78,6 @@ class OutboxProvider(base.Provider):
     can_receive = True
     messages_per_second = 1000.0
 
-    def __init__(self, config: Config):
-        super().__init__(config.name)
-        self.config = config
-
     def send(self, sms: OutgoingSms) -> SendResult:
         record = {
             "sid": "LO" + secrets.token_hex(16),

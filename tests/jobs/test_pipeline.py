@@ -77,6 +77,24 @@ def test_five_copies_of_one_callback_at_once_give_one_message_and_one_reply(serv
     assert len(outbound_messages()) == 1
 
 
+def test_stop_is_ours_whichever_provider_carried_it(service, provider):
+    """Twilio handles English STOP itself, Russian providers do not: we honour СТОП and STOP
+    the same way for every provider, and nothing more goes to that phone until СТАРТ."""
+    app, _ = service()
+    settings = app.config["SMSBOT_SETTINGS"]
+    for word in ("СТОП", "баланс"):
+        provider.text(settings, word, from_phone=DEMO_PHONE, to_phone=COMPANY_NUMBER)
+        run_jobs(app)
+    [confirmation] = wait_until(lambda: provider.sent(DEMO_PHONE), what="the confirmation")
+    with Session(db.engine()) as session:
+        resident = session.exec(select(Resident).where(Resident.phone == DEMO_PHONE)).one()
+    assert resident.opted_out
+    assert [m.kind for m in outbound_messages()] == ["opt_out"]  # nothing for "баланс"
+    provider.text(settings, "СТАРТ", from_phone=DEMO_PHONE, to_phone=COMPANY_NUMBER)
+    run_jobs(app)
+    wait_until(lambda: len(provider.sent(DEMO_PHONE)) == 2, what="the opt-in confirmation")
+
+
 def test_twilio_is_given_the_named_status_callback(live_app, live_demo, fake_twilio):
     post_inbound(live_app.test_client(), live_app, "помощь")
     run_jobs(live_app)

@@ -70,6 +70,10 @@ def downgrade() -> None:
             sa.Column("provider_sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         )
         op.create_unique_constraint("message_provider_sid_key", "message", ["provider_sid"])
-    op.execute("UPDATE message SET provider_sid = external_id")
+    # One id per message again: where two providers used the same id, the older keeps it.
+    op.execute(
+        "UPDATE message SET provider_sid = external_id WHERE id IN "
+        "(SELECT MIN(id) FROM message WHERE external_id IS NOT NULL GROUP BY external_id)"
+    )
     op.drop_column("message", "external_id")
     op.drop_column("message", "provider")

@@ -33,11 +33,6 @@ class SmppProvider(Provider):
     can_receive = True
     uses_connector = True
 
-    def __init__(self, config: SmppConfig):
-        super().__init__(config.name)
-        self.config = config
-        self.messages_per_second = config.messages_per_second
-
     def send(self, sms: OutgoingSms) -> SendResult:
         """Never called: an SMPP message is sent only by the connector that holds the bind.
 

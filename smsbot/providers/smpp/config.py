@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from smsbot.config import env_value
 from smsbot.exceptions import ConfigError
 
 KIND = "smpp"
@@ -76,9 +77,9 @@ def address(value: str) -> tuple[str, int, int]:
 def configure(env: Mapping[str, str], *, mode: str = "development", secret_key: str = "") -> list:
     """Every SMPP account in the environment, checked (an empty list: SMPP is not used)."""
     configs = []
-    if _get(env, "SMPP_HOST") is not None or _any_set(env, "SMPP_", _UNPREFIXED):
+    if env_value(env, "SMPP_HOST") is not None or _any_set(env, "SMPP_", _UNPREFIXED):
         configs.append(_account(env, "SMPP_", KIND))
-    accounts = _get(env, "SMPP_ACCOUNTS")
+    accounts = env_value(env, "SMPP_ACCOUNTS")
     for account in (a.strip().lower() for a in (accounts or "").split(",") if a.strip()):
         if not _ACCOUNT.fullmatch(account):
             raise ConfigError(
@@ -101,7 +102,7 @@ def _account(env: Mapping[str, str], prefix: str, name: str) -> SmppConfig:
     if len(password) > 8:
         # SMPP 3.4 gives the password field 9 octets with its terminating NUL.
         raise ConfigError(prefix + "PASSWORD", "must be at most 8 characters (SMPP 3.4)")
-    system_type = _get(env, prefix + "SYSTEM_TYPE") or ""
+    system_type = env_value(env, prefix + "SYSTEM_TYPE") or ""
     if len(system_type) > 12:
         raise ConfigError(prefix + "SYSTEM_TYPE", "must be at most 12 characters (SMPP 3.4)")
     source = _required(env, prefix + "SOURCE")
@@ -111,7 +112,7 @@ def _account(env: Mapping[str, str], prefix: str, name: str) -> SmppConfig:
             "must be the rented number in E.164 (+79990000000) or a sender name of up to 11 "
             f"Latin letters and digits, got {source!r}",
         )
-    encoding = (_get(env, prefix + "DEFAULT_ENCODING") or "gsm7").lower()
+    encoding = (env_value(env, prefix + "DEFAULT_ENCODING") or "gsm7").lower()
     if encoding not in ENCODINGS:
         raise ConfigError(
             prefix + "DEFAULT_ENCODING", f"must be one of {', '.join(ENCODINGS)}, got {encoding!r}"
@@ -133,17 +134,12 @@ def _account(env: Mapping[str, str], prefix: str, name: str) -> SmppConfig:
     )
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value.strip() or None if value is not None else None
-
-
 def _any_set(env: Mapping[str, str], prefix: str, names: tuple[str, ...]) -> bool:
-    return any(_get(env, prefix + name) is not None for name in names)
+    return any(env_value(env, prefix + name) is not None for name in names)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
-    value = _get(env, name)
+    value = env_value(env, name)
     if value is None:
         raise ConfigError(name, "must be set for an SMPP account")
     return value
@@ -152,7 +148,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
 def _number(
     env: Mapping[str, str], name: str, default: float, low: float, high: float, whole: bool = False
 ) -> float:
-    raw = _get(env, name)
+    raw = env_value(env, name)
     if raw is None:
         return default
     try:

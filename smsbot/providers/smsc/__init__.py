@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from smsbot.config import env_value
 from smsbot.exceptions import ConfigError, PermanentSendError
 from smsbot.models import OUT_ACCEPTED
 from smsbot.phones import is_e164, mask
@@ -97,22 +98,22 @@ class SmscConfig:
 
 def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[SmscConfig]:
     """The SMSC.ru account from SMSC_* variables; none when SMSC_LOGIN and SMSC_API_KEY are unset."""
-    login, api_key = _get(env, "SMSC_LOGIN"), _get(env, "SMSC_API_KEY")
+    login, api_key = env_value(env, "SMSC_LOGIN"), env_value(env, "SMSC_API_KEY")
     if not login and not api_key:
         return []
-    password = _get(env, "SMSC_PASSWORD")
+    password = env_value(env, "SMSC_PASSWORD")
     if login and not password and not api_key:
         raise ConfigError("SMSC_PASSWORD", "must be set with SMSC_LOGIN")
-    sender = _get(env, "SMSC_SENDER")
+    sender = env_value(env, "SMSC_SENDER")
     if not sender:
         raise ConfigError("SMSC_SENDER", "must be the dedicated number in E.164, e.g. +79001234567")
     if not is_e164(sender):
         raise ConfigError("SMSC_SENDER", "must be a phone number in E.164, e.g. +79001234567")
-    api_url = (_get(env, "SMSC_API_URL") or DEFAULT_API_URL).rstrip("/")
+    api_url = (env_value(env, "SMSC_API_URL") or DEFAULT_API_URL).rstrip("/")
     schemes = ("https://",) if mode == "production" else ("https://", "http://")
     if not api_url.startswith(schemes) or len(api_url) <= len("https://"):
         raise ConfigError("SMSC_API_URL", f"must be a URL starting with {' or '.join(schemes)}")
-    secret = _get(env, "SMSC_CALLBACK_SECRET")
+    secret = env_value(env, "SMSC_CALLBACK_SECRET")
     if secret is None:
         if mode == "production":
             raise ConfigError(
@@ -147,9 +148,7 @@ class SmscProvider(Provider):
     can_receive = True
 
     def __init__(self, config: SmscConfig):
-        super().__init__(config.name)
-        self.config = config
-        self.messages_per_second = config.messages_per_second
+        super().__init__(config)
         self.api = SmscApi(
             base_url=config.api_url,
             login=config.login,
@@ -249,13 +248,8 @@ class SmscProvider(Provider):
         }
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
-    return value or None
-
-
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = _get(env, name)
+    raw = env_value(env, name)
     if raw is None:
         return default
     try:

@@ -28,6 +28,7 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 
+from smsbot.config import env_value
 from smsbot.exceptions import (
     ConfigError,
     PermanentSendError,
@@ -111,22 +112,17 @@ class Config:
     kind: str = KIND
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
-    return value or None
-
-
 def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Config]:
     """Twilio when TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set (both or neither)."""
-    account_sid = _get(env, "TWILIO_ACCOUNT_SID")
-    auth_token = _get(env, "TWILIO_AUTH_TOKEN")
+    account_sid = env_value(env, "TWILIO_ACCOUNT_SID")
+    auth_token = env_value(env, "TWILIO_AUTH_TOKEN")
     if bool(account_sid) != bool(auth_token):
         missing = "TWILIO_AUTH_TOKEN" if account_sid else "TWILIO_ACCOUNT_SID"
         raise ConfigError(missing, "is needed too: set both Twilio credentials or neither")
-    service_sid = _get(env, "TWILIO_MESSAGING_SERVICE_SID")
+    service_sid = env_value(env, "TWILIO_MESSAGING_SERVICE_SID")
     if service_sid and not service_sid.startswith("MG"):
         raise ConfigError("TWILIO_MESSAGING_SERVICE_SID", "must start with MG")
-    api_base = _get(env, "TWILIO_API_BASE_URL")
+    api_base = env_value(env, "TWILIO_API_BASE_URL")
     if api_base and not api_base.startswith(("http://", "https://")):
         raise ConfigError(
             "TWILIO_API_BASE_URL", f"must be a URL starting with http or https, got {api_base!r}"
@@ -135,7 +131,7 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Con
         return []
     if not (account_sid.startswith("AC") and len(account_sid) == 34):
         raise ConfigError("TWILIO_ACCOUNT_SID", "must look like AC followed by 32 hex digits")
-    sender = _get(env, "TWILIO_FROM")
+    sender = env_value(env, "TWILIO_FROM")
     if not (sender or service_sid):
         raise ConfigError(
             "TWILIO_FROM", "or TWILIO_MESSAGING_SERVICE_SID must be set with Twilio credentials"
@@ -147,7 +143,7 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Con
             raise ConfigError("TWILIO_FROM", f"is not a phone number: {exc}") from None
     if api_base:
         api_base = api_base.rstrip("/")
-    mps = _get(env, "TWILIO_MPS") or "10"
+    mps = env_value(env, "TWILIO_MPS") or "10"
     try:
         rate = float(mps)
         if rate <= 0:
@@ -166,9 +162,7 @@ class TwilioProvider(base.Provider):
     can_receive = True
 
     def __init__(self, config: Config):
-        super().__init__(config.name)
-        self.config = config
-        self.messages_per_second = config.messages_per_second
+        super().__init__(config)
         self._client = None
 
     @property

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from smsbot.runner import free_port, read_runtime_env
 from tests.support import die_with_parent, wait_until
-from tests.test_cli import _env, smsbot
+from tests.test_cli import service_env, smsbot
 from tests.web.browser.conftest import shot
 
 RESIDENT = "+79851234567"
@@ -27,7 +27,7 @@ class Service:
     """`smsbot run` in a folder of its own, its output collected as it comes."""
 
     def __init__(self, folder) -> None:  # noqa: ANN001
-        self.folder, self.env, self.port = folder, _env(folder), free_port()
+        self.folder, self.env, self.port = folder, service_env(folder), free_port()
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "smsbot.cli", "run", "--fake-twilio", "--port", str(self.port),
