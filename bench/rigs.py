@@ -46,6 +46,22 @@ def _raw(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     return head.encode() + body
 
 
+def _listening(proc: subprocess.Popen, port: int, what: str) -> None:
+    """Wait for `proc` to listen on `port`, and make sure it is still alive then: the port was
+    picked free earlier, and on a shared machine something else may have taken it meanwhile
+    (the stand-in then exits, and we would be talking to a stranger)."""
+    import time
+
+    from run import wait_port
+
+    wait_port(port, what, proc=proc)
+    time.sleep(0.3)
+    if proc.poll() is not None:
+        raise RuntimeError(
+            f"{what} exited with {proc.returncode} (port {port} taken?); see its log"
+        )
+
+
 class Rig:
     """Twilio-independent defaults: the reply times and the drain come from the database."""
 
@@ -135,8 +151,6 @@ class TwilioRig(Rig):
         return {**super().env(web_port), **self.settings}
 
     def start(self, stack: Any) -> None:
-        from run import wait_port
-
         t = self.settings
         proc = stack.procs.start(f"fake-twilio-{stack.label}", [
             self.py, "-m", "smsbot.cli", "fake-twilio", "--quiet", "--port", str(self.fake_port),
@@ -144,7 +158,7 @@ class TwilioRig(Rig):
             "--callback-threads", str(stack.cfg.fake_callback_threads), "--max-messages", "200000",
         ], env=stack.env)  # fmt: skip
         self.procs[self.standin_group] = proc
-        wait_port(self.fake_port, "fake Twilio", proc=proc)
+        _listening(proc, self.fake_port, "fake Twilio")
 
     def requests_for(self, stack: Any, phones: list[str], text: str) -> list[bytes]:
         from run import raw_request, signed_bodies
@@ -210,8 +224,6 @@ class SmscRig(Rig):
         }
 
     def start(self, stack: Any) -> None:
-        from run import wait_port
-
         # The handler URL as the account would hold it: statuses signed with md5 of the secret.
         handler = f"http://127.0.0.1:{stack.port}/sms/smsc/inbound?charset=utf-8&md5=1"
         proc = stack.procs.start(f"fake-smsc-{stack.label}", [
@@ -220,7 +232,7 @@ class SmscRig(Rig):
             "--callback-delay", "0",  # its default 0.5 s per status caps it at one message a second
         ], env=stack.env)  # fmt: skip
         self.procs[self.standin_group] = proc
-        wait_port(self.fake_port, "SMSC.ru stand-in", proc=proc)
+        _listening(proc, self.fake_port, "SMSC.ru stand-in")
 
 
 class OutboxRig(Rig):
@@ -248,15 +260,13 @@ class SmppRig(Rig):
         }
 
     def start(self, stack: Any) -> None:
-        from run import wait_port
-
         sim = stack.procs.start(f"smpp-sim-{stack.label}", [
             self.py, "-m", "standins.smpp", "--port", str(self.fake_port),
             "--control-port", str(self.control_port), "--system-id", self.system_id,
             "--password", self.password,
         ], env=stack.env)  # fmt: skip
         self.procs[self.standin_group] = sim
-        wait_port(self.control_port, "SMPP simulator", proc=sim)
+        _listening(sim, self.control_port, "SMPP simulator")
         connector = stack.procs.start(f"connector-{stack.label}",
                                       [self.py, "-m", "smsbot.providers.smpp.connector"], env=stack.env)  # fmt: skip
         self.procs["connector"] = connector
