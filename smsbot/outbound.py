@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlmodel import Session
 
 from smsbot import failpoints, providers, queues
@@ -209,23 +209,33 @@ def _advance(session: Session, message_id: int, status: str) -> bool:
     )
 
 
-def find_by_external_id(session: Session, provider: str, external_id: str) -> int | None:
-    """Our message with this provider id, or with it as the id of one of its parts."""
+def find_by_external_id(
+    session: Session, provider: str, external_id: str, aliases: tuple[str, ...] = ()
+) -> int | None:
+    """Our message with this provider id (or one of its spellings), or with it as the id of
+    one of its parts; the exact spelling wins over an alias."""
+    ids = (external_id, *aliases)
+    exact_first = case((Message.external_id == external_id, 0), else_=1)
     found = session.execute(
-        select(Message.id).where(Message.provider == provider, Message.external_id == external_id)
+        select(Message.id)
+        .where(Message.provider == provider, Message.external_id.in_(ids))
+        .order_by(exact_first)
+        .limit(1)
     ).scalar_one_or_none()
     if found is None:
+        exact_first = case((MessageRef.ref == external_id, 0), else_=1)
         found = session.execute(
-            select(MessageRef.message_id).where(
-                MessageRef.provider == provider, MessageRef.ref == external_id
-            )
+            select(MessageRef.message_id)
+            .where(MessageRef.provider == provider, MessageRef.ref.in_(ids))
+            .order_by(exact_first)
+            .limit(1)
         ).scalar_one_or_none()
     return found
 
 
 def apply_status(session: Session, provider: str, status: StatusUpdate) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'."""
-    message_id = find_by_external_id(session, provider, status.provider_id)
+    message_id = find_by_external_id(session, provider, status.provider_id, status.aliases)
     if message_id is None and status.message_id is not None:
         # The callback named our id before the send was recorded: claim the id for it.
         message_id = session.execute(

@@ -94,6 +94,9 @@ class StatusUpdate:
     error_message: str | None = None
     meaning: str | None = None
     """One of MEANINGS when the provider explained a failure (opted out …)."""
+    aliases: tuple[str, ...] = ()
+    """Other spellings of provider_id the provider may have given us (an SMSC's hex id in
+    one place and decimal in another): matched in one query, the exact spelling first."""
 
 
 @dataclass(frozen=True)

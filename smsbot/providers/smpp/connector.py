@@ -263,17 +263,16 @@ class AccountConnector:
 
     def _apply(self, receipt: Receipt) -> bool:
         error = int(receipt.err) if receipt.err and receipt.err.isdigit() else 0
+        forms = sorted(receipt.id_forms() - {receipt.message_id})
+        update = StatusUpdate(
+            provider_id=receipt.message_id,
+            status=receipt.status,
+            error_code=error or None,
+            error_message=f"SMPP receipt {receipt.stat}" if error else None,
+            aliases=tuple(forms),  # every spelling in one query, not one query each
+        )
         with db.session_scope() as session:
-            for form in receipt.id_forms():
-                update = StatusUpdate(
-                    provider_id=form,
-                    status=receipt.status,
-                    error_code=error or None,
-                    error_message=f"SMPP receipt {receipt.stat}" if error else None,
-                )
-                if outbound.apply_status(session, self.config.name, update) != "unknown":
-                    return True
-        return False
+            return outbound.apply_status(session, self.config.name, update) != "unknown"
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:
         with self._lock:

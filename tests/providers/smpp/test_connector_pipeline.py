@@ -167,6 +167,36 @@ def test_an_undelivered_receipt(smpp_app, connector, smsc):  # noqa: ANN001
     assert reply.error_code == 1
 
 
+def test_an_smsc_giving_hex_ids_and_decimal_receipts_still_delivers(smpp_app, connector, smsc):  # noqa: ANN001
+    """The known trap: submit_sm_resp in hex, the receipt in decimal (or the other way)."""
+    smsc.configure(hex_ids=True)
+    queue_replies(3)
+    wait_until(lambda: statuses() == {"delivered": 3}, what="all delivered")
+    sent_once(smsc)
+
+
+def test_a_decimal_receipt_finds_the_hex_id_it_was_stored_under(smpp_app):  # noqa: ANN001
+    """The match itself, without the connector's slower fallbacks (text prefix, redelivery)."""
+    from smsbot import outbound
+    from smsbot.providers.base import StatusUpdate
+    from smsbot.providers.smpp.receipts import id_forms
+
+    [reply_id] = queue_replies(1)
+    with Session(db.engine()) as session:
+        session.get(Message, reply_id).external_id = "f4241"  # submit_sm_resp gave hex
+        session.commit()
+    receipt_id = "1000001"  # the receipt gives decimal
+    update = StatusUpdate(
+        provider_id=receipt_id,
+        status="delivered",
+        aliases=tuple(sorted(set(id_forms(receipt_id)) - {receipt_id})),
+    )
+    with Session(db.engine()) as session:
+        assert outbound.apply_status(session, "smpp", update) == "updated"
+        session.commit()
+    assert statuses() == {"delivered": 1}
+
+
 def test_an_invalid_number_fails_for_good(smpp_app, connector, smsc):  # noqa: ANN001
     smsc.reject_destination("+79850000001")
     queue_replies(3)
