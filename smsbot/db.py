@@ -60,7 +60,12 @@ def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine tuned for our two databases."""
+    """Create an engine tuned for our two databases.
+
+    Its errors never show the statement's parameters: they are residents' phones and texts,
+    and a database error ends up in a log (the connector's and the workers' alike).
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         from pathlib import Path
 
