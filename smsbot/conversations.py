@@ -13,14 +13,12 @@ from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.exceptions import Refused
 from smsbot.models import (
-    INBOUND,
     KIND_DISPATCHER,
     KIND_RESIDENT,
     Account,
     AccountLink,
     Building,
     Company,
-    CompanyNumber,
     Conversation,
     ConversationNote,
     Message,
@@ -252,31 +250,6 @@ def thread(session: Session, conversation: Conversation, limit: int = THREAD_LIM
         else {}
     )
     return Thread(messages, notes, authors)
-
-
-def sender_number(
-    session: Session, company_id: int, resident_phone: str | None = None
-) -> str | None:
-    """The number a company's SMS go out from: the one the resident texts, else its first."""
-    if resident_phone:
-        last_to = session.exec(
-            select(Message.to_phone)
-            .join(CompanyNumber, CompanyNumber.phone == Message.to_phone)
-            .where(
-                Message.direction == INBOUND,
-                Message.from_phone == resident_phone,
-                CompanyNumber.company_id == company_id,
-            )
-            .order_by(Message.id.desc())
-            .limit(1)
-        ).first()
-        if last_to:
-            return last_to
-    return session.exec(
-        select(CompanyNumber.phone)
-        .where(CompanyNumber.company_id == company_id)
-        .order_by(CompanyNumber.id)
-    ).first()
 
 
 def reply(

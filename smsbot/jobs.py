@@ -64,7 +64,11 @@ def sweep() -> dict[str, int]:
 
 
 def send_notice(notice_id: int) -> int:
-    """Queue a notice's copies for sending, on the notices queue; returns how many."""
+    """Queue a notice's copies for sending; returns how many.
+
+    New notices no longer need it (the one door queues each copy at the commit); it stays for
+    jobs queued before that, still waiting in Redis after an upgrade.
+    """
     from smsbot import notices
 
     with session_scope() as session:

@@ -87,11 +87,6 @@ def send_queue(kind: str) -> str:
     return NOTICES_QUEUE if kind == "notice" else OUTBOUND_QUEUE
 
 
-def enqueue_notice(notice_id: int) -> bool:
-    """Queue the sending of a stored notice's copies; False (logged) if Redis is down."""
-    return _enqueue(NOTICES_QUEUE, "smsbot.jobs.send_notice", notice_id, f"notice-{notice_id}")
-
-
 def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
     """Queue (message id, queue name) sends in one Redis round trip per queue."""
     by_queue: dict[str, list[int]] = {}
