@@ -181,23 +181,31 @@ def _queue(session: OrmSession) -> None:
 
 
 def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
-    """Queue (message id, kind, provider) sends: RQ jobs, or a wake-up for a connector.
+    """Queue (message id, kind, provider) sends: wake each provider's sender once.
 
-    A connector (SMPP) claims its provider's queued rows from the database itself, so it
-    only needs to hear that there are some. Redis being down costs nothing but time: the
-    sweep and the connector's own polling find the rows.
+    The rows wait in the database; a provider's drain job (smsbot.sending) claims them in
+    batches, so a thousand copies of a notice cost one wake-up, and a wake-up already
+    waiting costs one Redis SET. A connector (SMPP) claims its own rows and only needs to
+    hear that there are some. Redis being down costs nothing but time: the sweep and the
+    connector's own polling find the rows.
     """
     settings = config.current()
-    jobs: list[tuple[int, str]] = []
-    wake: set[str] = set()
+    unknown: list[tuple[int, str]] = []
+    drains: dict[str, str] = {}
+    connectors: set[str] = set()
     for message_id, kind, name in items:
         provider = providers.find(settings, name or settings.default_provider or "")
-        if provider is not None and provider.uses_connector:
-            wake.add(provider.name)
-        else:
-            jobs.append((message_id, queues.send_queue(kind)))
-    queues.enqueue_sends(jobs)
-    for name in wake:
+        if provider is None:
+            unknown.append((message_id, queues.send_queue(kind)))  # its job marks it failed
+        elif provider.uses_connector:
+            connectors.add(provider.name)
+        elif drains.get(provider.name) != queues.OUTBOUND_QUEUE:
+            drains[provider.name] = queues.send_queue(kind)  # replies wake on the fast queue
+    if unknown:
+        queues.enqueue_sends(unknown)
+    for name, queue_name in drains.items():
+        queues.wake_sender(name, queue_name=queue_name)
+    for name in connectors:
         queues.wake_connector(name)
 
 
