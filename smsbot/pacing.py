@@ -62,9 +62,11 @@ class Pacer:
         self,
         connection: Callable[[], Redis] | None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self._connection = connection
         self._clock = clock
+        self._sleep = sleep
         self._local: dict[str, float] = {}
         self._lock = threading.Lock()
         self._script = None
@@ -98,8 +100,8 @@ class Pacer:
             log.warning("pacing %s in this process only (Redis: %s)", provider, exc)
             return None
 
-    def wait_for(self, slot: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    def wait_for(self, slot: float) -> None:
         """Sleep until `slot` on this pacer's clock."""
         delay = slot - self._clock()
         if delay > 0:
-            sleep(delay)
+            self._sleep(delay)

@@ -173,31 +173,15 @@ def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Clai
     opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
         R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
     )
-    statement = (
-        update(T)
-        .where(T.c.id.in_(waiting.scalar_subquery()), T.c.status == OUT_QUEUED)
-        .values(
-            status=case((opted_out, OUT_CANCELED), else_=OUT_SENDING),
-            error_message=case((opted_out, "resident opted out"), else_=T.c.error_message),
-            provider=provider.name,
-            claimed_at=now,
-            attempts=T.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            T.c.id,
-            T.c.status,
-            T.c.kind,
-            T.c.attempts,
-            T.c.to_phone,
-            T.c.body,
-            T.c.from_phone,
-            T.c.encoding,
-            T.c.num_segments,
-        )
-    )
     with db.writer().begin() as conn:
-        rows = conn.execute(statement).all()
+        if conn.dialect.name == "postgresql":
+            # Locked and limited once, in a materialized CTE: as `IN (subquery)` the planner
+            # may run the subquery again per row and claim more than the limit.
+            picked = waiting.cte("picked").prefix_with("MATERIALIZED")
+            chosen = T.c.id == picked.c.id
+        else:
+            chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
+        rows = conn.execute(_claim_statement(chosen, opted_out, provider.name, now)).all()
     rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
@@ -221,6 +205,33 @@ def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Clai
         if r.status == OUT_SENDING
     ]
     return claimed, len(canceled)
+
+
+def _claim_statement(chosen, opted_out, provider: str, now: datetime):  # noqa: ANN001, ANN202
+    """queued → sending (or canceled), returning what the send needs."""
+    return (
+        update(T)
+        .where(chosen, T.c.status == OUT_QUEUED)
+        .values(
+            status=case((opted_out, OUT_CANCELED), else_=OUT_SENDING),
+            error_message=case((opted_out, "resident opted out"), else_=T.c.error_message),
+            provider=provider,
+            claimed_at=now,
+            attempts=T.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            T.c.id,
+            T.c.status,
+            T.c.kind,
+            T.c.attempts,
+            T.c.to_phone,
+            T.c.body,
+            T.c.from_phone,
+            T.c.encoding,
+            T.c.num_segments,
+        )
+    )
 
 
 # --- send -----------------------------------------------------------------------------------
