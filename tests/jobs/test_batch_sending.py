@@ -36,9 +36,18 @@ def store(count: int, *, kind: str = KIND_REPLY, provider: str | None = "outbox"
     now = clock.utcnow()
     with Session(db.engine()) as session:
         rows = [
-            Message(direction=OUTBOUND, status=OUT_QUEUED, kind=kind, provider=provider,
-                    from_phone=COMPANY_NUMBER, to_phone=f"+{first_phone + i}", body=f"text {i}",
-                    resident_id=resident_id, created_at=now, updated_at=now)  # fmt: skip
+            Message(
+                direction=OUTBOUND,
+                status=OUT_QUEUED,
+                kind=kind,
+                provider=provider,
+                from_phone=COMPANY_NUMBER,
+                to_phone=f"+{first_phone + i}",
+                body=f"text {i}",
+                resident_id=resident_id,
+                created_at=now,
+                updated_at=now,
+            )  # fmt: skip
             for i in range(count)
         ]
         session.add_all(rows)
