@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
@@ -149,6 +149,67 @@ def compose(
     session.add(message)
     session.info.setdefault(_PENDING, []).append(message)
     return message
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person a copy of a bulk SMS goes to (see `compose_many`)."""
+
+    phone: str
+    resident_id: int | None
+    opted_out: bool = False
+    conversation_id: int | None = None
+
+
+def compose_many(
+    session: Session,
+    *,
+    kind: str,
+    text: str,
+    company: Company | None,
+    via: Route,
+    recipients: list[Recipient],
+    **fields: Any,
+) -> list[int]:
+    """Store one SMS with the exact `text` to each recipient, queued after the commit like
+    `compose`'s; returns their ids. Skips opted-out recipients (but a KIND_OPT_OUT).
+
+    For a notice to thousands of flats: the text is measured once and the rows go in with
+    one multi-row INSERT instead of an ORM object each (10,000 copies in well under a
+    second instead of several).
+    """
+    measured = measure(text)
+    now = fields.pop("created_at", None) or utcnow()
+    common = {
+        "direction": OUTBOUND,
+        "status": OUT_QUEUED,
+        "kind": kind,
+        "provider": via.provider,
+        "from_phone": via.sender or "",
+        "body": text,
+        "encoding": measured.encoding,
+        "num_segments": measured.segments,
+        "company_id": company.id if company else None,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    rows = [
+        {
+            **common,
+            "to_phone": r.phone,
+            "resident_id": r.resident_id,
+            "conversation_id": r.conversation_id,
+        }
+        for r in recipients
+        if not r.opted_out or kind == KIND_OPT_OUT
+    ]
+    if not rows:
+        return []
+    table = Message.__table__
+    ids = list(session.execute(insert(table).returning(table.c.id), rows).scalars())
+    queue_after_commit(session, ids, kind=kind, provider=via.provider)
+    return ids
 
 
 def queue_after_commit(

@@ -26,27 +26,35 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
+BURST = 0.2
+"""Seconds of unused schedule a provider may catch up (see `reserve`)."""
 KEY = "smsbot:send:pace:{}"
 """Redis key per provider: the epoch second its next send may start."""
 
 _RESERVE = """
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local now = tonumber(ARGV[1])
-local start = math.max(tat, now)
+local start = math.max(tat, now - tonumber(ARGV[4]))
 local after = start + tonumber(ARGV[2]) * tonumber(ARGV[3])
-redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+local ttl = math.ceil((after - now + tonumber(ARGV[4])) * 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.max(ttl, 1000))
 return string.format('%.6f', start)
 """
 """`reserve` in Lua: atomic, so workers never hand out the same slot twice."""
 
 
-def reserve(next_free: float, now: float, count: int, interval: float) -> tuple[float, float]:
+def reserve(
+    next_free: float, now: float, count: int, interval: float, burst: float = 0.0
+) -> tuple[float, float]:
     """(first slot, next free time) for `count` sends spaced `interval` seconds apart.
 
     The first slot is now unless earlier reservations reach past now; the next reservation
-    starts where this one ends.
+    starts where this one ends. `burst` seconds of unused schedule may be caught up (a token
+    bucket holding burst × rate sends): the moments a drain spends claiming and recording
+    between batches are not lost, so a backlog goes out at the full rate, while over any
+    window W no more than (W + burst) × rate sends start.
     """
-    start = max(next_free, now)
+    start = max(next_free, now - burst)
     return start, start + count * interval
 
 
@@ -63,7 +71,9 @@ class Pacer:
         connection: Callable[[], Redis] | None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        burst: float = BURST,
     ):
+        self._burst = burst
         self._connection = connection
         self._clock = clock
         self._sleep = sleep
@@ -84,7 +94,7 @@ class Pacer:
         if first is None:
             with self._lock:
                 first, self._local[provider] = reserve(
-                    self._local.get(provider, 0.0), now, count, interval
+                    self._local.get(provider, 0.0), now, count, interval, self._burst
                 )
         return slots(first, count, interval)
 
@@ -95,7 +105,9 @@ class Pacer:
             conn = self._connection()
             if self._script is None or self._script.registered_client is not conn:
                 self._script = conn.register_script(_RESERVE)
-            return float(self._script(keys=[KEY.format(provider)], args=[now, count, interval]))
+            return float(
+                self._script(keys=[KEY.format(provider)], args=[now, count, interval, self._burst])
+            )
         except (RedisError, RuntimeError) as exc:
             log.warning("pacing %s in this process only (Redis: %s)", provider, exc)
             return None

@@ -223,7 +223,8 @@ def test_a_transient_failure_in_a_batch_is_queued_again_with_a_wake_at_its_time(
 
 def test_sends_not_started_within_the_budget_are_given_back_and_a_new_job_woken(app):
     ids = store(3)
-    counts = sending.drain("outbox", app.config["SMSBOT_SETTINGS"], budget=0)
+    sending.pacer.reserve("outbox", 2000, 1000)  # the next two seconds are promised already
+    counts = sending.drain("outbox", app.config["SMSBOT_SETTINGS"], budget=1)
     assert counts == {"canceled": 0, "released": 3}
     assert [(m.status, m.attempts) for m in messages(ids)] == [("queued", 0)] * 3
     assert outbox.messages() == []
@@ -257,20 +258,32 @@ def test_reserve_spaces_slots_and_starts_now_when_idle():
     assert pacing.slots(10.0, 3, 0.25) == [10.0, 10.25, 10.5]
 
 
+def test_a_short_gap_between_batches_is_caught_up_but_never_more_than_the_burst():
+    # 10/s: a batch of 5 ends at 100.5; the next claim comes 0.05 s late.
+    assert pacing.reserve(100.5, 100.55, 5, 0.1, burst=0.2) == (100.5, 101.0)
+    # After a long pause only 0.2 s (two sends at 10/s) may go at once.
+    start, _ = pacing.reserve(100.5, 500.0, 5, 0.1, burst=0.2)
+    assert start == pytest.approx(499.8)
+    assert sum(slot <= 500.0 for slot in pacing.slots(start, 5, 0.1)) == 3  # 2 owed + now
+
+
 def test_workers_share_one_schedule_through_redis(app):
     fake = FakeClock(1_000_000.0)
-    one = pacing.Pacer(queues.connection, fake, fake.sleep)
-    other = pacing.Pacer(queues.connection, fake, fake.sleep)
+    one = pacing.Pacer(queues.connection, fake, fake.sleep, burst=0)
+    other = pacing.Pacer(queues.connection, fake, fake.sleep, burst=0)
     assert one.reserve("twilio", 3, 10) == pytest.approx([1_000_000.0, 1_000_000.1, 1_000_000.2])
     assert other.reserve("twilio", 2, 10) == pytest.approx([1_000_000.3, 1_000_000.4])
     assert other.reserve("smsc", 1, 5) == pytest.approx([1_000_000.0])  # a rate per provider
     fake.t += 60
     assert one.reserve("twilio", 1, 10) == pytest.approx([1_000_060.0])
+    catching_up = pacing.Pacer(queues.connection, fake, fake.sleep, burst=0.2)
+    fake.t += 60
+    assert catching_up.reserve("twilio", 1, 10) == pytest.approx([1_000_119.8])  # same as Python
 
 
 def test_without_redis_a_process_still_paces_itself():
     fake = FakeClock(50.0)
-    alone = pacing.Pacer(None, fake, fake.sleep)
+    alone = pacing.Pacer(None, fake, fake.sleep, burst=0)
     assert alone.reserve("p", 2, 4) == [50.0, 50.25]
     assert alone.reserve("p", 1, 4) == [50.5]
 
@@ -310,7 +323,7 @@ class Recorder(Provider):
 
 def test_a_batch_is_sent_in_its_slots_two_at_a_time(monkeypatch):
     fake = FakeClock(2_000.0)
-    monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep))
+    monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
     recorder = Recorder(fake, mps=5, concurrency=2)
     claimed = [
         sending.Claimed(OutgoingSms(i, f"+7916000000{i}", "hi", None), KIND_REPLY, 1)
@@ -327,7 +340,7 @@ def test_a_batch_is_sent_in_its_slots_two_at_a_time(monkeypatch):
 
 def test_a_send_whose_slot_is_past_the_budget_is_not_made(monkeypatch):
     fake = FakeClock(3_000.0)
-    monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep))
+    monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
     recorder = Recorder(fake, mps=1, concurrency=1)
     item = sending.Claimed(OutgoingSms(9, "+79160000009", "hi", None), KIND_REPLY, 1)
     sending.pacer.reserve("recorder", 10, 1)  # ten seconds already promised to others
