@@ -223,8 +223,14 @@ def measure(args: argparse.Namespace, env: dict[str, str], redis_pid: int, fake_
                   "twilio": cpu_seconds(fake_pid)}  # fmt: skip
         wall = time.perf_counter()
         worker = worker_module.build(app, [queues.OUTBOUND_QUEUE, queues.NOTICES_QUEUE])
+        profile = cProfile.Profile() if args.profile else None
+        if profile:
+            profile.enable()
         worker.work(burst=True, logging_level="WARNING")
         send_wall = time.perf_counter() - wall
+        if profile:
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
         used = {
             "worker": time.process_time() - before["worker"],
             "redis": cpu_seconds(redis_pid) - before["redis"],
@@ -288,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="TWILIO_SEND_CONCURRENCY")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--profile", action="store_true", help="cProfile the queueing step")
+    parser.add_argument("--profile", action="store_true", help="cProfile queueing and sending")
     parser.add_argument(
         "--per-message-jobs",
         action="store_true",

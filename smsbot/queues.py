@@ -159,30 +159,17 @@ def wake_sender(
     wake at a retry's time, beside any waiting job; `force` replaces a flag whose job was lost.
     """
     job_id = f"drain-{provider}-{uuid.uuid4().hex[:16]}"
+    call = ("smsbot.jobs.send_waiting", provider, queue_name)
+    options = {"job_id": job_id, "result_ttl": 60, "failure_ttl": 86400}
     try:
         q = queue(queue_name)
         if delay > 0:
-            q.enqueue_in(
-                timedelta(seconds=delay),
-                "smsbot.jobs.send_waiting",
-                provider,
-                queue_name,
-                job_id=job_id,
-                result_ttl=60,
-                failure_ttl=86400,
-            )
+            q.enqueue_in(timedelta(seconds=delay), *call, **options)
             return True
         flag = wake_flag(provider, queue_name)
         if not connection().set(flag, job_id, nx=not force, ex=WAKE_TTL):
             return False
-        q.enqueue(
-            "smsbot.jobs.send_waiting",
-            provider,
-            queue_name,
-            job_id=job_id,
-            result_ttl=60,
-            failure_ttl=86400,
-        )
+        q.enqueue(*call, **options)
         return True
     except RedisError as exc:
         log.warning(

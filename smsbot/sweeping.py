@@ -3,7 +3,9 @@
 A message stored while Redis was down, or whose worker died mid-job, is still in the
 database in a non-final state. Every few seconds the sweep finds such rows that have no live
 job and queues them again; since every job claims its row first, a job that turns out to be
-alive after all does no harm.
+alive after all does no harm. Outbound rows have no job of their own: a provider's drain
+(smsbot.sending) takes them all, so for those the sweep checks that provider's drain (a
+running one, or the job its wake flag names) and wakes one when there is none.
 """
 
 from __future__ import annotations
