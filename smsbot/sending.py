@@ -17,6 +17,7 @@ runs out is given back (sending → queued), which is safe because it never left
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import Counter
@@ -154,34 +155,12 @@ def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Clai
     Returns the ones to send, oldest reply first, and how many were cancelled instead
     (their resident opted out; the opt-out confirmation itself still goes).
     """
-    now = utcnow()
-    mine = T.c.provider == provider.name
-    if provider.name == settings.default_provider:
-        mine = mine | T.c.provider.is_(None)
-    waiting = (
-        select(T.c.id)
-        .where(
-            T.c.direction == OUTBOUND,
-            T.c.status == OUT_QUEUED,
-            mine,
-            T.c.next_attempt_at.is_(None) | (T.c.next_attempt_at <= now),
-        )
-        .order_by(T.c.kind == KIND_NOTICE, T.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
-        R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
-    )
     with db.writer().begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Locked and limited once, in a materialized CTE: as `IN (subquery)` the planner
-            # may run the subquery again per row and claim more than the limit.
-            picked = waiting.cte("picked").prefix_with("MATERIALIZED")
-            chosen = T.c.id == picked.c.id
-        else:
-            chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
-        rows = conn.execute(_claim_statement(chosen, opted_out, provider.name, now)).all()
+        statement = _claim_statement(
+            conn.dialect.name, provider.name, provider.name == settings.default_provider, limit
+        )
+        now = utcnow()
+        rows = conn.execute(statement, {"b_now": now}).all()
     rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
@@ -207,8 +186,36 @@ def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Clai
     return claimed, len(canceled)
 
 
-def _claim_statement(chosen, opted_out, provider: str, now: datetime):  # noqa: ANN001, ANN202
-    """queued → sending (or canceled), returning what the send needs."""
+@functools.lru_cache(maxsize=64)
+def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  # noqa: ANN202
+    """queued → sending (or canceled) for up to `limit` due rows, returning what the send
+    needs; built once per provider and size (only the time is bound per claim)."""
+    now = bindparam("b_now", type_=T.c.claimed_at.type)
+    mine = T.c.provider == provider
+    if default:
+        mine = mine | T.c.provider.is_(None)
+    waiting = (
+        select(T.c.id)
+        .where(
+            T.c.direction == OUTBOUND,
+            T.c.status == OUT_QUEUED,
+            mine,
+            T.c.next_attempt_at.is_(None) | (T.c.next_attempt_at <= now),
+        )
+        .order_by(T.c.kind == KIND_NOTICE, T.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if dialect == "postgresql":
+        # Locked and limited once, in a materialized CTE: as `IN (subquery)` the planner may
+        # run the subquery again per row and claim more than the limit.
+        picked = waiting.cte("picked").prefix_with("MATERIALIZED")
+        chosen = T.c.id == picked.c.id
+    else:
+        chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
+    opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
+        R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
+    )
     return (
         update(T)
         .where(chosen, T.c.status == OUT_QUEUED)

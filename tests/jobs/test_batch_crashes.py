@@ -52,7 +52,10 @@ def test_a_worker_killed_with_a_batch_in_flight_loses_nothing_and_doubles_nothin
     # Claimed together, none recorded (a delivery callback may have moved one on).
     rows = outbound_messages()
     assert "queued" not in {m.status for m in rows}
-    assert [m.status for m in rows if m.external_id is None] == ["sending"]  # the fifth
+    unrecorded = [m.status for m in rows if m.external_id is None]
+    assert "sending" in unrecorded and set(unrecorded) == {"sending"}  # the fifth at least
+    if not provider.calls_back:
+        assert len(unrecorded) == len(PHONES)
 
     def all_delivered() -> bool:
         replies = outbound_messages()
