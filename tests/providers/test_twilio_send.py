@@ -39,7 +39,8 @@ def test_a_send_reaches_twilio_with_our_form_and_reuses_one_connection(fake_twil
     assert results[0].num_segments == 1
     assert sent[0]["from"] == "+79990000000" and sent[0]["status_callback"].endswith("?o=0")
     pool = provider.http.connection_from_url(fake_twilio.url)
-    assert len(provider.http.pools) == 1 and pool.num_connections == 1  # kept alive: three sends, one connection
+    # Kept alive: three sends, one connection.
+    assert len(provider.http.pools) == 1 and pool.num_connections == 1
 
 
 def test_find_sent_still_finds_what_send_posted(fake_twilio):
