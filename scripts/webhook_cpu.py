@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 TOKEN = "bench-twilio-auth-token"
 PUBLIC = "http://127.0.0.1:5000"
+SORT = "cumulative"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -63,7 +64,7 @@ def _run(app, environs: list[dict], profile: bool) -> tuple[float, int]:  # noqa
         statuses.append(status)
 
     wsgi = app.wsgi_app
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None
     started = time.process_time()
     if profiler:
         profiler.enable()
@@ -73,7 +74,7 @@ def _run(app, environs: list[dict], profile: bool) -> tuple[float, int]:  # noqa
     if profiler:
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=out).sort_stats(SORT).print_stats(45)
         print(out.getvalue())
     elapsed = time.process_time() - started
     bad = [s for s in statuses if not s.startswith("200")]
@@ -86,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=3000)
     parser.add_argument("--profile", choices=("inbound", "status", "bare", "flask"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("inbound", "status", "bare", "flask"))
+    parser.add_argument(
+        "--one-push",
+        action="store_true",
+        help="stand in one LPUSH for queues.enqueue_inbound (what issue #10 makes it)",
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="webhook-cpu-"))
@@ -184,11 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         def bare_environs(n: int) -> list[dict]:
             return [_environ("/bare", b"x=1", {"Content-Type": "text/plain"}) for _ in range(n)]
 
+        if args.one_push:
+            from smsbot import queues
+
+            def one_push(message_id: int) -> bool:
+                queues.connection().lpush("bench:inbound", message_id)
+                return True
+
+            queues.enqueue_inbound = one_push
+
         kinds = {
             "flask": bare_environs, "bare": bare_environs,
             "inbound": inbound_environs, "status": status_environs,
         }  # fmt: skip
         apps = {"flask": plain}
+        if args.only:
+            kinds = {args.only: kinds[args.only]}
         # warm-up: first requests import and build what later ones reuse
         for kind, make in kinds.items():
             _run(apps.get(kind, app), make(50), False)
