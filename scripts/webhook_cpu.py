@@ -81,17 +81,54 @@ def _run(app, environs: list[dict], profile: bool) -> tuple[float, int]:  # noqa
     return elapsed / len(environs) * 1000, len(bad)
 
 
+def _calls(app, environs: list[dict]) -> float:  # noqa: ANN001
+    """Python function calls per request: steadier than CPU time on a shared machine."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for environ in environs:
+        for _ in app.wsgi_app(environ, lambda *a: None):
+            pass
+    profiler.disable()
+    return pstats.Stats(profiler).total_calls / len(environs)
+
+
+def _breakdown(app, environs: list[dict], parts: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Python calls per request under each of `parts` (function names; innermost counts)."""
+    counts: dict[str, int] = dict.fromkeys(parts, 0)
+    counts["(other)"] = 0
+    stack: list[str] = []
+
+    def tracer(frame, event, arg):  # noqa: ANN001, ANN202
+        if event in ("call", "c_call"):
+            name = frame.f_code.co_name if event == "call" else "(c)"
+            counts[stack[-1] if stack else "(other)"] += 1
+            stack.append(name if name in counts and event == "call" else (stack[-1] if stack else "(other)"))
+        elif event in ("return", "c_return", "c_exception") and stack:
+            stack.pop()
+
+    sys.setprofile(tracer)
+    for environ in environs:
+        for _ in app.wsgi_app(environ, lambda *a: None):
+            pass
+    sys.setprofile(None)
+    for name, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {count / len(environs):7.0f}  {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("-n", type=int, default=3000)
     parser.add_argument("--profile", choices=("inbound", "status", "bare", "flask"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--breakdown", help="function names to count Python calls under")
     parser.add_argument("--only", choices=("inbound", "status", "bare", "flask"))
     parser.add_argument(
-        "--one-push",
-        action="store_true",
-        help="stand in one LPUSH for queues.enqueue_inbound (what issue #10 makes it)",
+        "--push",
+        choices=("rq", "one", "none"),
+        default="rq",
+        help="queues.enqueue_inbound as it is (rq), one LPUSH in its place (what issue #10 "
+        "makes it), or nothing (the web tier's own share)",
     )
     args = parser.parse_args(argv)
 
@@ -191,14 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         def bare_environs(n: int) -> list[dict]:
             return [_environ("/bare", b"x=1", {"Content-Type": "text/plain"}) for _ in range(n)]
 
-        if args.one_push:
+        if args.push != "rq":
             from smsbot import queues
 
             def one_push(message_id: int) -> bool:
                 queues.connection().lpush("bench:inbound", message_id)
                 return True
 
-            queues.enqueue_inbound = one_push
+            queues.enqueue_inbound = one_push if args.push == "one" else lambda message_id: True
 
         kinds = {
             "flask": bare_environs, "bare": bare_environs,
@@ -218,8 +255,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{kind}: {bad} requests were not answered 200", file=sys.stderr)
                 results[kind].append(ms)
         for kind, values in results.items():
+            calls = _calls(apps.get(kind, app), kinds[kind](200))
             print(f"{args.db} {kind:8s} CPU ms/request: best {min(values):.3f}  "
-                  f"all {' '.join(f'{v:.3f}' for v in values)}")  # fmt: skip
+                  f"all {' '.join(f'{v:.3f}' for v in values)}  "
+                  f"Python calls/request {calls:.0f}")  # fmt: skip
+        if args.breakdown:
+            parts = tuple(args.breakdown.split(","))
+            for kind in kinds:
+                print(kind)
+                _breakdown(apps.get(kind, app), kinds[kind](200), parts)
         if args.profile:
             _run(apps.get(args.profile, app), kinds[args.profile](args.n), True)
         db.engine().dispose()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask.sessions import SessionInterface
@@ -55,8 +55,12 @@ def _provider(name: str) -> Provider:
 
 
 def _form(body: bytes, content_type: str) -> dict[str, list[str]]:
-    """The posted fields: a form is parsed straight from the body, as Werkzeug would (an
-    undecodable body has no fields), without building a MultiDict only to copy it."""
+    """The posted fields, parsed as Werkzeug parses a form (an undecodable body has none).
+
+    Straight from the body into the shape plug-ins read, without a MultiDict to copy, and
+    `unquote_plus` only for the names and values that need it: a Twilio form has about
+    fifteen fields, and urllib's parse_qsl spends some twenty calls on each.
+    """
     if content_type.partition(";")[0].strip().lower() != FORM:
         return request.form.to_dict(flat=False) if body else {}
     try:
@@ -64,8 +68,19 @@ def _form(body: bytes, content_type: str) -> dict[str, list[str]]:
     except UnicodeDecodeError:
         return {}
     fields: dict[str, list[str]] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
-        fields.setdefault(name, []).append(value)
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, errors="werkzeug.url_quote")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, errors="werkzeug.url_quote")
+        found = fields.get(name)
+        if found is None:
+            fields[name] = [value]
+        else:
+            found.append(value)
     return fields
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs
 
 __all__ = ["SIGNATURE_HEADER", "candidate_urls", "expected_signature", "is_valid"]
@@ -49,27 +49,23 @@ BODY_HASH_PARAM = "bodySHA256"
 _DEFAULT_PORTS = {"https": "443", "http": "80"}
 
 
-def _values(params: Mapping[str, str | Sequence[str]], name: str) -> Iterable[str]:
-    # Flask/Werkzeug MultiDict and Django QueryDict expose every value of a repeated key via
-    # getlist(); plain mappings carry either one string or a sequence of strings.
-    getlist = getattr(params, "getlist", None)
-    if callable(getlist):
-        return getlist(name)
-    value = params[name]
-    if isinstance(value, str):
-        return (value,)
-    return value
-
-
 def _params_string(params: Mapping[str, str | Sequence[str]] | None) -> str:
     """The signed form fields: each name in sorted order followed by each distinct value."""
     if not params:
         return ""
+    # Flask/Werkzeug MultiDict and Django QueryDict expose every value of a repeated key via
+    # getlist(); plain mappings carry either one string or a sequence of strings.
+    getlist = getattr(params, "getlist", None)
     parts = []
     for name in sorted(params):
-        for value in sorted(set(_values(params, name))):
-            parts.append(name)
-            parts.append(value)
+        values = getlist(name) if callable(getlist) else params[name]
+        if isinstance(values, str):
+            parts += (name, values)
+        elif len(values) == 1:
+            parts += (name, values[0])
+        else:
+            for value in sorted(set(values)):
+                parts += (name, value)
     return "".join(parts)
 
 
