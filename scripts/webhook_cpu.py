@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 TOKEN = "bench-twilio-auth-token"
 PUBLIC = "http://127.0.0.1:5000"
-SORT = "cumulative"
+SORT = "tottime"
+PACKAGES = ("/smsbot/", "/sqlalchemy/", "/werkzeug/", "/flask/", "/redis/", "/urllib/", "/blinker/",
+            "/sqlmodel/", "/json/", "/phonenumbers/", "/hmac", "/base64")  # fmt: skip
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -74,8 +76,16 @@ def _run(app, environs: list[dict], profile: bool) -> tuple[float, int]:  # noqa
     if profiler:
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(SORT).print_stats(45)
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats(SORT).print_stats(45)
         print(out.getvalue())
+        by_package: dict[str, float] = {}
+        for (path, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+            package = next((p for p in PACKAGES if p in path), "(python and C built-ins)")
+            by_package[package] = by_package.get(package, 0.0) + own
+        total = sum(by_package.values())
+        for package, own in sorted(by_package.items(), key=lambda kv: -kv[1]):
+            print(f"  {own / total * 100:5.1f}%  {package}")
     elapsed = time.process_time() - started
     bad = [s for s in statuses if not s.startswith("200")]
     return elapsed / len(environs) * 1000, len(bad)
@@ -102,7 +112,9 @@ def _breakdown(app, environs: list[dict], parts: tuple[str, ...]) -> None:  # no
         if event in ("call", "c_call"):
             name = frame.f_code.co_name if event == "call" else "(c)"
             counts[stack[-1] if stack else "(other)"] += 1
-            stack.append(name if name in counts and event == "call" else (stack[-1] if stack else "(other)"))
+            stack.append(
+                name if name in counts and event == "call" else (stack[-1] if stack else "(other)")
+            )
         elif event in ("return", "c_return", "c_exception") and stack:
             stack.pop()
 
