@@ -228,7 +228,7 @@ def _forward(status: str, by_id: bool, with_error: bool) -> Update:
     resident_id: by :m_id, or by (:m_provider, :m_external_id).
 
     Built once per shape: building and caching-keying a statement costs more CPU than
-    running it, and a status callback is three of a message's requests.
+    running it, and every message we send brings two status callbacks.
     """
     c = Message.__table__.c
     values: dict = {"status": _sql(status), "updated_at": bindparam("m_now")}

@@ -145,7 +145,7 @@ def webhook_request(
     )
 
 
-def handle(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookReply:
+def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookReply:
     """Check, read and store one callback; the reply the provider expects."""
     name = provider.name
     try:
@@ -202,7 +202,7 @@ def hooks_app(settings: Settings) -> WsgiApp:
         if body is None:
             return _answer(start_response, WebhookReply("Request Entity Too Large\n", 413))
         webhook = webhook_request(environ, settings, found[1], body)
-        return _answer(start_response, handle(provider, webhook, path))
+        return _answer(start_response, receive(provider, webhook, path))
 
     return serve
 
