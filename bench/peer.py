@@ -37,10 +37,8 @@ from run import (
     wait_quiet,
 )
 
-PEER_DIR = Path(
-    os.environ.get("SMSBOT_BENCH_PEER_DIR", ROOT.parent / "shared" / "peers" / "rapidsms")
-)
-"""Where the peer's harness lives: beside the repository, as the issue says."""
+BESIDE = Path("shared", "peers", "rapidsms")
+"""Where the peer's harness lives, relative to the folder that holds the repository."""
 PEER_VENV = Path(os.environ.get("PEER_VENV", "/tmp/peer-rapidsms-venv"))
 PATH = "/backend/twilio/"
 """rtwilio's inbound view, where Twilio would post."""
@@ -49,11 +47,27 @@ PYCACHE = "/tmp/peer-rapidsms-pycache"
 """The peer's directory is read-only: its bytecode goes here, as its scripts do."""
 
 
-def build(peer_dir: Path = PEER_DIR) -> str | None:
-    """Make the peer's venv (its setup.sh) unless one that imports it exists; None when ready,
-    else why the peer is skipped."""
-    if not (peer_dir / "setup.sh").is_file():
-        return f"the peer's harness is not at {peer_dir}"
+def find_dir(given: str | None = None) -> tuple[Path | None, list[Path]]:
+    """The peer's harness: `given` (--peer-dir or SMSBOT_BENCH_PEER_DIR), else ../shared/peers
+    beside this repository, else beside the repository it was cloned from (a fresh clone in
+    /tmp still finds the harness beside the original); also the places looked at."""
+    candidates = [Path(given)] if given else []
+    candidates.append(ROOT.parent / BESIDE)
+    origin = subprocess.run(
+        ["git", "remote", "get-url", "origin"], capture_output=True, text=True, cwd=ROOT
+    )
+    url = origin.stdout.strip().removeprefix("file://")
+    if origin.returncode == 0 and url.startswith("/"):
+        candidates.append(Path(url).resolve().parent / BESIDE)
+    found = next((c for c in candidates if (c / "setup.sh").is_file()), None)
+    return found, candidates
+
+
+def build(peer_dir: Path | None, looked: list[Path]) -> str | None:
+    """Make the peer's venv (its setup.sh) unless one with its packages exists; None when
+    ready, else why the peer is skipped."""
+    if peer_dir is None:
+        return "its harness was not found (looked in " + ", ".join(map(str, looked)) + ")"
     py = PEER_VENV / "bin" / "python"
     # Versions, not imports: twilio 3.8 imports only after the peer's own compatibility shims.
     names = ("RapidSMS", "rapidsms-twilio", "Django", "twilio", "gunicorn", "PySocks")
@@ -72,7 +86,7 @@ class Peer:
     """One peer installation for a whole run: a seeded template and request pools signed for
     one port; `closed_loop` and `open_loop` each serve from a fresh copy of the template."""
 
-    def __init__(self, procs: Processes, workdir: Path, wrk: str, peer_dir: Path = PEER_DIR):
+    def __init__(self, procs: Processes, workdir: Path, wrk: str, peer_dir: Path):
         self.procs, self.wrk, self.dir = procs, wrk, peer_dir
         self.work = workdir / "peer"
         self.work.mkdir()

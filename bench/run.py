@@ -1560,6 +1560,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     g = p.add_argument_group("side by side with the RapidSMS peer (bench/sidebyside.py)")
     g.add_argument("--with-peer", action="store_true",
                    help="ours and the peer from ../shared/peers/rapidsms, interleaved (issue #10)")  # fmt: skip
+    g.add_argument("--peer-dir", help="the peer's harness (default: ../shared/peers/rapidsms)")
     g.add_argument("--rounds", type=int, help="rounds of ours then the peer (default 2, quick 1)")
     g.add_argument("--peer-seconds", type=int, help="the peer's closed loop (default 20, quick 5)")
     g.add_argument("--count-rate", type=int, default=50, help="msg/s of the counting stage")

@@ -20,6 +20,7 @@ or queue names: the pipeline behind the webhook may change.
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import time
@@ -200,15 +201,15 @@ def run(args: Any, cfg: Config, procs: Processes, workdir: Path, redis_url: str,
     rounds = args.rounds or (1 if args.quick else 2)
     res: dict[str, Any] = {"rounds": [], "ramp": rates, "targets": TARGETS}
 
-    why = (
-        peer_mod.build()
-        if wrk
-        else "wrk is not available (the peer is driven with its inbound.lua)"
-    )
+    peer_dir, looked = peer_mod.find_dir(args.peer_dir or os.environ.get("SMSBOT_BENCH_PEER_DIR"))
+    why = "wrk is not available (the peer is driven with its inbound.lua)"
+    if wrk:
+        why = peer_mod.build(peer_dir, looked)
     peer = None
     if why is None:
+        res["peer_dir"] = str(peer_dir)
         try:
-            peer = peer_mod.Peer(procs, workdir, wrk)
+            peer = peer_mod.Peer(procs, workdir, wrk, peer_dir)
         except Exception as exc:  # noqa: BLE001 - reported, ours still runs
             why = f"{type(exc).__name__}: {exc}"
     if why:
