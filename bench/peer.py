@@ -294,7 +294,7 @@ def _open_stage(rate: int, res: Any, phones: list[str], got: list[dict[str, Any]
     return {
         "offered_rps": rate, "planned_messages": len(phones), "posted": res.sent, "accepted_200": accepted,
         "status_counts": dict(counts), "replies": len(lat_ms), "missing_replies": accepted - len(lat_ms),
-        "send_window_s": round(last - first, 2),
+        "send_window_s": round(last - first, 2), "achieved_offered_rps": round(res.sent / max(last - first, 1e-9), 1),
         "throughput_rps": round(len(lat_ms) / (max(times) - first), 1) if times else 0.0,
         "latency_ms": latency_summary(lat_ms),
         "webhook_latency_ms": latency_summary([x for x, s in zip(res.latency_ms, res.status, strict=True) if s == 200]),

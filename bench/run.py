@@ -19,6 +19,9 @@ c. memory   VmRSS of the gunicorn and RQ worker processes at the start and end o
 d. jobs     jobs/s of RQ's SimpleWorker vs the forking Worker (and smsbot's AppWorker) on a
             trivial job.
 
+`--with-peer` instead runs ours and the RapidSMS peer interleaved, against issue #10's targets
+(bench/sidebyside.py, bench/peer.py; bench/README.md says how).
+
 Results: bench/results/<name>.json (machine info and config included), a Markdown table on
 stdout and in bench/results/README-table.md. Every loop is bounded in count and time, and
 every process started here is stopped in a `finally`.

@@ -66,11 +66,19 @@ MARK_BEGIN, MARK_END = "<!-- bench:with-peer -->", "<!-- /bench:with-peer -->"
 
 
 def sustained(stage: dict[str, Any]) -> bool:
-    """A load is sustained when nothing stopped it early, every accepted message got its reply
-    and replies kept pace (from the first post to the last reply, ≥ 95% of the offered rate)."""
-    return (not stage.get("stopped_early") and stage.get("replies", 0) > 0
-            and stage.get("missing_replies", 1) == 0 and stage.get("drain", {}).get("drained", True)
-            and stage["throughput_rps"] >= 0.95 * stage["offered_rps"])  # fmt: skip
+    """A load is sustained when nothing stopped it early, every accepted message got its reply,
+    the generator did offer it (≥ 90%), and the last reply came within a second (or a tenth of
+    the window) of the last post: the system kept up rather than working off a backlog."""
+    replies, rps, window = (
+        stage.get("replies", 0),
+        stage.get("throughput_rps", 0),
+        stage.get("send_window_s", 0),
+    )
+    tail = replies / rps - window if rps else float("inf")
+    offered = stage.get("achieved_offered_rps", stage["offered_rps"])
+    return (not stage.get("stopped_early") and replies > 0 and stage.get("missing_replies", 1) == 0
+            and stage.get("drain", {}).get("drained", True) and offered >= 0.9 * stage["offered_rps"]
+            and tail <= max(1.0, 0.1 * window))  # fmt: skip
 
 
 def system_cpu_ms(stage: dict[str, Any]) -> float:
@@ -84,8 +92,9 @@ def summarize_ramp(stages: list[dict[str, Any]]) -> dict[str, Any]:
     or an overloaded one's from first post to last reply, i.e. at saturation, as the peer's
     closed loop measures it); the sustained maximum; latency at the loads the targets name."""
     ok = [s for s in stages if sustained(s)]
-    full = [s for s in stages if s.get("replies", 0) > 0 and s.get("missing_replies", 1) == 0]
-    best = max(full or stages, key=lambda s: s["throughput_rps"]) if stages else None
+    full = [s for s in stages if s.get("replies", 0) > 0 and s.get("missing_replies", 1) == 0
+            and not s.get("processes_exited")]  # fmt: skip
+    best = max(full, key=lambda s: s["throughput_rps"]) if full else None
     out: dict[str, Any] = {
         "sustained_max_offered": max((s["offered_rps"] for s in ok), default=None),
         "sustained_max_rps": max((s["throughput_rps"] for s in ok), default=None),
@@ -138,6 +147,11 @@ def ours_ramp(procs: Processes, cfg: Config, workdir: Path, url: str, redis_url:
                 f"p50 {lat['p50']} p99 {lat['p99']} ms, CPU {system_cpu_ms(stage)} ms/msg, other load "
                 f"{stage['cpu']['other_cores']}" + (f"; {stage['stopped_early']}" if stage["stopped_early"] else ""))  # fmt: skip
             stages.append(stage)
+            if dead := exited(stack):
+                # e.g. a test run elsewhere on the machine doing `pkill -f "smsbot.cli worker"`
+                stage["processes_exited"] = dead
+                log(f"  {label}: processes exited during the stage: {dead}; this ramp ends here")
+                break
             if count_dir is not None:
                 time.sleep(2.5)  # every process flushes its totals about once a second
                 counts = per_message(
@@ -154,6 +168,17 @@ def ours_ramp(procs: Processes, cfg: Config, workdir: Path, url: str, redis_url:
     )
     return {"label": label, "stages": stages, "summary": summarize_ramp(stages), "counts": counts,
             "outbound_status_counts": statuses, "log_errors": log_errors(procs.logdir, label)}  # fmt: skip
+
+
+def exited(stack: Stack) -> list[str]:
+    """Our processes that are no longer running (a stage without them measures nothing)."""
+    procs = {"web": stack.web, "clock": stack.clock, **{f"rq_worker_{i + 1}": w for i, w in enumerate(stack.workers)},
+             **stack.rig.procs}  # fmt: skip
+    return [
+        f"{name} (exit {p.returncode})"
+        for name, p in procs.items()
+        if p is not None and p.poll() is not None
+    ]
 
 
 # ------------------------------------------------------------------------------ counts
@@ -480,7 +505,9 @@ def _stage_row(rnd: int, system: str, st: dict[str, Any], cpu: float) -> str:
     lat = st["latency_ms"]
     return (f"| {rnd} | {system} | {st['offered_rps']} | {fmt(st['throughput_rps'])} | {fmt(st['replies'])} / "
             f"{fmt(st['posted'])} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | {fmt(cpu, 1)} | "
-            f"{fmt(st['cpu']['other_cores'], 2)} | {mark(sustained(st))} |")  # fmt: skip
+            f"{fmt(st['cpu']['other_cores'], 2)} | {mark(sustained(st))}"
+            + (" processes exited: " + ", ".join(st["processes_exited"]) if st.get("processes_exited") else "")
+            + " |")  # fmt: skip
 
 
 def write_readme(table: str, path: Path = ROOT / "README.md") -> bool:
@@ -489,5 +516,5 @@ def write_readme(table: str, path: Path = ROOT / "README.md") -> bool:
     pattern = re.compile(re.escape(MARK_BEGIN) + r".*?" + re.escape(MARK_END), re.S)
     if not pattern.search(text):
         return False
-    path.write_text(pattern.sub(lambda _m: f"{MARK_BEGIN}\n{table}\n{MARK_END}", text, count=1))
+    path.write_text(pattern.sub(lambda _m: f"{MARK_BEGIN}\n\n{table}\n\n{MARK_END}", text, count=1))
     return True
