@@ -123,6 +123,21 @@ class Peer:
                        "--out", str(path)])  # fmt: skip
         return path
 
+    def requests(self, prefix: int, count: int) -> tuple[list[bytes], list[str]]:
+        """A pool as raw HTTP requests for the open loop, and each one's sender."""
+        from urllib.parse import parse_qs
+
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        requests, senders = [], []
+        with open(self.pool(prefix, count), encoding="utf-8") as f:
+            for line in f:
+                sig, body = line.rstrip("\n").split("\t", 1)
+                requests.append(
+                    _raw(self.port, PATH, body.encode(), {**headers, "X-Twilio-Signature": sig})
+                )
+                senders.append(parse_qs(body)["From"][0])
+        return requests, senders
+
     # ---------------------------------------------------------------------------- servers
 
     def start(self) -> dict[str, Any]:
@@ -220,22 +235,12 @@ class Peer:
         the reply minus when the webhook was posted (per sender, first in first out: a sender
         recurs only every 1,000 requests); the webhook's own response time is beside it."""
         stages: list[dict[str, Any]] = []
-        plan = [max(min_messages, int(rate * seconds)) for rate in rates]
-        pool = self.pool(0x4, sum(plan) + 200)
-        with open(pool, encoding="utf-8") as f:
-            lines = [line.rstrip("\n").split("\t", 1) for line in f]
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        requests = [_raw(self.port, PATH, body.encode(), {**headers, "X-Twilio-Signature": sig})
-                    for sig, body in lines]  # fmt: skip
         server = self.start()
         try:
-            warm = requests[:200]
-            open_loop(self.port, warm, 50)
-            offset = 200
-            for rate, n in zip(rates, plan, strict=True):
-                batch = requests[offset : offset + n]
-                phones = [_sender(lines[i][1]) for i in range(offset, offset + n)]
-                offset += n
+            open_loop(self.port, self.requests(0x40, 200)[0], 50)  # warm-up
+            for k, rate in enumerate(rates):
+                n = max(min_messages, int(rate * seconds))
+                batch, phones = self.requests(0x41 + k, n)  # MessageSids unique on this server
                 quiet = wait_quiet(quiet_s)
                 before = len(self.replies(server))
                 groups = self.groups(server)
@@ -255,12 +260,6 @@ class Peer:
         finally:
             self.stop(server)
         return stages
-
-
-def _sender(body: str) -> str:
-    from urllib.parse import parse_qs
-
-    return parse_qs(body)["From"][0]
 
 
 def per_reply(cpu_s: dict[str, float], replies: int) -> dict[str, float]:
