@@ -48,6 +48,9 @@ class Settings:
     """A send claimed this long ago is asked about at the provider; keep it well above the
     provider timeout (15 s), or a slow send still in flight could be sent twice."""
     send_max_attempts: int = 6
+    inbound_batch: int = 50
+    """Residents' messages one job claims and handles in one transaction when they queue up
+    (a lone message still goes alone, at once)."""
     session_idle_minutes: int = 120
     """A staff session unused this long ends (an open inbox page keeps it in use)."""
     session_max_hours: int = 12
@@ -184,6 +187,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         sweep_after_seconds=_int(env, "SMSBOT_SWEEP_AFTER_SECONDS", 20, minimum=1),
         sending_grace_seconds=_int(env, "SMSBOT_SENDING_GRACE_SECONDS", 60, minimum=1),
         send_max_attempts=_int(env, "SMSBOT_SEND_MAX_ATTEMPTS", 6, minimum=1),
+        inbound_batch=_int(env, "SMSBOT_INBOUND_BATCH", 50, minimum=1),
         session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
     )

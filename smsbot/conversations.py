@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
+from sqlalchemy import func, tuple_, update
 from sqlmodel import Session, select
 
 from smsbot import outgoing, tickets
 from smsbot.clock import utcnow
-from smsbot.db import insert_ignore
+from smsbot.db import insert_ignore_many
 from smsbot.exceptions import Refused
 from smsbot.models import (
     KIND_DISPATCHER,
@@ -30,38 +30,61 @@ from smsbot.users import assignable
 
 def get_or_create(session: Session, *, company_id: int, resident_id: int) -> Conversation:
     """The thread between a resident and a company, opened on first contact."""
-    query = select(Conversation).where(
-        Conversation.company_id == company_id, Conversation.resident_id == resident_id
-    )
-    conversation = session.exec(query).first()
-    if conversation is None:
+    return get_or_create_many(session, [(company_id, resident_id)])[(company_id, resident_id)]
+
+
+def get_or_create_many(
+    session: Session,
+    pairs: Iterable[tuple[int, int]],
+    known: Iterable[Conversation] = (),
+) -> dict[tuple[int, int], Conversation]:
+    """Threads by (company id, resident id), opening the missing ones; `known` are threads
+    the caller has loaded already, so a worker's batch of messages costs no query for them."""
+    found = {(c.company_id, c.resident_id): c for c in known}
+    wanted = [pair for pair in dict.fromkeys(pairs) if pair not in found]
+    if not wanted:
+        return found
+
+    def matching():  # noqa: ANN202
+        return select(Conversation).where(
+            tuple_(Conversation.company_id, Conversation.resident_id).in_(wanted)
+        )
+
+    found.update(((c.company_id, c.resident_id), c) for c in session.exec(matching()))
+    missing = [pair for pair in wanted if pair not in found]
+    if missing:
         now = utcnow()
-        insert_ignore(
+        insert_ignore_many(
             session,
             Conversation.__table__,
-            {
-                "company_id": company_id,
-                "resident_id": resident_id,
-                "status": "open",
-                "unread": 0,
-                "acknowledged": False,
-                "created_at": now,
-                "last_message_at": now,
-            },
+            [
+                {"company_id": company_id, "resident_id": resident_id, "status": "open",
+                 "unread": 0, "acknowledged": False, "created_at": now, "last_message_at": now}
+                for company_id, resident_id in missing
+            ],
             ["company_id", "resident_id"],
-        )
-        conversation = session.exec(query).one()
-    return conversation
+        )  # fmt: skip
+        found.update(((c.company_id, c.resident_id), c) for c in session.exec(matching()))
+    return found
+
+
+def of_residents(session: Session, resident_ids: Iterable[int]) -> list[Conversation]:
+    """Every thread of these residents, with any company."""
+    ids = list(set(resident_ids))
+    if not ids:
+        return []
+    return list(session.exec(select(Conversation).where(Conversation.resident_id.in_(ids))))
 
 
 def last_company_id(session: Session, resident_id: int) -> int | None:
     """The company the resident talked to most recently, if any."""
-    return session.exec(
-        select(Conversation.company_id)
-        .where(Conversation.resident_id == resident_id)
-        .order_by(Conversation.last_message_at.desc())
-        .limit(1)
-    ).first()
+    return latest_company_id(of_residents(session, [resident_id]))
+
+
+def latest_company_id(threads: Iterable[Conversation]) -> int | None:
+    """The company of the most recently active of these threads (one resident's)."""
+    latest = max(threads, key=lambda c: (c.last_message_at, c.id), default=None)
+    return latest.company_id if latest is not None else None
 
 
 # --- The dispatchers' side: inbox, replies, notes, assignment ----------------------------------

@@ -148,17 +148,16 @@ def session_scope() -> Iterator[Session]:
 
 
 @lru_cache(maxsize=64)
-def _insert_ignore_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
+def _insert_ignore_statement(
+    dialect: str, table: Any, keys: tuple[str, ...], returning: bool = True
+) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
     # RETURNING, not rowcount: drivers disagree on rowcount for a skipped conflicting row.
-    return (
-        dialect_insert(table)
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(table.c.id)
-    )
+    return statement.returning(table.c.id) if returning else statement
 
 
 def insert_ignore(
@@ -173,3 +172,15 @@ def insert_ignore(
     bind = executor.get_bind() if isinstance(executor, Session) else executor
     stmt = _insert_ignore_statement(bind.dialect.name, table, tuple(keys))
     return executor.execute(stmt, values).scalar_one_or_none()
+
+
+def insert_ignore_many(
+    executor: Session | Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """`insert_ignore` for many rows in one statement (executemany); the caller reads back
+    what it needs, since a skipped row has no id to return."""
+    if not rows:
+        return
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    stmt = _insert_ignore_statement(bind.dialect.name, table, tuple(keys), False)
+    executor.execute(stmt, rows)

@@ -1,9 +1,11 @@
 """Residents' messages: stored once per (provider, provider id), then handled once.
 
-`store` is the webhook's whole job (one INSERT). `handle` is the worker's: it runs in one
-transaction that starts by claiming the message row, so the row lock serialises two workers
-that got the same message, and a worker killed halfway leaves nothing behind but a rolled
-back transaction.
+`store` is the webhook's whole job (one INSERT). The worker's is `handle_many`: a job claims
+the messages waiting (`claim_waiting`, row locks that a second worker skips) and handles them
+in one transaction, looking up senders, routes, billing links and threads once for the whole
+batch, so a backlog costs a few statements per batch instead of a dozen per message. A worker
+killed halfway leaves nothing behind but a rolled back transaction. `handle` does the same
+for one message named by id (jobs queued before batches, and the retry of a failed batch).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from smsbot.models import (
     KIND_RESIDENT,
     OUT_QUEUED,
     OUTBOUND,
+    Account,
+    AccountLink,
     Company,
     CompanyNumber,
     Conversation,
@@ -88,6 +92,57 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
     return conn.execute(existing).scalar_one(), False
 
 
+def claim_waiting(session: Session, limit: int) -> list[Message]:
+    """Lock and load up to `limit` messages waiting for a handler, oldest first.
+
+    On PostgreSQL another worker's batch skips the rows locked here (SKIP LOCKED), so two
+    jobs never take the same message; SQLite has one writer, whose transaction holds them.
+    """
+    return list(
+        session.exec(
+            select(Message)
+            .where(Message.direction == INBOUND, Message.status == IN_RECEIVED)
+            .order_by(Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def handle_many(session: Session, messages: list[Message], *, give_up_after: int) -> list[int]:
+    """Handle claimed messages in the caller's transaction; return ids of the replies stored.
+
+    A message tried `give_up_after` times already (its workers kept dying) skips the command
+    parser and goes to a person, with a note why.
+    """
+    now = utcnow()
+    places = _place_all(session, messages, now, link=True)
+    created: list[Message] = []
+    for message in messages:
+        resident, company, conversation = places[message.id]
+        message.attempts = (message.attempts or 0) + 1
+        message.updated_at = now
+        status = IN_HANDLED
+        if message.attempts > give_up_after:
+            message.error_message = f"gave up after {message.attempts - 1} attempts"
+            command, status = parsing.Command("chat", message.body), IN_FAILED
+        elif INCOMPLETE in json.loads(message.params or "{}"):
+            # A long text some of whose parts never came is no command to act on.
+            command = parsing.Command("chat", message.body)
+        else:
+            command = parsing.parse(message.body)
+        ctx = Context(session, message, resident, company, conversation, command, now)
+        replies = handlers.handler_for(command.intent)(ctx)
+        log.info(
+            "handled message %s from %s: intent=%s company=%s replies=%d",
+            message.id, mask(message.from_phone), command.intent,
+            company.slug if company else "-", len(replies),
+        )  # fmt: skip
+        created += _finish(ctx, replies, status)
+    session.flush()
+    return [m.id for m in created]
+
+
 def handle(session: Session, message_id: int) -> list[int]:
     """Route, run the handler, store its replies; return ids of replies waiting to be sent.
 
@@ -100,25 +155,11 @@ def handle(session: Session, message_id: int) -> list[int]:
         .where(
             Message.id == message_id, Message.direction == INBOUND, Message.status == IN_RECEIVED
         )
-        .values(attempts=Message.attempts + 1, updated_at=now)
+        .values(updated_at=now)
     ).rowcount
     if not claimed:
         return pending_replies(session, message_id)
-
-    message = session.get(Message, message_id)
-    resident, company, conversation = _place(session, message, now, link=True)
-    # A long text some of whose parts never came is no command to act on: a person reads it.
-    if INCOMPLETE in json.loads(message.params or "{}"):
-        command = parsing.Command("chat", message.body)
-    else:
-        command = parsing.parse(message.body)
-    ctx = Context(session, message, resident, company, conversation, command, now)
-    replies = handlers.handler_for(command.intent)(ctx)
-    log.info(
-        "handled message %s from %s: intent=%s company=%s replies=%d",
-        message_id, mask(message.from_phone), command.intent, company.slug if company else "-", len(replies),
-    )  # fmt: skip
-    return _finish(session, ctx, replies, IN_HANDLED)
+    return handle_many(session, [session.get(Message, message_id)], give_up_after=1 << 30)
 
 
 def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
@@ -127,7 +168,7 @@ def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
     if message is None or message.status != IN_RECEIVED:
         return pending_replies(session, message_id)
     now = utcnow()
-    resident, company, conversation = _place(session, message, now, link=False)
+    resident, company, conversation = _place_all(session, [message], now, link=False)[message.id]
     message.error_message = error[:500]
     ctx = Context(
         session,
@@ -138,7 +179,9 @@ def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
         parsing.Command("chat", message.body),
         now,
     )
-    return _finish(session, ctx, handlers.handler_for("chat")(ctx), IN_FAILED)
+    created = _finish(ctx, handlers.handler_for("chat")(ctx), IN_FAILED)
+    session.flush()
+    return [m.id for m in created]
 
 
 def pending_replies(session: Session, message_id: int) -> list[int]:
@@ -153,51 +196,78 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
     )
 
 
-def _place(
-    session: Session, message: Message, now: datetime, *, link: bool
-) -> tuple[Resident, Company | None, Conversation | None]:
-    """Find the sender, their company and thread, and file the message there."""
-    resident = residents.get_or_create(session, message.from_phone)
+Place = tuple[Resident, "Company | None", "Conversation | None"]
+
+
+def _place_all(
+    session: Session, messages: list[Message], now: datetime, *, link: bool
+) -> dict[int, Place]:
+    """Find each message's sender, company and thread, and file the message there.
+
+    Everything is looked up once for the whole batch (senders, billing links, the numbers
+    written to, linked accounts, threads, companies); `routing.decide` then picks per message.
+    """
+    people = residents.get_or_create_many(session, [m.from_phone for m in messages])
     if link:
-        residents.link_from_billing(session, resident)
-    company = _route(session, message, resident.id)
-    conversation = None
-    if company is not None:
-        conversation = conversations.get_or_create(
-            session, company_id=company.id, resident_id=resident.id
-        )
-        conversation.last_message_at = now
-    message.resident_id = resident.id
-    message.company_id = company.id if company else None
-    message.conversation_id = conversation.id if conversation else None
-    return resident, company, conversation
-
-
-def _route(session: Session, message: Message, resident_id: int) -> Company | None:
-    from smsbot.models import Account, AccountLink
-
-    number_company = session.exec(
-        select(CompanyNumber.company_id).where(CompanyNumber.phone == message.to_phone)
-    ).first()
-    linked = session.exec(
-        select(Account.company_id)
-        .join(AccountLink, AccountLink.account_id == Account.id)
-        .where(AccountLink.resident_id == resident_id)
-        .order_by(AccountLink.id)
-    ).all()
-    route = routing.decide(
-        number_company_id=number_company,
-        linked_company_ids=linked,
-        last_company_id=conversations.last_company_id(session, resident_id),
+        residents.link_all_from_billing(session, people.values())
+    resident_ids = [r.id for r in people.values()]
+    numbers = dict(
+        session.exec(
+            select(CompanyNumber.phone, CompanyNumber.company_id).where(
+                CompanyNumber.phone.in_({m.to_phone for m in messages})
+            )
+        ).all()
     )
-    return session.get(Company, route.company_id) if route.company_id else None
+    linked: dict[int, list[int]] = {}
+    for resident_id, company_id in session.exec(
+        select(AccountLink.resident_id, Account.company_id)
+        .join(Account, AccountLink.account_id == Account.id)
+        .where(AccountLink.resident_id.in_(resident_ids))
+        .order_by(AccountLink.id)
+    ):
+        linked.setdefault(resident_id, []).append(company_id)
+    threads = conversations.of_residents(session, resident_ids)
+    theirs: dict[int, list[Conversation]] = {}
+    for thread in threads:
+        theirs.setdefault(thread.resident_id, []).append(thread)
+    chosen: dict[int, int | None] = {}
+    for message in messages:
+        resident_id = people[message.from_phone].id
+        chosen[message.id] = routing.decide(
+            number_company_id=numbers.get(message.to_phone),
+            linked_company_ids=linked.get(resident_id, ()),
+            last_company_id=conversations.latest_company_id(theirs.get(resident_id, ())),
+        ).company_id
+    company_ids = {c for c in chosen.values() if c is not None}
+    companies = (
+        {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids)))}
+        if company_ids
+        else {}
+    )
+    opened = conversations.get_or_create_many(
+        session,
+        [(chosen[m.id], people[m.from_phone].id) for m in messages if chosen[m.id] is not None],
+        known=threads,
+    )
+    places: dict[int, Place] = {}
+    for message in messages:
+        resident, company_id = people[message.from_phone], chosen[message.id]
+        conversation = opened[(company_id, resident.id)] if company_id is not None else None
+        if conversation is not None:
+            conversation.last_message_at = now
+        message.resident_id = resident.id
+        message.company_id = company_id
+        message.conversation_id = conversation.id if conversation else None
+        places[message.id] = (resident, companies.get(company_id), conversation)
+    return places
 
 
-def _finish(session: Session, ctx: Context, replies: list[Reply], status: str) -> list[int]:
-    """Store the replies through the one door (sent after the commit); mark the message done."""
+def _finish(ctx: Context, replies: list[Reply], status: str) -> list[Message]:
+    """Store the replies through the one door (sent after the commit); mark the message done.
+    The caller flushes once for its whole batch."""
     created = [
         outgoing.compose(
-            session,
+            ctx.session,
             kind=KIND_OPT_OUT if reply.bypass_opt_out else KIND_REPLY,
             to_phone=ctx.message.from_phone,
             company=ctx.company,
@@ -212,5 +282,4 @@ def _finish(session: Session, ctx: Context, replies: list[Reply], status: str) -
     ]
     ctx.message.status = status
     ctx.message.handled_at = ctx.now
-    session.flush()
-    return [m.id for m in created if m is not None]
+    return [m for m in created if m is not None]

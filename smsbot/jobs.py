@@ -7,11 +7,12 @@ Settings come from the process (smsbot.config.current), not from Flask.
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from smsbot import config, failpoints, inbound, outbound, outgoing
+from smsbot import config, failpoints, inbound, outbound, outgoing, queues
 from smsbot.db import session_scope
 from smsbot.models import IN_RECEIVED, Message
 
@@ -19,10 +20,61 @@ log = logging.getLogger(__name__)
 
 MAX_HANDLE_ATTEMPTS = 5
 """After this many sweeps of one inbound message, skip the command and hand it to a human."""
+BATCH_SECONDS = 10.0
+"""A batch job stops claiming after this long and leaves the rest to a fresh job: no job runs
+near RQ's timeout, and the sweep (which waits far longer) never takes a busy job for dead."""
+
+
+def handle_waiting() -> int:
+    """Handle the residents' messages waiting in the database, a batch per transaction, until
+    none wait; returns how many were handled. The job every webhook wakes (queues.py)."""
+    queues.inbound_woken()
+    limit = config.current().inbound_batch
+    handled = 0
+    started = time.monotonic()
+    while True:
+        count = _handle_batch(limit)
+        handled += count
+        if count < limit:
+            return handled
+        if time.monotonic() - started > BATCH_SECONDS:
+            queues.wake_inbound(force=True)
+            return handled
+
+
+def _handle_batch(limit: int) -> int:
+    """One transaction: claim up to `limit` messages, handle them, store the replies.
+
+    A handler that raises (a bug, or a text no handler expected) must not cost the other
+    messages of the batch their answers, nor itself reach nobody: the batch rolls back and
+    its messages are handled one by one, where a crashing handler hands its message to a
+    person. A database error is raised for RQ and the sweep to retry.
+    """
+    ids: list[int] = []
+    try:
+        with session_scope() as session:
+            messages = inbound.claim_waiting(session, limit)
+            ids = [m.id for m in messages]
+            if not messages:
+                return 0
+            failpoints.hit("inbound.before_handle")
+            inbound.handle_many(session, messages, give_up_after=MAX_HANDLE_ATTEMPTS)
+            failpoints.hit("inbound.before_commit")
+    except DBAPIError:
+        raise
+    except Exception:  # noqa: BLE001 - handled below, message by message
+        log.exception("a batch of %d messages failed; handling them one by one", len(ids))
+        for message_id in ids:
+            handle_inbound(message_id)
+        return len(ids)
+    failpoints.hit("inbound.after_commit")
+    return len(ids)
 
 
 def handle_inbound(message_id: int) -> int:
-    """Handle one resident message and queue its replies; returns how many were queued."""
+    """Handle one resident message and queue its replies; returns how many were queued.
+
+    Jobs queued before batch jobs existed name one message; a failed batch retries each."""
     repeat = False
     try:
         with session_scope() as session:
@@ -102,6 +154,7 @@ def rebuild_ticket_stats() -> int:
 
 
 __all__ = [
+    "handle_waiting",
     "handle_inbound",
     "send_outbound",
     "send_notice",

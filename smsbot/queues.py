@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from uuid import uuid4
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -71,11 +72,53 @@ def outbound_job_id(message_id: int) -> str:
     return f"send-{message_id}"
 
 
-def enqueue_inbound(message_id: int) -> bool:
-    """Queue the handling of a stored inbound message; False (logged) if Redis is down."""
-    return _enqueue(
-        INBOUND_QUEUE, "smsbot.jobs.handle_inbound", message_id, inbound_job_id(message_id)
-    )
+INBOUND_WAKE = "smsbot:inbound:wake"
+"""Holds the id of a batch job that is queued and has not started yet (see `enqueue_inbound`)."""
+INBOUND_WAKE_TTL = 60
+"""Seconds before a wake whose job was lost (Redis failed mid-enqueue) stops counting."""
+INBOUND_BATCH_JOB = "smsbot.jobs.handle_waiting"
+
+
+def enqueue_inbound(message_id: int | None = None) -> bool:
+    """Make sure a job will handle the stored message(s); False (logged) if Redis is down.
+
+    Jobs point at the work waiting in the database rather than carry one message each: a
+    batch job claims whatever waits. So a message needs a new job only when no job is queued
+    and not yet started, and under a backlog a webhook costs one Redis command (SET NX
+    failing) instead of RQ's bookkeeping for a job of its own. No message is missed: the job
+    clears the wake before it claims, so a message committed before a failed SET NX is
+    claimed by the job holding the wake. A lone message still gets its job at once.
+    `message_id` is only for the log; the sweep covers a wake lost with Redis.
+    """
+    try:
+        return wake_inbound()
+    except RedisError as exc:
+        log.warning("could not queue inbound message %s; the sweep will retry: %s", message_id, exc)
+        return False
+
+
+def wake_inbound(*, force: bool = False) -> bool:
+    """Queue a batch job unless one is queued already (`force`: queue one regardless)."""
+    conn = connection()
+    job_id = f"inbound-batch-{uuid4().hex}"
+    if not conn.set(INBOUND_WAKE, job_id, nx=not force, ex=INBOUND_WAKE_TTL):
+        return True
+    queue(INBOUND_QUEUE).enqueue(INBOUND_BATCH_JOB, job_id=job_id, result_ttl=60, failure_ttl=86400)
+    return True
+
+
+def inbound_woken() -> None:
+    """Called by a batch job before it claims anything: news of messages from now on must
+    queue a new job."""
+    connection().delete(INBOUND_WAKE)
+
+
+def inbound_job_ids() -> list[str]:
+    """Ids of batch jobs that may still claim messages: the queued one and those started."""
+    conn = connection()
+    waiting = conn.get(INBOUND_WAKE)
+    started = queue(INBOUND_QUEUE).started_job_registry.get_job_ids()
+    return ([waiting.decode()] if waiting else []) + list(started)
 
 
 def enqueue_send(message_id: int, *, delay: float = 0, queue_name: str = OUTBOUND_QUEUE) -> bool:

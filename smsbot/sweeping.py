@@ -60,6 +60,17 @@ def _lost(ids: list[int], job_id: Callable[[int], str], grace: timedelta) -> lis
     return [i for i, job in zip(ids, jobs, strict=True) if not _alive(job, now, grace)]
 
 
+def _handling(now: datetime, grace: timedelta) -> bool:
+    """Whether a batch job that will claim waiting messages is queued or running.
+
+    Batch jobs carry no message ids, so a waiting message is lost exactly when no such job
+    is alive; one that is alive will claim it (messages are claimed oldest first).
+    """
+    ids = queues.inbound_job_ids()
+    jobs = Job.fetch_many(ids, connection=queues.connection()) if ids else []
+    return any(_alive(job, now, grace) for job in jobs)
+
+
 def _connector_names(settings: Settings) -> list[str]:
     """Providers whose connector (SMPP) queues and settles its own sends."""
     return [
@@ -116,14 +127,15 @@ def sweep(settings: Settings) -> dict[str, int]:
             ).scalars()
         )
 
-    lost_in = _lost(received, queues.inbound_job_id, grace)
+    lost_in = received if received and not _handling(now, grace) else []
     if lost_in:
         with session_scope() as session:
             session.execute(
-                update(Message).where(Message.id.in_(lost_in)).values(attempts=Message.attempts + 1)
+                update(Message)
+                .where(Message.id.in_(lost_in), Message.status == IN_RECEIVED)
+                .values(attempts=Message.attempts + 1)
             )
-    for message_id in lost_in:
-        queues.enqueue_inbound(message_id)
+        queues.wake_inbound(force=True)
     lost_out = _lost(list(queued), queues.outbound_job_id, grace)
     outgoing.queue_sends([tuple(queued[message_id]) for message_id in lost_out])
     reconciled = 0

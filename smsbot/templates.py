@@ -30,6 +30,7 @@ LANGUAGES = ("ru", "en")
 """Russian first; English everywhere."""
 DEFAULT_LANGUAGE = "ru"
 
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
 _BUDGET = re.compile(r"\{#\s*segments:\s*(\d+)\s*#\}")
 
 
@@ -101,12 +102,25 @@ def names(language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> list[str]:
 
 def budget(name: str, language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> int:
     """The segment budget the template file declares on its first line."""
-    path = root / language / f"{name}.txt"
-    if not path.exists():
-        raise UnknownTemplate(f"{language}/{name}")
+    return _budget(root / language / f"{name}.txt", _mtime(root / language / f"{name}.txt"))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise UnknownTemplate(f"{path.parent.name}/{path.stem}") from None
+
+
+@lru_cache(maxsize=512)
+def _budget(path: Path, mtime: int) -> int:
+    """Read once per version of the file: every reply carries its budget, and a worker
+    renders hundreds a second (keyed on the mtime, so an edited text is read again)."""
     match = _BUDGET.search(path.read_text(encoding="utf-8").split("\n", 1)[0])
     if not match:
-        raise UnknownTemplate(f"{language}/{name} has no '{{# segments: N #}}' first line")
+        raise UnknownTemplate(
+            f"{path.parent.name}/{path.stem} has no '{{# segments: N #}}' first line"
+        )
     return int(match.group(1))
 
 
@@ -121,14 +135,15 @@ def render(
     """Render a reply; fall back to Russian when a language lacks the template."""
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
-    if not (root / language / f"{name}.txt").exists():
+    if language != DEFAULT_LANGUAGE and not (root / language / f"{name}.txt").exists():
         language = DEFAULT_LANGUAGE
     try:
         template = _environment(root).get_template(f"{language}/{name}.txt")
     except jinja2.TemplateNotFound:
         raise UnknownTemplate(f"{language}/{name}") from None
     text = template.render(**params).strip()
-    text = re.sub(r"[ \t]+\n", "\n", text)
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_BLANKS.sub("\n", text)
     if translit:
         text = transliterate(text)
     return Rendered(name, language, text, measure(text), budget(name, language, root))

@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 from sqlmodel import Session, select
 
-from smsbot import db
+from smsbot import db, queues
 from smsbot.models import IN_RECEIVED, INBOUND, Message
 from smsbot.providers.twilio import STATUS, inbound_params, signed_request
 from tests.conftest import TESTDATA, TWILIO_TOKEN, twilio_env
@@ -38,8 +38,12 @@ def test_signed_inbound_is_stored_queued_and_answered_with_empty_twiml(client, a
     [message] = _messages()
     assert (message.external_id, message.direction, message.status) == (sid, INBOUND, IN_RECEIVED)
     assert message.body == "помощь" and message.encoding == "UCS-2"
-    queued = Redis.from_url(redis_url).lrange("rq:queue:inbound", 0, -1)
-    assert queued == [f"inbound-{message.id}".encode()]
+    redis = Redis.from_url(redis_url)
+    queued = redis.lrange("rq:queue:inbound", 0, -1)
+    assert queued == [redis.get(queues.INBOUND_WAKE)]  # one batch job, which claims it
+
+    post_inbound(client, app, "баланс")  # while that job waits, no second job is queued
+    assert redis.llen("rq:queue:inbound") == 1 and len(_messages()) == 2
 
 
 def test_wrong_signature_is_refused_with_the_url_it_checked(client, app, caplog):

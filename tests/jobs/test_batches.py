@@ -1,0 +1,124 @@
+"""Residents' messages handled in batches: one job, one transaction, and the same guarantees
+as one message at a time (nothing lost to a killed worker, no reply twice, no message taken
+by two jobs)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from smsbot import config, db, inbound, jobs, queues
+from smsbot.models import IN_HANDLED, IN_RECEIVED
+from tests.conftest import run_jobs
+from tests.jobs import test_crashes
+from tests.jobs.test_crashes import (
+    COMPANY_NUMBER,
+    inbound_messages,
+    recover,
+    start_worker,
+    stop,
+)
+from tests.support import outbound_messages, post_inbound, wait_until
+
+pytestmark = pytest.mark.slow
+
+crashing = test_crashes.crashing
+"""The crash tests' fixture: the app over HTTP with quick sweeps and failpoint markers."""
+
+PHONES = [f"+7916710{n:04d}" for n in range(6)]
+
+
+def _text_all(app, provider, body: str = "помощь") -> None:  # noqa: ANN001
+    for phone in PHONES:
+        provider.text(app.config["SMSBOT_SETTINGS"], body, from_phone=phone,
+                      to_phone=COMPANY_NUMBER)  # fmt: skip
+
+
+def test_waiting_messages_are_handled_by_one_job_in_one_batch(client, app, demo, redis_url):
+    for phone in PHONES:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    assert queues.connection().llen("rq:queue:inbound") == 1  # one job for all six
+    assert jobs.handle_waiting() == len(PHONES)
+    assert {m.status for m in inbound_messages()} == {IN_HANDLED}
+    assert sorted(m.to_phone for m in outbound_messages()) == PHONES
+
+
+def test_a_batch_larger_than_the_limit_is_claimed_in_several_transactions(
+    client, app, demo, monkeypatch
+):
+    smaller = app.config["SMSBOT_SETTINGS"].with_overrides(inbound_batch=4)
+    monkeypatch.setattr(config, "current", lambda: smaller)
+    for phone in PHONES:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    claimed: list[int] = []
+    real = inbound.claim_waiting
+
+    def counting(session, limit):  # noqa: ANN001, ANN202
+        found = real(session, limit)
+        claimed.append(len(found))
+        return found
+
+    monkeypatch.setattr(inbound, "claim_waiting", counting)
+    assert jobs.handle_waiting() == len(PHONES)
+    assert claimed == [4, 2]
+    assert len(outbound_messages()) == len(PHONES)
+
+
+def test_one_crashing_handler_costs_the_rest_of_the_batch_nothing(client, app, demo, monkeypatch):
+    from handlers import registry
+
+    for phone in PHONES:
+        post_inbound(client, app, "помощь", from_phone=phone)
+
+    original = registry._HANDLERS["help"]
+
+    def flaky(ctx):  # noqa: ANN001, ANN202
+        if ctx.message.from_phone == PHONES[2]:
+            raise ValueError("a bug")
+        return original(ctx)
+
+    monkeypatch.setitem(registry._HANDLERS, "help", flaky)
+    run_jobs(app)
+    by_phone = {m.from_phone: m for m in inbound_messages()}
+    assert by_phone[PHONES[2]].status == "failed" and "a bug" in by_phone[PHONES[2]].error_message
+    assert all(by_phone[p].status == IN_HANDLED for p in PHONES if p != PHONES[2])
+    replies = {m.to_phone: m.template for m in outbound_messages()}
+    assert replies[PHONES[2]] == "chat_ack" and replies[PHONES[0]] == "help"
+
+
+def test_two_jobs_never_claim_the_same_message(client, app, demo, database_url):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: a second job waits for the first's transaction")
+    for phone in PHONES:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    with db.session_scope() as first:
+        mine = inbound.claim_waiting(first, 4)
+        with db.session_scope() as second:
+            theirs = inbound.claim_waiting(second, 10)
+    assert len(mine) == 4 and len(theirs) == 2
+    assert not {m.id for m in mine} & {m.id for m in theirs}
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_replies_once(crashing, provider):
+    app, env, markers = crashing
+    _text_all(app, provider)  # all waiting before any worker runs: one batch
+    doomed = start_worker(env, SMSBOT_FAILPOINTS="inbound.before_commit=sleep:60")
+    try:
+        wait_until(lambda: (markers / "inbound.before_commit").exists(), timeout=60,
+                   what="the worker holding the batch")  # fmt: skip
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        stop(doomed)
+    assert {m.status for m in inbound_messages()} == {IN_RECEIVED} and outbound_messages() == []
+
+    def answered() -> bool:
+        return {m.status for m in inbound_messages()} == {IN_HANDLED} and [
+            r.status for r in outbound_messages()
+        ] == ["delivered"] * len(PHONES)
+
+    recover(env, answered, "every message handled and its reply delivered")
+    for phone in PHONES:
+        assert len(provider.sent(phone)) == 1
+    assert sorted(m.to_phone for m in outbound_messages()) == PHONES
