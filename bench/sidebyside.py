@@ -138,10 +138,15 @@ def ours_ramp(procs: Processes, cfg: Config, workdir: Path, url: str, redis_url:
         for rate in rates:
             n = max(min_messages, rate * cfg.e2e_seconds)
             marks: dict[str, Any] = {}
-            on_start = (
-                (lambda m=marks: m.update(before=read_counts(count_dir))) if count_dir else None
-            )  # noqa: E731
-            stage = e2e_stage(stack, phones.take(n), rate, cfg, on_start=on_start)
+
+            def snapshot(marks: dict[str, Any] = marks) -> None:
+                """Right before the first post, once the warm-up's totals are flushed."""
+                time.sleep(1.5)
+                marks["before"] = read_counts(count_dir)
+
+            stage = e2e_stage(
+                stack, phones.take(n), rate, cfg, on_start=snapshot if count_dir else None
+            )
             lat = stage["latency_ms"]
             log(f"    -> {label}: throughput {stage['throughput_rps']}/s, replies {stage['replies']}/{stage['accepted_200']}, "
                 f"p50 {lat['p50']} p99 {lat['p99']} ms, CPU {system_cpu_ms(stage)} ms/msg, other load "
