@@ -48,17 +48,20 @@ PYCACHE = "/tmp/peer-rapidsms-pycache"
 
 
 def find_dir(given: str | None = None) -> tuple[Path | None, list[Path]]:
-    """The peer's harness: `given` (--peer-dir or SMSBOT_BENCH_PEER_DIR), else ../shared/peers
-    beside this repository, else beside the repository it was cloned from (a fresh clone in
-    /tmp still finds the harness beside the original); also the places looked at."""
-    candidates = [Path(given)] if given else []
-    candidates.append(ROOT.parent / BESIDE)
-    origin = subprocess.run(
-        ["git", "remote", "get-url", "origin"], capture_output=True, text=True, cwd=ROOT
-    )
-    url = origin.stdout.strip().removeprefix("file://")
-    if origin.returncode == 0 and url.startswith("/"):
-        candidates.append(Path(url).resolve().parent / BESIDE)
+    """The peer's harness: `given` (--peer-dir or SMSBOT_BENCH_PEER_DIR) and nothing else when
+    given, else ../shared/peers beside this repository, else beside the repository it was cloned
+    from (a fresh clone in /tmp still finds the harness beside the original); and the places
+    looked at."""
+    if given:
+        candidates = [Path(given)]
+    else:
+        candidates = [ROOT.parent / BESIDE]
+        origin = subprocess.run(
+            ["git", "remote", "get-url", "origin"], capture_output=True, text=True, cwd=ROOT
+        )
+        url = origin.stdout.strip().removeprefix("file://")
+        if origin.returncode == 0 and url.startswith("/"):
+            candidates.append(Path(url).resolve().parent / BESIDE)
     found = next((c for c in candidates if (c / "setup.sh").is_file()), None)
     return found, candidates
 
