@@ -17,6 +17,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from smsbot import counting
+
 log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = "inbound"
@@ -39,6 +41,7 @@ _redis: Redis | None = None
 def init(url: str) -> Redis:
     """Connect (lazily) to Redis for this process."""
     global _redis
+    counting.count_redis()  # only when SMSBOT_COUNT_DIR is set (the benchmark)
     _redis = Redis.from_url(
         url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30
     )

@@ -131,6 +131,9 @@ class WebhookRequest:
         return values[0] if values else None
 
     def header(self, name: str) -> str | None:
+        found = self.headers.get(name)  # Werkzeug's headers ignore case themselves
+        if found is not None:
+            return found
         lower = name.lower()
         for key, value in self.headers.items():
             if key.lower() == lower:
