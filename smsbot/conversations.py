@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from smsbot import outgoing, tickets
 from smsbot.clock import utcnow
-from smsbot.db import insert_ignore_many
+from smsbot.db import insert_ignore_returning
 from smsbot.exceptions import Refused
 from smsbot.models import (
     KIND_DISPATCHER,
@@ -36,35 +36,43 @@ def get_or_create(session: Session, *, company_id: int, resident_id: int) -> Con
 def get_or_create_many(
     session: Session,
     pairs: Iterable[tuple[int, int]],
-    known: Iterable[Conversation] = (),
+    known: Iterable[Conversation] | None = None,
 ) -> dict[tuple[int, int], Conversation]:
-    """Threads by (company id, resident id), opening the missing ones; `known` are threads
-    the caller has loaded already, so a worker's batch of messages costs no query for them."""
+    """Threads by (company id, resident id), opening the missing ones.
+
+    `known`: every thread the residents of `pairs` have (the caller loaded them with
+    `of_residents`), so a worker's batch costs no query to look for them, and one INSERT
+    for those that are new.
+    """
+    wanted = list(dict.fromkeys(pairs))
+    if known is None:
+        known = of_residents(session, [resident_id for _, resident_id in wanted])
     found = {(c.company_id, c.resident_id): c for c in known}
-    wanted = [pair for pair in dict.fromkeys(pairs) if pair not in found]
-    if not wanted:
-        return found
-
-    def matching():  # noqa: ANN202
-        return select(Conversation).where(
-            tuple_(Conversation.company_id, Conversation.resident_id).in_(wanted)
-        )
-
-    found.update(((c.company_id, c.resident_id), c) for c in session.exec(matching()))
     missing = [pair for pair in wanted if pair not in found]
-    if missing:
-        now = utcnow()
-        insert_ignore_many(
-            session,
-            Conversation.__table__,
-            [
-                {"company_id": company_id, "resident_id": resident_id, "status": "open",
-                 "unread": 0, "acknowledged": False, "created_at": now, "last_message_at": now}
-                for company_id, resident_id in missing
-            ],
-            ["company_id", "resident_id"],
-        )  # fmt: skip
-        found.update(((c.company_id, c.resident_id), c) for c in session.exec(matching()))
+    if not missing:
+        return found
+    now = utcnow()
+    created = insert_ignore_returning(
+        session,
+        Conversation,
+        [
+            {"company_id": company_id, "resident_id": resident_id, "status": "open",
+             "unread": 0, "acknowledged": False, "created_at": now, "last_message_at": now}
+            for company_id, resident_id in missing
+        ],
+        ["company_id", "resident_id"],
+    )  # fmt: skip
+    found.update(((c.company_id, c.resident_id), c) for c in created)
+    raced = [pair for pair in missing if pair not in found]
+    if raced:  # another process opened them a moment ago
+        found.update(
+            ((c.company_id, c.resident_id), c)
+            for c in session.exec(
+                select(Conversation).where(
+                    tuple_(Conversation.company_id, Conversation.resident_id).in_(raced)
+                )
+            )
+        )
     return found
 
 

@@ -167,16 +167,14 @@ def session_scope() -> Iterator[Session]:
 
 
 @lru_cache(maxsize=64)
-def _insert_ignore_statement(
-    dialect: str, table: Any, keys: tuple[str, ...], returning: bool = True
-) -> Any:
+def _insert_ignore_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
     # RETURNING, not rowcount: drivers disagree on rowcount for a skipped conflicting row.
-    return statement.returning(table.c.id) if returning else statement
+    return statement.returning(table.c.id)
 
 
 def insert_ignore(
@@ -193,13 +191,22 @@ def insert_ignore(
     return executor.execute(stmt, values).scalar_one_or_none()
 
 
-def insert_ignore_many(
-    executor: Session | Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> None:
-    """`insert_ignore` for many rows in one statement (executemany); the caller reads back
-    what it needs, since a skipped row has no id to return."""
+def insert_ignore_returning(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> list[Any]:
+    """INSERT rows (one multi-row statement) unless their unique `keys` exist; return the ORM
+    objects created. A row skipped because it exists (another process just made it) is not
+    returned: the caller reads those back, usually none."""
     if not rows:
-        return
-    bind = executor.get_bind() if isinstance(executor, Session) else executor
-    stmt = _insert_ignore_statement(bind.dialect.name, table, tuple(keys), False)
-    executor.execute(stmt, rows)
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = (
+        dialect_insert(model)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(model)
+    )
+    return list(session.scalars(statement))

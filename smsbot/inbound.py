@@ -219,13 +219,14 @@ def _place_all(
     if link:
         residents.link_all_from_billing(session, people.values())
     resident_ids = [r.id for r in people.values()]
-    numbers = dict(
-        session.exec(
-            select(CompanyNumber.phone, CompanyNumber.company_id).where(
-                CompanyNumber.phone.in_({m.to_phone for m in messages})
-            )
-        ).all()
-    )
+    numbers: dict[str, int] = {}
+    companies: dict[int, Company] = {}
+    for phone, company in session.exec(
+        select(CompanyNumber.phone, Company)
+        .join(Company, Company.id == CompanyNumber.company_id)
+        .where(CompanyNumber.phone.in_({m.to_phone for m in messages}))
+    ):
+        numbers[phone], companies[company.id] = company.id, company
     linked: dict[int, list[int]] = {}
     for resident_id, company_id in session.exec(
         select(AccountLink.resident_id, Account.company_id)
@@ -246,12 +247,11 @@ def _place_all(
             linked_company_ids=linked.get(resident_id, ()),
             last_company_id=conversations.latest_company_id(theirs.get(resident_id, ())),
         ).company_id
-    company_ids = {c for c in chosen.values() if c is not None}
-    companies = (
-        {c.id: c for c in session.exec(select(Company).where(Company.id.in_(company_ids)))}
-        if company_ids
-        else {}
-    )
+    others = {c for c in chosen.values() if c is not None and c not in companies}
+    if others:  # routed by a linked account or the last thread, not by the number written to
+        companies.update(
+            (c.id, c) for c in session.exec(select(Company).where(Company.id.in_(others)))
+        )
     opened = conversations.get_or_create_many(
         session,
         [(chosen[m.id], people[m.from_phone].id) for m in messages if chosen[m.id] is not None],

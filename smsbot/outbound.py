@@ -222,10 +222,15 @@ or a repeat, matches no row and changes nothing (a status not in OUT_RANK ranks 
 never moves)."""
 
 
+BY_ID, BY_EXTERNAL_ID, BY_CALLBACK = "id", "external_id", "callback"
+"""How `_forward` finds its row: our id; the provider's id; or our id as the callback URL
+names it, with the provider's id it brings (stored if the send is not recorded yet)."""
+
+
 @lru_cache(maxsize=64)
-def _forward(status: str, by_id: bool, with_error: bool) -> Update:
+def _forward(status: str, by: str, with_error: bool) -> Update:
     """UPDATE one outbound message to `status` where that is forward, RETURNING id and
-    resident_id: by :m_id, or by (:m_provider, :m_external_id).
+    resident_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
 
     Built once per shape: building and caching-keying a statement costs more CPU than
     running it, and every message we send brings two status callbacks.
@@ -237,10 +242,17 @@ def _forward(status: str, by_id: bool, with_error: bool) -> Update:
     if with_error:
         values["error_code"] = bindparam("m_error_code")
         values["error_message"] = bindparam("m_error_message")
-    if by_id:
+    if by == BY_ID:
         where = (c.id == bindparam("m_id"),)
-    else:
+    elif by == BY_EXTERNAL_ID:
         where = (c.provider == bindparam("m_provider"), c.external_id == bindparam("m_external_id"))
+    else:
+        where = (
+            c.id == bindparam("m_id"),
+            c.provider == bindparam("m_provider"),
+            (c.external_id == bindparam("m_external_id")) | c.external_id.is_(None),
+        )
+        values["external_id"] = bindparam("m_external_id")
     return (
         update(Message.__table__)
         .where(*where, c.direction == _sql(OUTBOUND), status_rank < _sql(OUT_RANK[status]))
@@ -250,15 +262,16 @@ def _forward(status: str, by_id: bool, with_error: bool) -> Update:
 
 
 def _move(session: Session | Connection, status: StatusUpdate | str, **where: Any) -> Row | None:
-    """Run `_forward` for one row (m_id=… or m_provider=…, m_external_id=…)."""
+    """Run `_forward` for one row (m_id=…; m_provider=…, m_external_id=…; or all three)."""
     params = {"m_now": utcnow(), **where}
+    by = BY_EXTERNAL_ID if "m_id" not in where else BY_CALLBACK if len(where) > 1 else BY_ID
     if isinstance(status, str):
-        return session.execute(_forward(status, "m_id" in where, False), params).first()
+        return session.execute(_forward(status, by, False), params).first()
     with_error = status.error_code is not None or bool(status.error_message)
     if with_error:
         params["m_error_code"] = status.error_code
         params["m_error_message"] = (status.error_message or "")[:500] or None
-    stmt = _forward(status.status, "m_id" in where, with_error)
+    stmt = _forward(status.status, by, with_error)
     return session.execute(stmt, params).first()
 
 
@@ -294,13 +307,25 @@ def find_by_external_id(
 def apply_status(session: Session | Connection, provider: str, status: StatusUpdate) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
 
-    One UPDATE … RETURNING by the provider's id on the common path (Twilio's two callbacks
-    per message): no ORM load, no read before the write. Only when it matches no row do we
-    look further: the id may be an alias or the id of a part (SMPP), the callback may have
-    beaten the record of the send (claim the row by our own id), the row may already be
-    further on ('ignored'), or it is not ours ('unknown').
+    One UPDATE … RETURNING on the common path (Twilio's two callbacks per message): no ORM
+    load, no read before the write. When the callback URL names our id (it is signed with
+    the URL), the row is found by it, and the provider's id is stored if the callback beat
+    the record of the send, which is usual when sends are recorded a batch at a time.
+    Otherwise by the provider's id. Only when that matches no row do we look further: the id
+    may be an alias or the id of a part (SMPP), the callback may have beaten the record of
+    the send, the row may already be further on ('ignored'), or it is not ours ('unknown').
     """
-    moved = _move(session, status, m_provider=provider, m_external_id=status.provider_id)
+    moved = None
+    if status.message_id is not None:
+        moved = _move(
+            session,
+            status,
+            m_id=status.message_id,
+            m_provider=provider,
+            m_external_id=status.provider_id,
+        )
+    if moved is None:
+        moved = _move(session, status, m_provider=provider, m_external_id=status.provider_id)
     if moved is None:
         message_id = _claim(session, provider, status)
         if message_id is None:

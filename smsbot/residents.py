@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, select
 
 from smsbot.clock import utcnow
-from smsbot.db import insert_ignore, insert_ignore_many
+from smsbot.db import insert_ignore, insert_ignore_returning
 from smsbot.models import Account, AccountLink, AccountPhone, AccountUnlink, Resident
 
 
@@ -19,8 +19,9 @@ def get_or_create(session: Session, phone: str, *, language: str = "ru") -> Resi
 def get_or_create_many(
     session: Session, phones: Iterable[str], *, language: str = "ru"
 ) -> dict[str, Resident]:
-    """Residents by phone, creating those seen for the first time: at most three statements
-    however many phones (a worker handles messages in batches)."""
+    """Residents by phone, creating those seen for the first time: two statements however
+    many phones (a worker handles messages in batches), three if another process created
+    one of them at the same moment."""
     wanted = list(dict.fromkeys(phones))
     if not wanted:
         return {}
@@ -28,18 +29,22 @@ def get_or_create_many(
     missing = [phone for phone in wanted if phone not in found]
     if missing:
         now = utcnow()
-        insert_ignore_many(
+        created = insert_ignore_returning(
             session,
-            Resident.__table__,
+            Resident,
             [
                 {"phone": p, "language": language, "opted_out": False, "created_at": now}
                 for p in missing
             ],
             ["phone"],
         )
-        found.update(
-            (r.phone, r) for r in session.exec(select(Resident).where(Resident.phone.in_(missing)))
-        )
+        found.update((r.phone, r) for r in created)
+        raced = [phone for phone in missing if phone not in found]
+        if raced:
+            found.update(
+                (r.phone, r)
+                for r in session.exec(select(Resident).where(Resident.phone.in_(raced)))
+            )
     return found
 
 

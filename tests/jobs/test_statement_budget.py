@@ -1,0 +1,105 @@
+"""SQL statements per handled message stay within budget (issue #10: at most 8, all included).
+
+"All included" is everything one resident's SMS costs the database, from the provider's
+inbound callback through handling and sending the reply to both delivery callbacks, for
+every provider whose pipeline runs through RQ. Statements are counted as the driver
+executes them (an executemany counts once; an INSERT SQLAlchemy splits per row counts per
+row), by a listener on this process's engine: the live server's threads serve the
+callbacks and `run_jobs` runs the workers' jobs here too. A test, not a benchmark: it
+counts, it never times.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import create_engine, event, func, select
+
+from smsbot import db
+from smsbot.models import OUTBOUND, Message
+from tests.conftest import run_jobs
+from tests.support import wait_until
+
+pytestmark = pytest.mark.slow
+
+COMPANY_NUMBER = "+74951230001"
+BATCH = 20
+"""Residents texting at about the same time, as under load: handled and sent in batches."""
+BUDGET = 8
+"""Statements per message when messages queue up (the issue's target)."""
+LONE_BUDGET = 16
+"""A lone message pays every per-batch lookup by itself; this keeps that from growing."""
+
+
+class Statements:
+    """Counts the statements executed on the engine while it is installed."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.texts: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN204
+        self.kinds[statement.split(None, 1)[0].upper()] += 1
+        self.texts.append(statement.split("\n", 1)[0][:100])
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    def __enter__(self) -> Statements:
+        event.listen(db.engine(), "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(db.engine(), "before_cursor_execute", self)
+
+
+def _answer(app, provider, phones: list[str]) -> Statements:  # noqa: ANN001
+    """Residents text ПОМОЩЬ from `phones`; count until every reply is delivered.
+
+    The test watches through an engine of its own, so its polling is not counted.
+    """
+    settings = app.config["SMSBOT_SETTINGS"]
+    watcher = create_engine(settings.database_url)
+
+    def delivered() -> int:
+        with watcher.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.direction == OUTBOUND, Message.status == "delivered")
+            ).scalar_one()
+
+    try:
+        with Statements() as counted:
+            for phone in phones:
+                provider.text(settings, "помощь", from_phone=phone, to_phone=COMPANY_NUMBER)
+            run_jobs(app)
+            wait_until(lambda: delivered() == len(phones), what="every reply delivered")
+    finally:
+        watcher.dispose()
+    return counted
+
+
+def _phones(count: int, start: int = 0) -> list[str]:
+    return [f"+7916700{n:04d}" for n in range(start, start + count)]
+
+
+def test_a_batch_of_messages_stays_within_the_statement_budget(service, provider):
+    app, _ = service()
+    counted = _answer(app, provider, _phones(BATCH))
+    per_message = counted.total / BATCH
+    print(f"\n{provider.name}: {per_message:.2f} statements per message", dict(counted.kinds))
+    assert per_message <= BUDGET, (
+        per_message,
+        counted.kinds,
+        sorted(Counter(counted.texts).items()),
+    )
+
+
+def test_a_lone_message_stays_within_its_statement_budget(service, provider):
+    app, _ = service()
+    counted = _answer(app, provider, _phones(1))
+    print(f"\n{provider.name}: a lone message, {counted.total} statements", dict(counted.kinds))
+    assert counted.total <= LONE_BUDGET, "\n".join(counted.texts)
