@@ -16,9 +16,11 @@ and would mangle a plain ``host:port``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from twilio.rest import Client
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -28,6 +30,8 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None = No
 
     ``api_base_url`` is e.g. ``"http://127.0.0.1:8081"`` (scheme + host + port, no path).
     """
+    from twilio.rest import Client  # here: only find_sent needs the SDK, never a web request
+
     client = Client(account_sid, auth_token)
     if api_base_url:
         client.api.base_url = api_base_url.rstrip("/")
