@@ -395,6 +395,12 @@ def markdown(res: dict[str, Any]) -> str:
            f"rounds. Ours: gunicorn sync × {res['config']['gunicorn_workers']}, {res['config']['rq_workers']} RQ "
            f"workers, clock, fake Twilio with two delivery callbacks per reply; the peer: RapidSMS 2.2 + "
            f"rapidsms-twilio, gunicorn sync × 2, reply POSTed to its fake Twilio inside the request.", ""]  # fmt: skip
+    others = [s[d].get("other_cores_mean") for d in dbs] + [peer.get("other_cores")]
+    busiest = max((o for o in others if o is not None), default=None)
+    if busiest is not None and busiest > 0.25:
+        out += [f"**The machine was not idle**: processes outside the benchmark used up to {busiest:.2f} of the 2 "
+                "cores while it measured (last row), so these figures and the ratio do not compare the systems; "
+                "run again on a quiet machine.", ""]  # fmt: skip
     head = "| figure | target |" + "".join(f" smsbot {d} |" for d in dbs) + " RapidSMS peer |"
     out += [head, "|---|---|" + "---:|" * (len(dbs) + 1)]
 
