@@ -26,23 +26,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key, SMSBOT_SETTINGS=settings, MAX_CONTENT_LENGTH=64 * 1024
     )
-    if settings.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
-
     db.init(settings.database_url)
     queues.init(settings.redis_url or DEFAULT_REDIS_URL)
 
-    from smsbot.web import health, webhooks
+    from smsbot.web import health, staff, webhooks
 
-    app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
-
-    from smsbot.web import staff
-
     staff.init_app(app)
+    webhooks.mount(app, settings)  # /sms/… in an app of its own, without the staff's hooks
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies  # outermost: it fixes the environ for both apps
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     return app
 
 

@@ -524,6 +524,7 @@ def twilio_settings(fake_port: int) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "TWILIO_FROM": COMPANY_NUMBER,
         "TWILIO_API_BASE_URL": f"http://127.0.0.1:{fake_port}",
+        "TWILIO_MPS": "1000",  # senders now keep to it; the stand-in has no limit
     }
 
 

@@ -23,6 +23,7 @@ from smsbot import counting
 
 _engine: Engine | None = None
 _writer: Engine | None = None
+_writer_of: Engine | None = None
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long SQLite itself waits on a lock inside a transaction (rare in WAL mode)."""
@@ -39,26 +40,39 @@ def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
     once ("database is locked", no waiting) when another process committed in between, and
     SQLite's own busy handler waits in coarse steps (up to 100 ms) that ruin latency when
     web and worker processes take turns hundreds of times a second. So every transaction
-    transaction that will write takes the lock at BEGIN (see `writer`), and we poll for it
-    in steps of a fraction of a millisecond.
+    that will write takes the lock at BEGIN (see `writer`), and we poll for it in steps of a
+    fraction of a millisecond. The connection's busy timeout must be 0 (see `_busy_timeout`).
     """
-    dbapi_conn.execute("PRAGMA busy_timeout=0")
-    deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT
+    deadline = None
     pause = 0.0001
-    try:
-        while True:
-            try:
-                dbapi_conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(pause * (0.5 + random.random()))
-            pause = min(pause * 1.5, 0.002)
-    finally:
-        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    while True:
+        try:
+            dbapi_conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + SQLITE_LOCK_TIMEOUT
+            elif now > deadline:
+                raise
+        time.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 1.5, 0.002)
+
+
+def _busy_timeout(connection: Any, dbapi_conn: sqlite3.Connection, ms: int) -> None:
+    """Set the connection's busy timeout unless it already is `ms`.
+
+    A writer's transaction runs with 0 (it polls for the lock at BEGIN and then holds it,
+    so nothing inside it waits in WAL mode); a reader's with SQLITE_BUSY_TIMEOUT_MS. The
+    setting stays with the pooled connection, so a run of writes (every webhook) costs no
+    PRAGMA, where setting and restoring it around each BEGIN cost two.
+    """
+    info = connection.info
+    if info.get("busy_timeout_ms") != ms:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={ms}")
+        info["busy_timeout_ms"] = ms
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -92,12 +106,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
+            _record.info["busy_timeout_ms"] = SQLITE_BUSY_TIMEOUT_MS
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
+            pooled = conn.connection
+            dbapi_conn = pooled.dbapi_connection
             if conn.get_execution_options().get(WRITER_OPTION):
-                begin_immediate(conn.connection.dbapi_connection)
+                _busy_timeout(pooled, dbapi_conn, 0)
+                begin_immediate(dbapi_conn)
             else:
+                _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
                 conn.exec_driver_sql("BEGIN")
 
         return engine
@@ -128,10 +147,10 @@ def writer() -> Engine:
     Use it for anything that reads and then writes (jobs, webhooks, form posts); plain
     `engine()` sessions are for reading, and never block writers.
     """
-    global _writer
+    global _writer, _writer_of
     current = engine()
-    if _writer is None or _writer.engine is not current:
-        _writer = current.execution_options(**{WRITER_OPTION: True})
+    if _writer is None or _writer_of is not current:  # (an option engine's .engine is itself)
+        _writer, _writer_of = current.execution_options(**{WRITER_OPTION: True}), current
     return _writer
 
 

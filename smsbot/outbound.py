@@ -11,8 +11,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Update,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from smsbot import failpoints, providers, queues
@@ -193,24 +206,69 @@ def _permanent(message_id: int, exc: PermanentSendError) -> None:
     log.warning("message %s failed for good: %s", message_id, exc)
 
 
-def _advance(session: Session, message_id: int, status: str) -> bool:
-    """Move forward to `status` unless the message is already there or further on."""
-    lower = [s for s, rank in OUT_RANK.items() if rank < OUT_RANK[status]]
-    now = utcnow()
-    values: dict = {"status": status, "updated_at": now}
+def _sql(value: str | int) -> ColumnElement:
+    """One of our own constants written into the SQL: a bound parameter costs CPU on every
+    execution, and the rank CASE alone would bind sixteen."""
+    return literal_column(f"'{value}'" if isinstance(value, str) else str(int(value)))
+
+
+status_rank = case(
+    {_sql(status): _sql(rank) for status, rank in OUT_RANK.items()},
+    value=Message.__table__.c.status,
+)
+"""A message's place in OUT_RANK, in SQL, so "delivery states only move forward" is one
+WHERE clause: a status older than the row's (Twilio may post 'delivered' before 'sent'),
+or a repeat, matches no row and changes nothing (a status not in OUT_RANK ranks NULL and
+never moves)."""
+
+
+@lru_cache(maxsize=64)
+def _forward(status: str, by_id: bool, with_error: bool) -> Update:
+    """UPDATE one outbound message to `status` where that is forward, RETURNING id and
+    resident_id: by :m_id, or by (:m_provider, :m_external_id).
+
+    Built once per shape: building and caching-keying a statement costs more CPU than
+    running it, and every message we send brings two status callbacks.
+    """
+    c = Message.__table__.c
+    values: dict = {"status": _sql(status), "updated_at": bindparam("m_now")}
     if status == OUT_DELIVERED:
-        values["delivered_at"] = now
-    return bool(
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status.in_(lower))
-            .values(**values)
-        ).rowcount
+        values["delivered_at"] = bindparam("m_now")
+    if with_error:
+        values["error_code"] = bindparam("m_error_code")
+        values["error_message"] = bindparam("m_error_message")
+    if by_id:
+        where = (c.id == bindparam("m_id"),)
+    else:
+        where = (c.provider == bindparam("m_provider"), c.external_id == bindparam("m_external_id"))
+    return (
+        update(Message.__table__)
+        .where(*where, c.direction == _sql(OUTBOUND), status_rank < _sql(OUT_RANK[status]))
+        .values(**values)
+        .returning(c.id, c.resident_id)
     )
 
 
+def _move(session: Session | Connection, status: StatusUpdate | str, **where: Any) -> Row | None:
+    """Run `_forward` for one row (m_id=… or m_provider=…, m_external_id=…)."""
+    params = {"m_now": utcnow(), **where}
+    if isinstance(status, str):
+        return session.execute(_forward(status, "m_id" in where, False), params).first()
+    with_error = status.error_code is not None or bool(status.error_message)
+    if with_error:
+        params["m_error_code"] = status.error_code
+        params["m_error_message"] = (status.error_message or "")[:500] or None
+    stmt = _forward(status.status, "m_id" in where, with_error)
+    return session.execute(stmt, params).first()
+
+
+def _advance(session: Session | Connection, message_id: int, status: str) -> bool:
+    """Move forward to `status` unless the message is already there or further on."""
+    return _move(session, status, m_id=message_id) is not None
+
+
 def find_by_external_id(
-    session: Session, provider: str, external_id: str, aliases: tuple[str, ...] = ()
+    session: Session | Connection, provider: str, external_id: str, aliases: tuple[str, ...] = ()
 ) -> int | None:
     """Our message with this provider id (or one of its spellings), or with it as the id of
     one of its parts; the exact spelling wins over an alias."""
@@ -233,8 +291,30 @@ def find_by_external_id(
     return found
 
 
-def apply_status(session: Session, provider: str, status: StatusUpdate) -> str:
-    """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'."""
+def apply_status(session: Session | Connection, provider: str, status: StatusUpdate) -> str:
+    """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
+
+    One UPDATE … RETURNING by the provider's id on the common path (Twilio's two callbacks
+    per message): no ORM load, no read before the write. Only when it matches no row do we
+    look further: the id may be an alias or the id of a part (SMPP), the callback may have
+    beaten the record of the send (claim the row by our own id), the row may already be
+    further on ('ignored'), or it is not ours ('unknown').
+    """
+    moved = _move(session, status, m_provider=provider, m_external_id=status.provider_id)
+    if moved is None:
+        message_id = _claim(session, provider, status)
+        if message_id is None:
+            return "unknown"
+        moved = _move(session, status, m_id=message_id)
+        if moved is None:
+            return "ignored"
+    if status.meaning == OPTED_OUT and moved.resident_id is not None:
+        _opt_out(session, moved.resident_id)
+    return "updated"
+
+
+def _claim(session: Session | Connection, provider: str, status: StatusUpdate) -> int | None:
+    """The message a status names when its exact provider id did not move a row."""
     message_id = find_by_external_id(session, provider, status.provider_id, status.aliases)
     if message_id is None and status.message_id is not None:
         # The callback named our id before the send was recorded: claim the id for it.
@@ -249,36 +329,16 @@ def apply_status(session: Session, provider: str, status: StatusUpdate) -> str:
             .values(external_id=status.provider_id)
             .returning(Message.id)
         ).scalar_one_or_none()
-    if message_id is None:
-        return "unknown"
-    if not _advance(session, message_id, status.status):
-        return "ignored"
-    if status.error_code is not None or status.error_message:
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(
-                error_code=status.error_code,
-                error_message=(status.error_message or "")[:500] or None,
-            )
-        )
-    if status.meaning == OPTED_OUT:
-        _opt_out(session, message_id)
-    return "updated"
+    return message_id
 
 
-def _opt_out(session: Session, message_id: int) -> None:
+def _opt_out(session: Session | Connection, resident_id: int) -> None:
     """The provider says the person asked it to stop: we stop too (only СТАРТ lifts it)."""
-    resident_id = session.execute(
-        select(Message.resident_id).where(Message.id == message_id)
-    ).scalar_one_or_none()
-    if resident_id is not None:
-        now = utcnow()
-        session.execute(
-            update(Resident)
-            .where(Resident.id == resident_id, Resident.opted_out.is_(False))
-            .values(opted_out=True, opted_out_at=now)
-        )
+    session.execute(
+        update(Resident)
+        .where(Resident.id == resident_id, Resident.opted_out.is_(False))
+        .values(opted_out=True, opted_out_at=utcnow())
+    )
 
 
 def reconcile(message_id: int, settings: Settings) -> str:
@@ -320,5 +380,5 @@ def reconcile(message_id: int, settings: Settings) -> str:
         return "failed"
     with session_scope() as session:
         session.execute(stuck.values(status=OUT_QUEUED, next_attempt_at=None))
-    queues.enqueue_send(message_id, queue_name=queues.send_queue(kind))
+    queues.wake_sender(provider.name, queue_name=queues.send_queue(kind))
     return "requeued"

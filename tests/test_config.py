@@ -71,7 +71,10 @@ def test_postgres_urls_use_psycopg(tmp_path):
         ({"TWILIO_MESSAGING_SERVICE_SID": "XX1"}, "TWILIO_MESSAGING_SERVICE_SID"),
         ({"TWILIO_API_BASE_URL": "ftp://x"}, "TWILIO_API_BASE_URL"),
         ({"SMSBOT_ENV": "production", "SECRET_KEY": "changeme"}, "SECRET_KEY"),
-        ({"SMSBOT_ENV": "production", "SECRET_KEY": "x" * 40}, "SMPP_HOST"),  # or any other real provider
+        (
+            {"SMSBOT_ENV": "production", "SECRET_KEY": "x" * 40},
+            "SMPP_HOST",
+        ),  # or any other real provider
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, variable):

@@ -1,7 +1,7 @@
 """The staff web interface: sign-in, inbox, tickets, notices, the resident phone.
 
-`init_app` wires it into the app create_app builds: CSRF on every form (Twilio's webhooks
-are exempt: they carry Twilio's signature instead), Flask-Login, security headers, the
+`init_app` wires it into the app create_app builds: CSRF on every form (providers' webhooks
+are not served by this app: see smsbot.web.webhooks), Flask-Login, security headers, the
 templates' helpers and the blueprints.
 """
 
@@ -119,12 +119,10 @@ def init_app(app: Flask) -> None:
         notices,
         phone,
         tickets,
-        webhooks,
     )
 
     security.configure(app)
     csrf.init_app(app)
-    csrf.exempt(webhooks.bp)
     auth.login_manager.init_app(app)
     app.before_request(auth.check_session)
     app.teardown_appcontext(common.close_session)

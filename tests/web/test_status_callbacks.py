@@ -1,0 +1,177 @@
+"""Delivery status callbacks: one UPDATE … RETURNING that only ever moves a message forward.
+
+And what a webhook costs in SQL: a status callback is one statement, an inbound SMS one
+INSERT (the statement counts guard the request path; speed itself is shown by bench/).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from smsbot import db, outbound
+from smsbot.models import OUTBOUND, Message, Resident
+from smsbot.providers.base import OPTED_OUT, StatusUpdate
+from tests.conftest import TWILIO_TOKEN, twilio_env
+from tests.support import post_inbound, post_signed
+
+SID = "SM" + "a" * 32
+
+
+@pytest.fixture()
+def app_env(app_env):  # noqa: ANN001, ANN201
+    return {**app_env, **twilio_env("http://127.0.0.1:9")}
+
+
+def _outbound(status: str = "accepted", sid: str | None = SID, resident_id=None) -> int:  # noqa: ANN001
+    with Session(db.engine()) as session:
+        message = Message(direction=OUTBOUND, status=status, kind="reply", provider="twilio",
+                          external_id=sid, from_phone="+74951230001", to_phone="+79851234567",
+                          body="ok", resident_id=resident_id)  # fmt: skip
+        session.add(message)
+        session.commit()
+        return message.id
+
+
+def _resident() -> int:
+    with Session(db.engine()) as session:
+        resident = Resident(phone="+79851234567")
+        session.add(resident)
+        session.commit()
+        return resident.id
+
+
+def _message(message_id: int) -> Message:
+    with Session(db.engine()) as session:
+        return session.get(Message, message_id)
+
+
+def _status(client, word: str, sid: str = SID, error: int | None = None):  # noqa: ANN001, ANN202
+    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": word, "AccountSid": "AC" + "0" * 32,
+              "From": "+74951230001", "To": "+79851234567", "ApiVersion": "2010-04-01"}  # fmt: skip
+    if error:
+        params["ErrorCode"] = str(error)
+    response = post_signed(client, "/sms/twilio/status", params, TWILIO_TOKEN)
+    assert response.status_code == 200, response.data
+    return response
+
+
+@contextmanager
+def _statements():  # noqa: ANN202
+    """Every SQL statement the engine runs inside the block (BEGIN and COMMIT are not)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        seen.append(statement)
+
+    engine = db.engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_delivered_then_sent_stays_delivered(client, app):
+    message_id = _outbound()
+    _status(client, "delivered")
+    _status(client, "sent")
+    message = _message(message_id)
+    assert message.status == "delivered" and message.delivered_at is not None
+
+
+def test_a_repeated_callback_changes_nothing(client, app):
+    message_id = _outbound()
+    _status(client, "sent")
+    before = _message(message_id)
+    _status(client, "sent")
+    after = _message(message_id)
+    assert (after.status, after.updated_at) == ("sent", before.updated_at)
+
+
+def test_apply_status_says_updated_ignored_or_unknown(app):
+    _outbound(status="sent")
+    with db.writer().begin() as conn:
+        assert outbound.apply_status(conn, "twilio", StatusUpdate(SID, "delivered")) == "updated"
+        assert outbound.apply_status(conn, "twilio", StatusUpdate(SID, "sent")) == "ignored"
+        assert outbound.apply_status(conn, "twilio", StatusUpdate(SID, "delivered")) == "ignored"
+        assert outbound.apply_status(conn, "smsc", StatusUpdate(SID, "delivered")) == "unknown"
+        unknown = StatusUpdate("SM" + "f" * 32, "delivered")
+        assert outbound.apply_status(conn, "twilio", unknown) == "unknown"
+
+
+def test_an_unknown_id_changes_no_row(client, app):
+    message_id = _outbound()
+    _status(client, "delivered", sid="SM" + "f" * 32)
+    assert _message(message_id).status == "accepted"
+
+
+def test_error_codes_are_stored_with_the_state(client, app):
+    message_id = _outbound(status="sent")
+    _status(client, "undelivered", error=30003)
+    message = _message(message_id)
+    assert (message.status, message.error_code, message.error_message) == (
+        "undelivered",
+        30003,
+        "Twilio error 30003",
+    )
+    assert message.delivered_at is None
+
+
+def test_opted_out_meaning_marks_the_resident(client, app):
+    resident_id = _resident()
+    _outbound(resident_id=resident_id)
+    _status(client, "failed", error=21610)  # Twilio: the recipient texted STOP to Twilio
+    with Session(db.engine()) as session:
+        resident = session.get(Resident, resident_id)
+        assert resident.opted_out and resident.opted_out_at is not None
+
+
+def test_opted_out_meaning_through_a_session_too(app):
+    """The SMPP connector applies receipts through an ORM session."""
+    resident_id = _resident()
+    _outbound(resident_id=resident_id)
+    update = StatusUpdate(SID, "failed", error_code=21610, meaning=OPTED_OUT)
+    with db.session_scope() as session:
+        assert outbound.apply_status(session, "twilio", update) == "updated"
+    with Session(db.engine()) as session:
+        assert session.get(Resident, resident_id).opted_out
+
+
+def test_advance_keeps_its_word_for_the_send_path(app):
+    message_id = _outbound(status="sending")
+    with db.session_scope() as session:
+        assert outbound._advance(session, message_id, "accepted") is True
+        assert outbound._advance(session, message_id, "accepted") is False
+        assert outbound._advance(session, message_id, "sending") is False
+    assert _message(message_id).status == "accepted"
+
+
+def test_a_status_callback_is_one_sql_statement(client, app):
+    message_id = _outbound()
+    _status(client, "sent")  # the first request of a process builds what later ones reuse
+    with _statements() as seen:
+        _status(client, "delivered")
+    assert len(seen) == 1, seen
+    assert seen[0].lstrip().upper().startswith("UPDATE")
+    assert _message(message_id).status == "delivered"
+
+
+def test_an_inbound_webhook_is_one_insert(client, app):
+    post_inbound(client, app, "баланс")
+    with _statements() as seen:
+        _, response = post_inbound(client, app, "помощь")
+    assert response.status_code == 200
+    assert len(seen) == 1, seen
+    assert seen[0].lstrip().upper().startswith("INSERT")
+
+
+def test_webhooks_open_no_staff_session(client, app):
+    """They are served without the staff app's cookie session and page headers."""
+    _outbound()
+    response = _status(client, "sent")
+    assert "Set-Cookie" not in response.headers
+    assert "Content-Security-Policy" not in response.headers
