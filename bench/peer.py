@@ -208,9 +208,9 @@ class Peer:
             quiet = wait_quiet(quiet_s)
             groups = self.groups(server)
             meter, group_cpu = CpuMeter(), GroupCpu(groups)
-            t0 = time.time()
+            t0, wrk0 = time.time(), _children_cpu_s()
             w = self._wrk(pool, seconds, threads, connections)
-            t1 = time.time()
+            t1, wrk_s = time.time(), _children_cpu_s() - wrk0
             cpu, cpu_s = meter.read(), group_cpu.read(groups)
             # Replies the fake accepted while wrk ran (a request in flight at either edge is
             # counted where its reply fell), so CPU and replies cover the same window.
@@ -229,6 +229,7 @@ class Peer:
             "latency_ms": {k: round(lat[k] / 1000, 2) for k in ("p50", "p90", "p99", "max")},
             "pool_wraps": w["pool_wraps"], "cpu": cpu, "cpu_seconds": cpu_s,
             "cpu_ms_per_reply": per_reply(cpu_s, replies), "quiet_wait": quiet,
+            "generator_cpu_ms_per_reply": round(wrk_s * 1000 / max(replies, 1), 2),
         }  # fmt: skip
 
     def open_loop(self, rates: list[int], seconds: float, min_messages: int, quiet_s: int,
@@ -263,6 +264,14 @@ class Peer:
         finally:
             self.stop(server)
         return stages
+
+
+def _children_cpu_s() -> float:
+    """CPU of this process's reaped children (wrk, once subprocess.run has waited for it)."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
 
 
 def per_reply(cpu_s: dict[str, float], replies: int) -> dict[str, float]:

@@ -103,6 +103,7 @@ def summarize_ramp(stages: list[dict[str, Any]]) -> dict[str, Any]:
         "rate_stage_sustained": sustained(best) if best else None,
         "cpu_ms": system_cpu_ms(best) if best else None,
         "cpu_ms_by_process": best.get("cpu_ms_per_reply") if best else None,
+        "generator_cpu_ms": best.get("cpu_ms_per_reply", {}).get("generator") if best else None,
         "other_cores": best["cpu"]["other_cores"] if best else None,
         "other_cores_mean": _mean([s["cpu"]["other_cores"] for s in stages]),
         "latency_at": {},
@@ -335,6 +336,7 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
             "closed_p50_ms": _median([c["latency_ms"]["p50"] for c in closed]),
             "closed_p99_ms": _median([c["latency_ms"]["p99"] for c in closed]),
             "other_cores": _median([c["cpu"]["other_cores"] for c in closed]),
+            "generator_cpu_ms": _median([c.get("generator_cpu_ms_per_reply") for c in closed]),
             "open_loop": _median_rows([p["summary"] for p in peers]),
         }
     return out
@@ -354,6 +356,7 @@ def _median_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_ms",
         "other_cores",
         "other_cores_mean",
+        "generator_cpu_ms",
     ):
         out[key] = _median([r.get(key) for r in rows])
         out[key + "_runs"] = [r.get(key) for r in rows]
@@ -392,6 +395,12 @@ def markdown(res: dict[str, Any]) -> str:
            f"rounds. Ours: gunicorn sync × {res['config']['gunicorn_workers']}, {res['config']['rq_workers']} RQ "
            f"workers, clock, fake Twilio with two delivery callbacks per reply; the peer: RapidSMS 2.2 + "
            f"rapidsms-twilio, gunicorn sync × 2, reply POSTed to its fake Twilio inside the request.", ""]  # fmt: skip
+    others = [s[d].get("other_cores_mean") for d in dbs] + [peer.get("other_cores")]
+    busiest = max((o for o in others if o is not None), default=None)
+    if busiest is not None and busiest > 0.25:
+        out += [f"**The machine was not idle**: processes outside the benchmark used up to {busiest:.2f} of the 2 "
+                "cores while it measured (last row), so these figures and the ratio do not compare the systems; "
+                "run again on a quiet machine.", ""]  # fmt: skip
     head = "| figure | target |" + "".join(f" smsbot {d} |" for d in dbs) + " RapidSMS peer |"
     out += [head, "|---|---|" + "---:|" * (len(dbs) + 1)]
 
@@ -459,6 +468,9 @@ def markdown(res: dict[str, Any]) -> str:
         a = counts.get(d, {}).get("per_message", {}).get("all")
         cells.append(f"{a['redis_round_trips']:.1f} / {a['redis_commands']:.1f}" if a else "–")
     row("Redis round trips / commands per message", "–", cells, "0")
+    row("load generator's CPU ms per message (not in the CPU above)", "–",
+        [f"{fmt(s[d].get('generator_cpu_ms'), 2)} (Python open loop)" for d in dbs],
+        f"{fmt(peer.get('generator_cpu_ms'), 2)} (wrk)")  # fmt: skip
     row("other load on the machine, cores (mean over stages)", "low",
         [fmt(s[d].get("other_cores_mean"), 2) for d in dbs], fmt(peer.get("other_cores"), 2))  # fmt: skip
     out.append("")
