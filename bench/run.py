@@ -19,6 +19,9 @@ c. memory   VmRSS of the gunicorn and RQ worker processes at the start and end o
 d. jobs     jobs/s of RQ's SimpleWorker vs the forking Worker (and smsbot's AppWorker) on a
             trivial job.
 
+`--with-peer` instead runs ours and the RapidSMS peer interleaved, against issue #10's targets
+(bench/sidebyside.py, bench/peer.py; bench/README.md says how).
+
 Results: bench/results/<name>.json (machine info and config included), a Markdown table on
 stdout and in bench/results/README-table.md. Every loop is bounded in count and time, and
 every process started here is stopped in a `finally`.
@@ -429,12 +432,21 @@ def flush_redis(url: str) -> None:
 
 
 def queue_lengths(conn: Any) -> dict[str, int]:
-    from smsbot import queues
-
+    """Jobs waiting in every RQ queue there is (RQ's own registry of queues, so the benchmark
+    does not depend on the app's queue names, which change with its pipeline)."""
+    keys = sorted(k.decode() for k in conn.smembers("rq:queues"))
     pipe = conn.pipeline(transaction=False)
-    for name in queues.ALL_QUEUES:
-        pipe.llen(f"rq:queue:{name}")
-    return dict(zip(queues.ALL_QUEUES, pipe.execute(), strict=True))
+    for key in keys:
+        pipe.llen(key)
+    return {k.removeprefix("rq:queue:"): n for k, n in zip(keys, pipe.execute(), strict=True)}
+
+
+def empty_queues(conn: Any) -> None:
+    """Drop every waiting job (an overloaded stage's backlog must not spill into the next)."""
+    from rq import Queue
+
+    for name in queue_lengths(conn):
+        Queue(name, connection=conn).empty()
 
 
 # ------------------------------------------------------------------------------ configuration
@@ -512,6 +524,7 @@ def twilio_settings(fake_port: int) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "TWILIO_FROM": COMPANY_NUMBER,
         "TWILIO_API_BASE_URL": f"http://127.0.0.1:{fake_port}",
+        "TWILIO_MPS": "1000",  # senders now keep to it; the stand-in has no limit
     }
 
 
@@ -630,7 +643,7 @@ def open_loop(port: int, requests: list[bytes], rate: float, *, timeout: float =
     """Post `requests` at a fixed rate regardless of answers (open loop), one connection each.
 
     Bounded: len(requests) posts at most, each with a timeout; stops early when
-    `backlog_probe()` (queued jobs) exceeds `backlog_limit`, or more than `inflight_limit`
+    `backlog_probe(posted)` (work waiting) exceeds `backlog_limit`, or more than `inflight_limit`
     webhooks wait for their answer, i.e. the system clearly cannot keep up (the workers or the
     web tier) and going on would only lengthen the drain.
     """
@@ -669,11 +682,9 @@ def open_loop(port: int, requests: list[bytes], rate: float, *, timeout: float =
                 if inflight_limit is not None and in_flight > inflight_limit:
                     stopped = f"stopped after {sent} posts: {in_flight} webhooks unanswered (> {inflight_limit})"
                     break
-                backlog = backlog_probe() if backlog_probe is not None else 0
+                backlog = backlog_probe(sent) if backlog_probe is not None else 0
                 if backlog_limit is not None and backlog > backlog_limit:
-                    stopped = (
-                        f"stopped after {sent} posts: {backlog} jobs queued (> {backlog_limit})"
-                    )
+                    stopped = f"stopped after {sent} posts: backlog {backlog} (> {backlog_limit})"
                     break
         if tasks:
             await asyncio.wait(tasks, timeout=timeout + 5)
@@ -842,7 +853,7 @@ def ingest_app(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, da
         before_rows = sql_scalar(
             database_url, "SELECT count(*) FROM message WHERE direction = 'in'"
         )
-        before_jobs = conn.llen("rq:queue:inbound")
+        before_jobs = sum(queue_lengths(conn).values())
         data = ingest_run(wrk, cfg, port, bodies, cfg.ingest_seconds, workdir, label,
                           server_groups(proc, procs, database_url))  # fmt: skip
         time.sleep(0.5)  # requests wrk gave up on at the deadline finish here
@@ -850,7 +861,7 @@ def ingest_app(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, da
             sql_scalar(database_url, "SELECT count(*) FROM message WHERE direction = 'in'")
             - before_rows
         )
-        data["queued_jobs"] = conn.llen("rq:queue:inbound") - before_jobs
+        data["queued_jobs"] = sum(queue_lengths(conn).values()) - before_jobs
         data["bodies_available"] = len(bodies)
         data["quiet_wait"] = data_quiet
     finally:
@@ -988,8 +999,13 @@ class Stack:
                 self.procs.stop(proc)
         self.redis.close()
 
-    def backlog(self) -> int:
-        return sum(queue_lengths(self.redis).values())
+    def backlog(self, posted: int | None = None) -> int:
+        """Work waiting: jobs in the queues, or, given the messages posted so far and where
+        the stand-in counts replies, messages without a reply yet, whichever is larger (a
+        pipeline that keeps its work in the database has short queues however far behind)."""
+        queued = sum(queue_lengths(self.redis).values())
+        created = self.rig.created(self) if posted is not None else None
+        return queued if created is None else max(queued, posted - created)
 
     def cpu_groups(self) -> dict[str, list[int]]:
         """Every process that works for a message, by tier (PostgreSQL backends of our database too)."""
@@ -1098,13 +1114,7 @@ def e2e_stage(stack: Stack, phones: list[str], rate: int, cfg: Config, on_start:
     lateness = sorted(x for x in res.lateness_ms[: res.sent])
     webhook_lat = [x for x in res.latency_ms[: res.sent] if x == x]
     if drain["drained"] is False or drain["backlog_left"]:
-        # Do not let a backlog spill into the next stage.
-        from rq import Queue
-
-        from smsbot import queues
-
-        for name in queues.ALL_QUEUES:
-            Queue(name, connection=stack.redis).empty()
+        empty_queues(stack.redis)  # do not let a backlog spill into the next stage
         time.sleep(2)
     stack.rig.reset(stack)
     gen_p99 = percentile(lateness, 99)
@@ -1551,6 +1561,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         help="only print the Markdown table of an earlier results file",
     )
     p.add_argument("--keep-workdir", action="store_true", help="keep logs and the SQLite files")
+    g = p.add_argument_group("side by side with the RapidSMS peer (bench/sidebyside.py)")
+    g.add_argument("--with-peer", action="store_true",
+                   help="ours and the peer from ../shared/peers/rapidsms, interleaved (issue #10)")  # fmt: skip
+    g.add_argument("--peer-dir", help="the peer's harness (default: ../shared/peers/rapidsms)")
+    g.add_argument("--rounds", type=int, help="rounds of ours then the peer (default 2, quick 1)")
+    g.add_argument("--peer-seconds", type=int, help="the peer's closed loop (default 20, quick 5)")
+    g.add_argument("--count-rate", type=int, default=50, help="msg/s of the counting stage")
+    g.add_argument("--no-counts", action="store_true", help="skip the counting stage")
+    g.add_argument("--no-ingest", action="store_true", help="skip the ingest part")
+    g.add_argument("--readme", choices=("yes", "no"),
+                   help="write the table into README.md (default: yes, except with --quick)")  # fmt: skip
     args = p.parse_args(argv)
     cfg = Config(quick=args.quick)
     if args.quick:
@@ -1570,7 +1591,41 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         cfg.run_clock = False
     if args.providers:
         cfg.providers = list(dict.fromkeys(args.providers))
+    if args.with_peer:
+        import sidebyside  # it imports from this module: only once this module is loaded
+
+        if not args.rates:
+            cfg.e2e_rates = list(sidebyside.RAMP)
+        if args.e2e_seconds is None:
+            cfg.e2e_seconds = 4 if args.quick else 15
+        if args.ingest_seconds is None and args.quick:
+            cfg.ingest_seconds = 5
+        if args.quick:
+            cfg.quiet_wait_s = 3
+        args.peer_seconds = args.peer_seconds or (5 if args.quick else 20)
     return args, cfg
+
+
+def tear_down(procs: Processes, pg: PgDatabase | None, res: dict[str, Any], notes: list[str],
+              started: float, workdir: Path, keep: bool) -> None:  # fmt: skip
+    """Stop every child, drop the PostgreSQL database, note the time, keep or remove the logs."""
+    procs.stop_all()
+    if pg is not None and (why := pg.drop()):
+        notes.append(
+            f"the PostgreSQL database {pg.name} could not be dropped ({why}); drop it by hand"
+        )
+    res["elapsed_s"] = round(time.monotonic() - started, 1)
+    res["notes"] = notes
+    if keep:
+        log(f"logs kept in {workdir / 'logs'}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_json(name: str, res: dict[str, Any]) -> Path:
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -1583,9 +1638,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     args, cfg = parse_args(argv)
+    import sidebyside  # it imports from this module: only once this module is loaded
+
     if args.table_from:
-        print(markdown(json.loads(Path(args.table_from).read_text())))
+        data = json.loads(Path(args.table_from).read_text())
+        print(sidebyside.markdown(data) if "rounds" in data else markdown(data))
         return 0
+    if args.with_peer:
+        return main_with_peer(args, cfg)
     parts = set(args.only or ("micro", "ingest", "e2e", "memory"))
     if not args.only and not args.quick and not args.no_sweep:
         parts.add("sweep")
@@ -1706,26 +1766,70 @@ def main(argv: list[str] | None = None) -> int:
         failed = True
         raise
     finally:
-        procs.stop_all()
-        if pg is not None:
-            why = pg.drop()
-            if why:
-                notes.append(
-                    f"the PostgreSQL database {pg.name} could not be dropped ({why}); drop it by hand"
-                )
-        res["elapsed_s"] = round(time.monotonic() - started, 1)
-        res["notes"] = notes
-        if failed or args.keep_workdir:
-            log(f"logs kept in {workdir / 'logs'}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    out_json = RESULTS / f"{name}.json"
-    out_json.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
+        tear_down(procs, pg, res, notes, started, workdir, keep=failed or args.keep_workdir)
+    out_json = write_json(name, res)
     table = markdown(res)
     print(table)
     table_name = "README-table.md" if name == "full" and not args.only else f"{name}-table.md"
     (RESULTS / table_name).write_text(table + "\n")
     log(f"wrote {out_json.relative_to(ROOT)} in {res['elapsed_s']}s")
+    return 0
+
+
+def main_with_peer(args: argparse.Namespace, cfg: Config) -> int:
+    """`--with-peer`: set up Redis, the databases and wrk as `main` does, then bench/sidebyside.py;
+    the table goes to stdout, the JSON and README.md, and the last line says the outcome."""
+    import sidebyside
+
+    name = args.name or ("with-peer-quick" if args.quick else "with-peer")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="smsbot-bench-"))
+    (workdir / "logs").mkdir()
+    procs = Processes(workdir / "logs")
+    notes: list[str] = []
+    command = ".venv/bin/python bench/run.py " + " ".join(sys.argv[1:])
+    res: dict[str, Any] = {"name": name, "command": command.strip(), "config": cfg.__dict__,
+                           "web_config": cfg.gunicorn_label()}  # fmt: skip
+    pg: PgDatabase | None = None
+    started = time.monotonic()
+    failed = False
+    try:
+        redis_url = start_redis(procs, workdir)
+        log(f"redis: {redis_url}; workdir: {workdir}")
+        wrk, how = ensure_wrk()
+        if not wrk:
+            notes.append(f"wrk unavailable ({how}): no ingest and no peer")
+        wanted = {b.strip() for b in args.backends.split(",")}
+        pg_version = None
+        if "postgresql" in wanted and not args.no_postgres:
+            why = pg_available(PG_ADMIN_URL)
+            if why is None:
+                pg = PgDatabase(PG_ADMIN_URL)
+                pg_version = pg.version
+            else:
+                notes.append(f"PostgreSQL skipped: {why}")
+        res["machine"] = machine_info(redis_url, pg_version, wrk)
+        backends: list[tuple[str, Any]] = []
+        if "sqlite" in wanted:
+            backends.append(("sqlite", lambda tag: f"sqlite:///{workdir / f'{tag}.db'}"))
+        if pg is not None:
+            backends.append(("postgresql", lambda _tag, pg=pg: pg.recreate()))
+        res.update(sidebyside.run(args, cfg, procs, workdir, redis_url, backends, wrk, notes))
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        tear_down(procs, pg, res, notes, started, workdir, keep=failed or args.keep_workdir)
+    out_json = write_json(name, res)
+    table = sidebyside.markdown(res)
+    (RESULTS / f"{name}-table.md").write_text(table + "\n")
+    if (args.readme or ("no" if args.quick else "yes")) == "yes":
+        if sidebyside.write_readme(table):
+            log("wrote the table into README.md")
+        else:
+            log(f"README.md has no {sidebyside.MARK_BEGIN} markers: table not written there")
+    log(f"wrote {out_json.relative_to(ROOT)} in {res['elapsed_s']}s")
+    print(table, flush=True)  # its last line is the outcome: end to end ours/peer: R× (...)
     return 0
 
 

@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
+from smsbot import counting
+
 _engine: Engine | None = None
 _writer: Engine | None = None
 _writer_of: Engine | None = None
@@ -81,6 +83,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     and a database error ends up in a log (the connector's and the workers' alike).
     """
     kwargs.setdefault("hide_parameters", True)
+    counting.count_sql()  # only when SMSBOT_COUNT_DIR is set (the benchmark)
     if url.startswith("sqlite"):
         from pathlib import Path
 

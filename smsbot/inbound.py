@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-import handlers
-from handlers.registry import Context, Reply
 from smsbot import conversations, outgoing, parsing, residents, routing
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
@@ -45,6 +44,9 @@ from smsbot.models import (
 from smsbot.phones import mask
 from smsbot.providers.base import InboundSms
 from smsbot.segments import measure
+
+if TYPE_CHECKING:
+    from handlers.registry import Context, Reply
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,9 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
     A message tried `give_up_after` times already (its workers kept dying) skips the command
     parser and goes to a person, with a note why.
     """
+    import handlers  # here, not at the top: the web process stores messages, never handles them
+    from handlers.registry import Context
+
     now = utcnow()
     places = _place_all(session, messages, now, link=True)
     created: list[Message] = []
@@ -164,6 +169,9 @@ def handle(session: Session, message_id: int) -> list[int]:
 
 def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
     """After a handler crashed: put the text in the company inbox so a person reads it."""
+    import handlers
+    from handlers.registry import Context
+
     message = session.get(Message, message_id)
     if message is None or message.status != IN_RECEIVED:
         return pending_replies(session, message_id)

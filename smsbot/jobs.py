@@ -12,7 +12,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from smsbot import config, failpoints, inbound, outbound, outgoing, queues
+from smsbot import config, failpoints, inbound, outbound, outgoing, queues, sending
 from smsbot.db import session_scope
 from smsbot.models import IN_RECEIVED, Message
 
@@ -104,8 +104,17 @@ def handle_inbound(message_id: int) -> int:
 
 
 def send_outbound(message_id: int) -> str:
-    """Send one stored message through its provider."""
+    """Send one stored message through its provider.
+
+    New sends go through `send_waiting`; this stays for jobs queued before the upgrade and
+    for messages whose provider is not configured (it marks them failed).
+    """
     return outbound.send(message_id, config.current()).result
+
+
+def send_waiting(provider: str, queue_name: str = queues.OUTBOUND_QUEUE) -> dict[str, int]:
+    """Send `provider`'s waiting messages in batches; a coalesced wake-up (queues.wake_sender)."""
+    return sending.drain(provider, config.current(), queue_name)
 
 
 def sweep() -> dict[str, int]:
@@ -157,6 +166,7 @@ __all__ = [
     "handle_waiting",
     "handle_inbound",
     "send_outbound",
+    "send_waiting",
     "send_notice",
     "sweep",
     "deadline_clock",

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from smsbot import outgoing, residents
+from smsbot import outgoing
 from smsbot.clock import utcnow
 from smsbot.conversations import clean_text, sms_text
 from smsbot.exceptions import Refused
@@ -159,7 +161,7 @@ def create(
     )
     session.add(notice)
     session.flush()
-    people = {r.phone: r for r in (residents.get_or_create(session, phone) for phone in who.phones)}
+    people = _residents(session, who.phones)
     threads = dict(
         session.exec(
             select(Conversation.resident_id, Conversation.id).where(
@@ -167,22 +169,53 @@ def create(
             )
         ).all()
     )
-    now = utcnow()
-    for person in people.values():
-        outgoing.compose(
-            session,
-            kind=KIND_NOTICE,
-            to_phone=person.phone,
-            company=company,
-            resident=person,
-            text=text,
-            via=via,
-            conversation_id=threads.get(person.id),
-            author_id=author_id,
-            notice_id=notice.id,
-            created_at=now,
-        )
+    outgoing.compose_many(
+        session,
+        kind=KIND_NOTICE,
+        text=text,
+        company=company,
+        via=via,
+        recipients=[
+            outgoing.Recipient(phone, resident_id, opted_out, threads.get(resident_id))
+            for phone, (resident_id, opted_out) in people.items()
+        ],
+        author_id=author_id,
+        notice_id=notice.id,
+    )
     return notice
+
+
+CHUNK = 500
+"""Phones per lookup: well inside every database's limit on bound parameters."""
+
+
+def _residents(session: Session, phones: list[str]) -> dict[str, tuple[int, bool]]:
+    """phone → (resident id, opted out) for every phone, creating the residents not yet known
+    (as residents.get_or_create does one by one, so opting out works for them too), in a few
+    statements per CHUNK phones however many there are."""
+    table = Resident.__table__
+    dialect = session.get_bind().dialect.name
+    add = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing(
+        index_elements=["phone"]
+    )
+    found: dict[str, tuple[int, bool]] = {}
+    now = utcnow()
+    for start in range(0, len(phones), CHUNK):
+        chunk = phones[start : start + CHUNK]
+        lookup = select(table.c.phone, table.c.id, table.c.opted_out).where(
+            table.c.phone.in_(chunk)
+        )
+        found.update((p, (i, bool(o))) for p, i, o in session.execute(lookup))
+        missing = [p for p in chunk if p not in found]
+        if missing:
+            session.execute(
+                add,
+                [{"phone": p, "language": "ru", "opted_out": False, "created_at": now}
+                 for p in missing],
+            )  # fmt: skip
+            again = lookup.where(table.c.phone.in_(missing))
+            found.update((p, (i, bool(o))) for p, i, o in session.execute(again))
+    return {p: found[p] for p in phones}
 
 
 def queued_copies(session: Session, notice_id: int) -> list[tuple[int, str, str | None]]:

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
@@ -151,6 +151,67 @@ def compose(
     return message
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """One person a copy of a bulk SMS goes to (see `compose_many`)."""
+
+    phone: str
+    resident_id: int | None
+    opted_out: bool = False
+    conversation_id: int | None = None
+
+
+def compose_many(
+    session: Session,
+    *,
+    kind: str,
+    text: str,
+    company: Company | None,
+    via: Route,
+    recipients: list[Recipient],
+    **fields: Any,
+) -> list[int]:
+    """Store one SMS with the exact `text` to each recipient, queued after the commit like
+    `compose`'s; returns their ids. Skips opted-out recipients (but a KIND_OPT_OUT).
+
+    For a notice to thousands of flats: the text is measured once and the rows go in with
+    one multi-row INSERT instead of an ORM object each (10,000 copies in well under a
+    second instead of several).
+    """
+    measured = measure(text)
+    now = fields.pop("created_at", None) or utcnow()
+    common = {
+        "direction": OUTBOUND,
+        "status": OUT_QUEUED,
+        "kind": kind,
+        "provider": via.provider,
+        "from_phone": via.sender or "",
+        "body": text,
+        "encoding": measured.encoding,
+        "num_segments": measured.segments,
+        "company_id": company.id if company else None,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    rows = [
+        {
+            **common,
+            "to_phone": r.phone,
+            "resident_id": r.resident_id,
+            "conversation_id": r.conversation_id,
+        }
+        for r in recipients
+        if not r.opted_out or kind == KIND_OPT_OUT
+    ]
+    if not rows:
+        return []
+    table = Message.__table__
+    ids = list(session.execute(insert(table).returning(table.c.id), rows).scalars())
+    queue_after_commit(session, ids, kind=kind, provider=via.provider)
+    return ids
+
+
 def queue_after_commit(
     session: Session, message_ids: list[int], *, kind: str, provider: str | None
 ) -> None:
@@ -181,23 +242,31 @@ def _queue(session: OrmSession) -> None:
 
 
 def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
-    """Queue (message id, kind, provider) sends: RQ jobs, or a wake-up for a connector.
+    """Queue (message id, kind, provider) sends: wake each provider's sender once.
 
-    A connector (SMPP) claims its provider's queued rows from the database itself, so it
-    only needs to hear that there are some. Redis being down costs nothing but time: the
-    sweep and the connector's own polling find the rows.
+    The rows wait in the database; a provider's drain job (smsbot.sending) claims them in
+    batches, so a thousand copies of a notice cost one wake-up, and a wake-up already
+    waiting costs one Redis SET. A connector (SMPP) claims its own rows and only needs to
+    hear that there are some. Redis being down costs nothing but time: the sweep and the
+    connector's own polling find the rows.
     """
     settings = config.current()
-    jobs: list[tuple[int, str]] = []
-    wake: set[str] = set()
+    unknown: list[tuple[int, str]] = []
+    drains: dict[str, str] = {}
+    connectors: set[str] = set()
     for message_id, kind, name in items:
         provider = providers.find(settings, name or settings.default_provider or "")
-        if provider is not None and provider.uses_connector:
-            wake.add(provider.name)
-        else:
-            jobs.append((message_id, queues.send_queue(kind)))
-    queues.enqueue_sends(jobs)
-    for name in wake:
+        if provider is None:
+            unknown.append((message_id, queues.send_queue(kind)))  # its job marks it failed
+        elif provider.uses_connector:
+            connectors.add(provider.name)
+        elif drains.get(provider.name) != queues.OUTBOUND_QUEUE:
+            drains[provider.name] = queues.send_queue(kind)  # replies wake on the fast queue
+    if unknown:
+        queues.enqueue_sends(unknown)
+    for name, queue_name in drains.items():
+        queues.wake_sender(name, queue_name=queue_name)
+    for name in connectors:
         queues.wake_connector(name)
 
 

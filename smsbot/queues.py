@@ -7,6 +7,7 @@ so an outage must cost a log line, not a hung request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -15,6 +16,8 @@ from uuid import uuid4
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+
+from smsbot import counting
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ _redis: Redis | None = None
 def init(url: str) -> Redis:
     """Connect (lazily) to Redis for this process."""
     global _redis
+    counting.count_redis()  # only when SMSBOT_COUNT_DIR is set (the benchmark)
     _redis = Redis.from_url(
         url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=30
     )
@@ -125,13 +129,21 @@ def enqueue_send(message_id: int, *, delay: float = 0, queue_name: str = OUTBOUN
     )
 
 
+SEND_QUEUES = (OUTBOUND_QUEUE, NOTICES_QUEUE)
+"""Where a provider's drain jobs wait: replies' on the outbound queue, notices' last."""
+
+
 def send_queue(kind: str) -> str:
     """The queue a message's send job goes on: notices wait behind everything else."""
     return NOTICES_QUEUE if kind == "notice" else OUTBOUND_QUEUE
 
 
 def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
-    """Queue (message id, queue name) sends in one Redis round trip per queue."""
+    """Queue (message id, queue name) one-message send jobs, one Redis round trip per queue.
+
+    Only for messages no drain can take (their provider is not configured: the job fails
+    them); everything else is woken with `wake_sender`.
+    """
     by_queue: dict[str, list[int]] = {}
     for message_id, queue_name in items:
         by_queue.setdefault(queue_name, []).append(message_id)
@@ -157,6 +169,91 @@ def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
                 "could not queue %d sends (%s); the sweep will retry: %s", len(ids), queue_name, exc
             )
     return queued
+
+
+# --- waking a provider's sender -----------------------------------------------------------------
+
+WAKE_TTL = 300
+"""Seconds a wake flag lives: a flag whose job Redis lost stops blocking wakes by then (the
+sweep does not wait for it: it checks the job the flag names)."""
+DRAINING_TTL = JOB_TIMEOUT
+"""Seconds a running drain's heartbeat outlives its last batch (it is refreshed per batch)."""
+
+
+def wake_flag(provider: str, queue_name: str = OUTBOUND_QUEUE) -> str:
+    """The Redis key saying "a drain job of this provider is waiting on `queue_name`"; its
+    value is that job's id."""
+    suffix = "" if queue_name == OUTBOUND_QUEUE else f":{queue_name}"
+    return f"smsbot:send:wake:{provider}{suffix}"
+
+
+def draining_key(provider: str) -> str:
+    """Set while a drain of this provider runs, so the sweep does not start a second one."""
+    return f"smsbot:send:draining:{provider}"
+
+
+def wake_sender(
+    provider: str, *, queue_name: str = OUTBOUND_QUEUE, delay: float = 0, force: bool = False
+) -> bool:
+    """Make sure a drain job of `provider` will run; False if one was already waiting, or
+    Redis is down (logged: the sweep wakes it later).
+
+    Coalesced: only the caller that sets the flag enqueues, so a thousand sends queued at
+    once cost one job. The job deletes the flag before it claims anything, so a send stored
+    after that claim sets it again and is never left without a job. `delay` schedules a
+    wake at a retry's time, beside any waiting job; `force` replaces a flag whose job was lost.
+    """
+    job_id = f"drain-{provider}-{uuid4().hex[:16]}"
+    call = ("smsbot.jobs.send_waiting", provider, queue_name)
+    options = {"job_id": job_id, "result_ttl": 60, "failure_ttl": 86400}
+    try:
+        q = queue(queue_name)
+        if delay > 0:
+            q.enqueue_in(timedelta(seconds=delay), *call, **options)
+            return True
+        flag = wake_flag(provider, queue_name)
+        if not connection().set(flag, job_id, nx=not force, ex=WAKE_TTL):
+            return False
+        q.enqueue(*call, **options)
+        return True
+    except RedisError as exc:
+        log.warning(
+            "could not wake the %s sender (%s); the sweep will: %s", provider, queue_name, exc
+        )
+        return False
+
+
+def take_wake(provider: str, queue_name: str) -> None:
+    """A drain starts: later sends must wake a new job (see `wake_sender`)."""
+    try:
+        pipe = connection().pipeline()
+        pipe.delete(wake_flag(provider, queue_name))
+        pipe.set(draining_key(provider), 1, ex=DRAINING_TTL)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("could not clear the %s wake flag: %s", provider, exc)
+
+
+def still_draining(provider: str) -> None:
+    """Refresh the running drain's heartbeat (once per batch)."""
+    with contextlib.suppress(RedisError):  # else the sweep may start a second: harmless
+        connection().set(draining_key(provider), 1, ex=DRAINING_TTL)
+
+
+def done_draining(provider: str) -> None:
+    with contextlib.suppress(RedisError):  # else it expires by itself
+        connection().delete(draining_key(provider))
+
+
+def drain_state(provider: str) -> tuple[list[str], bool]:
+    """(ids of the drain jobs the wake flags name, whether a drain is running) for the sweep."""
+    conn = connection()
+    pipe = conn.pipeline()
+    for name in SEND_QUEUES:
+        pipe.get(wake_flag(provider, name))
+    pipe.exists(draining_key(provider))
+    *flags, running = pipe.execute()
+    return [f.decode() for f in flags if f], bool(running)
 
 
 def wake_key(provider: str) -> str:

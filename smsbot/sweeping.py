@@ -3,7 +3,9 @@
 A message stored while Redis was down, or whose worker died mid-job, is still in the
 database in a non-final state. Every few seconds the sweep finds such rows that have no live
 job and queues them again; since every job claims its row first, a job that turns out to be
-alive after all does no harm.
+alive after all does no harm. Outbound rows have no job of their own: a provider's drain
+(smsbot.sending) takes them all, so for those the sweep checks that provider's drain (a
+running one, or the job its wake flag names) and wakes one when there is none.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from smsbot import outbound, outgoing, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
-from smsbot.models import IN_RECEIVED, INBOUND, OUT_QUEUED, OUT_SENDING, OUTBOUND, Message
+from smsbot.models import (
+    IN_RECEIVED,
+    INBOUND,
+    KIND_NOTICE,
+    OUT_QUEUED,
+    OUT_SENDING,
+    OUTBOUND,
+    Message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +86,40 @@ def _connector_names(settings: Settings) -> list[str]:
     return [
         name for name in providers.names(settings) if providers.get(settings, name).uses_connector
     ]
+
+
+def _drain_alive(provider: str, now: datetime, grace: timedelta) -> bool:
+    """Whether a drain of `provider` is running, or a job woken for one is still alive."""
+    job_ids, running = queues.drain_state(provider)
+    if running:
+        return True
+    jobs = Job.fetch_many(job_ids, connection=queues.connection()) if job_ids else []
+    return any(_alive(job, now, grace) for job in jobs)
+
+
+def _lost_sends(
+    settings: Settings, rows: list[tuple[int, str, str | None]], now: datetime, grace: timedelta
+) -> int:
+    """Wake the drain of each provider whose old queued rows have none alive; how many rows.
+
+    Rows of a provider that is no longer configured get their one-message job, which fails
+    them with a reason.
+    """
+    by_provider: dict[str, list[tuple[int, str, str | None]]] = {}
+    for row in rows:
+        by_provider.setdefault(row[2] or settings.default_provider or "", []).append(row)
+    lost = 0
+    for name, mine in by_provider.items():
+        if providers.find(settings, name) is None:
+            gone = set(_lost([r[0] for r in mine], queues.outbound_job_id, grace))
+            outgoing.queue_sends([r for r in mine if r[0] in gone])
+            lost += len(gone)
+        elif not _drain_alive(name, now, grace):
+            replies = any(kind != KIND_NOTICE for _, kind, _ in mine)
+            queue_name = queues.OUTBOUND_QUEUE if replies else queues.NOTICES_QUEUE
+            queues.wake_sender(name, queue_name=queue_name, force=True)
+            lost += len(mine)
+    return lost
 
 
 def sweep(settings: Settings) -> dict[str, int]:
@@ -136,8 +180,7 @@ def sweep(settings: Settings) -> dict[str, int]:
                 .values(attempts=Message.attempts + 1)
             )
         queues.wake_inbound(force=True)
-    lost_out = _lost(list(queued), queues.outbound_job_id, grace)
-    outgoing.queue_sends([tuple(queued[message_id]) for message_id in lost_out])
+    lost_out = _lost_sends(settings, list(queued.values()), now, grace)
     reconciled = 0
     for message_id in sending:
         try:
@@ -145,7 +188,7 @@ def sweep(settings: Settings) -> dict[str, int]:
             reconciled += 1
         except Exception:  # noqa: BLE001 - one provider hiccup must not stop the sweep
             log.exception("could not reconcile message %s; next sweep tries again", message_id)
-    counts = {"inbound": len(lost_in), "outbound": len(lost_out), "reconciled": reconciled}
+    counts = {"inbound": len(lost_in), "outbound": lost_out, "reconciled": reconciled}
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
     return counts

@@ -186,7 +186,9 @@ class Provider(ABC):
     """Sends go out through a long-lived connector process (`smsbot smpp`) that claims its
     messages from the database itself, not through RQ send jobs."""
     messages_per_second: float = 10.0
-    """The account's sending rate; senders keep under it."""
+    """The account's sending rate; senders keep under it (smsbot.pacing)."""
+    send_concurrency: int = 4
+    """Sends in flight at once per worker process (smsbot.sending)."""
 
     def __init__(self, config: Any):
         self.config = config
@@ -196,6 +198,7 @@ class Provider(ABC):
         self.messages_per_second = getattr(
             config, "messages_per_second", type(self).messages_per_second
         )
+        self.send_concurrency = getattr(config, "send_concurrency", type(self).send_concurrency)
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class SmscConfig:
     api_url: str = DEFAULT_API_URL
     messages_per_second: float = DEFAULT_MPS
     timeout: float = DEFAULT_TIMEOUT
+    send_concurrency: int = 4
+    """Sends in flight at once per worker (SMSC_SEND_CONCURRENCY)."""
     name: str = KIND
     kind: str = KIND
 
@@ -135,6 +137,7 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Sms
             api_url=api_url,
             messages_per_second=_positive(env, "SMSC_MPS", DEFAULT_MPS),
             timeout=_positive(env, "SMSC_TIMEOUT", DEFAULT_TIMEOUT),
+            send_concurrency=_concurrency(env, "SMSC_SEND_CONCURRENCY"),
         )
     ]
 
@@ -155,6 +158,7 @@ class SmscProvider(Provider):
             password=config.password,
             api_key=config.api_key,
             timeout=config.timeout,
+            connections=config.send_concurrency,
         )
 
     # --- sending -------------------------------------------------------------------------
@@ -259,6 +263,13 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < 10_000:
         raise ConfigError(name, f"must be above 0 and below 10000, got {raw!r}")
     return value
+
+
+def _concurrency(env: Mapping[str, str], name: str) -> int:
+    raw = env_value(env, name) or "4"
+    if not (raw.isdigit() and 1 <= int(raw) <= 64):
+        raise ConfigError(name, f"must be a whole number from 1 to 64, got {raw!r}")
+    return int(raw)
 
 
 def _digits(e164: str) -> str:

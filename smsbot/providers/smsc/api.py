@@ -43,6 +43,7 @@ class SmscApi:
         password: str | None,
         api_key: str | None,
         timeout: float,
+        connections: int = 10,
     ):
         self.base_url = base_url.rstrip("/")
         if api_key:
@@ -51,6 +52,11 @@ class SmscApi:
             self._auth = {"login": login or "", "psw": password or ""}
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.session = requests.Session()
+        # Kept alive across sends; as many connections as sends in flight (no retries: a
+        # retried send.php could send twice).
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(connections, 1), max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def send(self, *, phone: str, text: str, sender: str | None, message_id: int) -> dict[str, Any]:
         """send.php: one SMS to `phone` (digits), with our id so it can be asked about later."""

@@ -6,26 +6,37 @@ companies abroad, consoles set up before the Russian providers, and the benchmar
 Twilio word lives here: MessageSid, the status words, error codes (21610 the recipient
 texted STOP to Twilio, 21211 an invalid number), TwiML, and X-Twilio-Signature.
 
-Every API call goes through `_call`, the one choke point that turns the SDK's and
-requests' errors into our meanings. A read timeout or a connection dropped after the
+Every API call goes through `_call`, the one choke point that turns the SDK's, requests'
+and urllib3's errors into our meanings. A read timeout or a connection dropped after the
 request went out is an unknown outcome, never a plain retry: Twilio may have taken the
 message, and `find_sent` is asked before anything is sent again.
+
+Sends skip the SDK: `send` POSTs the same form to the same REST endpoint over one kept-alive
+urllib3 pool per process (what requests and the SDK use underneath). Measured against the
+stand-in, 200 creates × 5 rounds, CPU per call: SDK 0.94 ms, a requests.Session 0.79 ms,
+urllib3 0.44 ms (see /work/notes/send.md). Looking a send up (`find_sent`, rare) stays on the SDK.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import secrets
+import threading
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import certifi
 import phonenumbers
 import requests
+import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 
@@ -59,7 +70,7 @@ from smsbot.providers.base import (
     WebhookRequest,
 )
 from smsbot.providers.twilio import signatures
-from smsbot.providers.twilio.client import make_client
+from smsbot.providers.twilio.client import LOOPBACK_HOSTS, make_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +103,11 @@ MEANING = {
 """Twilio error codes with a meaning of their own; other 4xx give up, 5xx and 429 retry."""
 HTTP_TIMEOUT = 15
 """Seconds to wait for Twilio's API; longer than its slowest normal answers."""
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection; nothing has been sent while this runs out."""
+DEFAULT_API = "https://api.twilio.com"
+DEFAULT_CONCURRENCY = 4
+"""Sends in flight at once per worker (TWILIO_SEND_CONCURRENCY)."""
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 """No synchronous reply: answers go out through the queue and the Messages API."""
 MAX_BODY = 1600
@@ -110,6 +126,7 @@ class Config:
     messaging_service_sid: str | None
     api_base_url: str | None
     messages_per_second: float
+    send_concurrency: int = DEFAULT_CONCURRENCY
     kind: str = KIND
 
 
@@ -151,7 +168,16 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Con
             raise ValueError
     except ValueError:
         raise ConfigError("TWILIO_MPS", f"must be a positive number, got {mps!r}") from None
-    return [Config("twilio", account_sid, auth_token, sender, service_sid, api_base, rate)]
+    concurrency = env_value(env, "TWILIO_SEND_CONCURRENCY") or str(DEFAULT_CONCURRENCY)
+    if not (concurrency.isdigit() and 1 <= int(concurrency) <= 64):
+        raise ConfigError(
+            "TWILIO_SEND_CONCURRENCY", f"must be a whole number from 1 to 64, got {concurrency!r}"
+        )
+    return [
+        Config(
+            "twilio", account_sid, auth_token, sender, service_sid, api_base, rate, int(concurrency)
+        )
+    ]
 
 
 def build(config: Config, settings: object) -> TwilioProvider:
@@ -165,6 +191,19 @@ class TwilioProvider(base.Provider):
     def __init__(self, config: Config):
         super().__init__(config)
         self._client = None
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
+        self._messages_url = (
+            f"{config.api_base_url or DEFAULT_API}/2010-04-01/Accounts/{config.account_sid}"
+            "/Messages.json"
+        )
+        credentials = f"{config.account_sid}:{config.auth_token}".encode()
+        self._headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials).decode("ascii"),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "User-Agent": "smsbot",
+        }
 
     @property
     def client(self):  # noqa: ANN201
@@ -180,17 +219,50 @@ class TwilioProvider(base.Provider):
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, sms: OutgoingSms) -> SendResult:
-        kwargs: dict = {"to": sms.to, "body": sms.body}
+        form = {"To": sms.to, "Body": sms.body}
         if self.config.messaging_service_sid:
-            kwargs["messaging_service_sid"] = self.config.messaging_service_sid
+            form["MessagingServiceSid"] = self.config.messaging_service_sid
         else:
-            kwargs["from_"] = sms.sender or self.config.sender
+            form["From"] = sms.sender or self.config.sender or ""
         if sms.status_callback:
-            kwargs["status_callback"] = sms.status_callback
-        message = self._call(
-            lambda: self.client.messages.create(**kwargs), f"send to {mask(sms.to)}"
+            form["StatusCallback"] = sms.status_callback
+        found = self._call(lambda: self._post(form), f"send to {mask(sms.to)}")
+        try:
+            return SendResult(
+                found["sid"], STATUS.get(found.get("status") or "", OUT_ACCEPTED),
+                _int(found.get("num_segments")),
+            )  # fmt: skip
+        except (KeyError, TypeError, AttributeError):
+            raise UnknownSendOutcome("Twilio's answer to a send has no message SID") from None
+
+    def _post(self, form: dict[str, str]) -> dict:
+        """POST a Messages create; Twilio's refusals raise as the SDK would raise them."""
+        response = self.http.request(
+            "POST",
+            self._messages_url,
+            body=urlencode(form).encode(),
+            headers=self._headers,
+            timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, HTTP_TIMEOUT), read=HTTP_TIMEOUT),
         )
-        return _result(message)
+        try:
+            answer = json.loads(response.data)
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            code = answer.get("code") if isinstance(answer, dict) else None
+            raise TwilioRestException(response.status, self._messages_url, "", code, "POST")
+        if not isinstance(answer, dict):
+            raise UnknownSendOutcome(f"Twilio answered HTTP {response.status} without JSON")
+        return answer
+
+    @property
+    def http(self) -> urllib3.PoolManager:
+        """This process's kept-alive connections to the API, made on first send."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = _pool(self._messages_url, self.config.send_concurrency)
+        return self._pool
 
     def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
         found = self._call(
@@ -220,14 +292,27 @@ class TwilioProvider(base.Provider):
                 raise TransientSendError(message, code=code, status=status) from exc
             meaning = MEANING.get(code, base.GIVE_UP)
             raise PermanentSendError(message, code=code, status=status, meaning=meaning) from exc
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
+        except (
+            requests.ConnectTimeout,
+            requests.exceptions.InvalidURL,
+            urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.ConnectTimeoutError,
+            urllib3.exceptions.NameResolutionError,
+            urllib3.exceptions.SSLError,
+            urllib3.exceptions.LocationParseError,
+        ) as exc:
+            # No connection was made: the request cannot have reached Twilio.
             raise TransientSendError(f"Twilio unreachable to {what}: {type(exc).__name__}") from exc
         except requests.ConnectionError as exc:
             if "NewConnectionError" in repr(exc) or "Failed to establish" in str(exc):
                 raise TransientSendError(f"Twilio unreachable to {what}") from exc
             raise UnknownSendOutcome(f"Twilio dropped the connection to {what}") from exc
-        except requests.Timeout as exc:
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as exc:
             raise UnknownSendOutcome(f"Twilio did not answer in time to {what}") from exc
+        except urllib3.exceptions.HTTPError as exc:  # dropped mid-request, garbled answer …
+            raise UnknownSendOutcome(
+                f"Twilio dropped the connection to {what}: {type(exc).__name__}"
+            ) from exc
         except TwilioException as exc:
             raise TransientSendError(
                 f"Twilio client error to {what}: {type(exc).__name__}"
@@ -387,6 +472,18 @@ def _int(value: object) -> int | None:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+def _pool(url: str, size: int) -> urllib3.PoolManager:
+    """Kept-alive connections for `url`'s host, through the environment's proxy as requests
+    would go (HTTPS_PROXY, NO_PROXY), never for a loopback stand-in; no retries: a retried
+    create could send twice."""
+    host = urlsplit(url).hostname or ""
+    options = {"maxsize": max(size, 1), "retries": False, "ca_certs": certifi.where()}
+    proxy = urllib.request.getproxies().get(urlsplit(url).scheme)
+    if proxy and host not in LOOPBACK_HOSTS and not urllib.request.proxy_bypass(host):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 def _http_client(existing: TwilioHttpClient) -> TwilioHttpClient:

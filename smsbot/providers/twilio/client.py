@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from twilio.rest import Client
 
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None) -> Client:
@@ -35,7 +35,7 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None = No
         client.region = None
         host = urlsplit(api_base_url).hostname or ""
         session = getattr(client.http_client, "session", None)
-        if host in _LOOPBACK_HOSTS and session is not None:
+        if host in LOOPBACK_HOSTS and session is not None:
             # A local fake must never be reached through an HTTP(S)_PROXY from the env.
             session.trust_env = False
     return client

@@ -1,0 +1,434 @@
+"""Sending in batches: one drain job per provider takes the messages waiting for it.
+
+A drain claims up to a batch of the provider's queued, due messages in one statement
+(replies before notices; cancelling those to residents who opted out in the same
+statement), sends them within the provider's messages-per-second over a few threads, and
+records every answer in one transaction. It repeats while a full batch was claimed, for a
+time budget well under the job timeout, then wakes a fresh job if work remains.
+
+The guarantees are those of `smsbot.outbound`, batch by batch: the claim (queued → sending)
+commits before the provider is called, so no two workers send one row; a worker killed
+between a call and the record leaves its rows 'sending', and the sweep asks the provider
+(`outbound.reconcile`) before anything is sent again. A send not started when the budget
+runs out is given back (sending → queued), which is safe because it never left.
+
+    queue_sends ──wake──▶ send_waiting(provider) ──▶ drain: claim ▶ send ▶ record ▶ …
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, select, update
+
+from smsbot import db, failpoints, pacing, providers, queues
+from smsbot.clock import utcnow
+from smsbot.config import Settings
+from smsbot.exceptions import (
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+    UnknownSendOutcome,
+)
+from smsbot.models import (
+    KIND_NOTICE,
+    KIND_OPT_OUT,
+    OUT_CANCELED,
+    OUT_DELIVERED,
+    OUT_FAILED,
+    OUT_QUEUED,
+    OUT_RANK,
+    OUT_SENDING,
+    OUTBOUND,
+    Message,
+    MessageRef,
+    Resident,
+)
+from smsbot.outbound import backoff
+from smsbot.providers.base import OPTED_OUT, OutgoingSms, Provider, SendResult
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+"""Most messages claimed at once: one claim and one record statement for all of them."""
+BATCH_SECONDS = 2.0
+"""A claim holds at most this many seconds of the provider's rate, so a reply queued behind
+a notice's batch waits at most that long, and a crash leaves little to ask about."""
+TIME_BUDGET = 20.0
+"""Seconds a drain starts sends for; with the provider timeout (15 s) it stays well under
+queues.JOB_TIMEOUT (60 s). Then a fresh job carries on."""
+DEFAULT_CONCURRENCY = 4
+"""Sends in flight at once per provider and worker, unless the provider sets its own."""
+
+T = Message.__table__
+R = Resident.__table__
+pacer = pacing.Pacer(queues.connection)
+"""This process's pacer (shared through Redis with every other worker)."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this drain now holds ('sending'), as the provider needs it."""
+
+    sms: OutgoingSms
+    kind: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed message."""
+
+    message_id: int
+    result: str
+    """sent, unknown (may have gone: stays 'sending'), retry, failed, released (never sent)"""
+    kind: str
+    attempts: int
+    sent: SendResult | None = None
+    error: SendError | None = None
+
+
+def batch_size(provider: Provider) -> int:
+    return max(1, min(BATCH, int(provider.messages_per_second * BATCH_SECONDS)))
+
+
+def concurrency(provider: Provider) -> int:
+    return max(1, int(getattr(provider, "send_concurrency", None) or DEFAULT_CONCURRENCY))
+
+
+def drain(
+    name: str,
+    settings: Settings,
+    queue_name: str = queues.OUTBOUND_QUEUE,
+    *,
+    budget: float = TIME_BUDGET,
+) -> dict[str, int]:
+    """Send `name`'s waiting messages batch by batch; returns counts by outcome."""
+    provider = providers.find(settings, name)
+    if provider is None or provider.uses_connector:
+        log.warning(
+            "no drain for provider %r: %s", name, "a connector's" if provider else "unknown"
+        )
+        return {}
+    queues.take_wake(name, queue_name)
+    counts: Counter[str] = Counter()
+    limit = batch_size(provider)
+    until = pacer.now() + budget
+    try:
+        while True:
+            claimed, canceled = claim(provider, settings, limit)
+            counts["canceled"] += canceled
+            outcomes = send_all(provider, claimed, until)
+            record_all(provider.name, outcomes, settings)
+            counts.update(o.result for o in outcomes)
+            _wake_retries(provider.name, outcomes, settings)
+            full = len(claimed) + canceled >= limit
+            released = any(o.result == "released" for o in outcomes)
+            if released or (full and pacer.now() >= until):
+                # Out of time with work left: a fresh job carries on (replies first).
+                notices_only = all(o.kind == KIND_NOTICE for o in outcomes)
+                queues.wake_sender(
+                    name, queue_name=queues.send_queue(KIND_NOTICE if notices_only else "reply")
+                )
+                break
+            if not full:
+                break  # anything stored after this claim has woken a job of its own
+            queues.still_draining(name)
+    finally:
+        queues.done_draining(name)
+    return dict(counts)
+
+
+# --- claim ----------------------------------------------------------------------------------
+
+
+def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Claimed], int]:
+    """Claim up to `limit` due messages of `provider` in one committed statement.
+
+    Returns the ones to send, oldest reply first, and how many were cancelled instead
+    (their resident opted out; the opt-out confirmation itself still goes).
+    """
+    with db.writer().begin() as conn:
+        statement = _claim_statement(
+            conn.dialect.name, provider.name, provider.name == settings.default_provider, limit
+        )
+        now = utcnow()
+        rows = conn.execute(statement, {"b_now": now}).all()
+    rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
+    canceled = [r.id for r in rows if r.status == OUT_CANCELED]
+    if canceled:
+        log.info("not sending messages %s: their residents opted out", canceled)
+    base_url = settings.public_base_url
+    claimed = [
+        Claimed(
+            OutgoingSms(
+                message_id=r.id,
+                to=r.to_phone,
+                body=r.body,
+                sender=r.from_phone or None,
+                encoding=r.encoding or "GSM-7",
+                segments=r.num_segments or 1,
+                status_callback=provider.status_callback_url(base_url, r.id),
+            ),
+            r.kind,
+            r.attempts,
+        )
+        for r in rows
+        if r.status == OUT_SENDING
+    ]
+    return claimed, len(canceled)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  # noqa: ANN202
+    """queued → sending (or canceled) for up to `limit` due rows, returning what the send
+    needs; built once per provider and size (only the time is bound per claim)."""
+    now = bindparam("b_now", type_=T.c.claimed_at.type)
+    mine = T.c.provider == provider
+    if default:
+        mine = mine | T.c.provider.is_(None)
+    waiting = (
+        select(T.c.id)
+        .where(
+            T.c.direction == OUTBOUND,
+            T.c.status == OUT_QUEUED,
+            mine,
+            T.c.next_attempt_at.is_(None) | (T.c.next_attempt_at <= now),
+        )
+        .order_by(T.c.kind == KIND_NOTICE, T.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if dialect == "postgresql":
+        # Locked and limited once, in a materialized CTE: as `IN (subquery)` the planner may
+        # run the subquery again per row and claim more than the limit.
+        picked = waiting.cte("picked").prefix_with("MATERIALIZED")
+        chosen = T.c.id == picked.c.id
+    else:
+        chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
+    opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
+        R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
+    )
+    return (
+        update(T)
+        .where(chosen, T.c.status == OUT_QUEUED)
+        .values(
+            status=case((opted_out, OUT_CANCELED), else_=OUT_SENDING),
+            error_message=case((opted_out, "resident opted out"), else_=T.c.error_message),
+            provider=provider,
+            claimed_at=now,
+            attempts=T.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            T.c.id,
+            T.c.status,
+            T.c.kind,
+            T.c.attempts,
+            T.c.to_phone,
+            T.c.body,
+            T.c.from_phone,
+            T.c.encoding,
+            T.c.num_segments,
+        )
+    )
+
+
+# --- send -----------------------------------------------------------------------------------
+
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(provider: Provider) -> ThreadPoolExecutor:
+    """The provider's sending threads in this process, made once (workers do not fork)."""
+    with _pools_lock:
+        pool = _pools.get(provider.name)
+        if pool is None:
+            pool = _pools[provider.name] = ThreadPoolExecutor(
+                concurrency(provider), thread_name_prefix=f"send-{provider.name}"
+            )
+        return pool
+
+
+def send_all(provider: Provider, claimed: Sequence[Claimed], until: float) -> list[Outcome]:
+    """Send each claimed message in its paced slot; at most `concurrency` at once.
+
+    A lone message is sent from the calling thread: nothing to overlap, no hand-off.
+    """
+    if not claimed:
+        return []
+    slots = pacer.reserve(provider.name, len(claimed), provider.messages_per_second)
+    if len(claimed) == 1:
+        return [send_one(provider, claimed[0], slots[0], until)]
+    pool = _pool(provider)
+    futures = [
+        pool.submit(send_one, provider, item, slot, until)
+        for item, slot in zip(claimed, slots, strict=True)
+    ]
+    return [f.result() for f in futures]
+
+
+def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Outcome:
+    """One provider call at its slot, its answer turned into an Outcome (never raises)."""
+    message_id = item.sms.message_id
+
+    def outcome(result: str, **more: object) -> Outcome:
+        return Outcome(message_id, result, item.kind, item.attempts, **more)
+
+    if slot >= until:
+        return outcome("released")
+    pacer.wait_for(slot)
+    try:
+        failpoints.hit("send.before_provider")
+        sent = provider.send(item.sms)
+        failpoints.hit("send.after_provider")
+    except UnknownSendOutcome as exc:
+        log.warning("message %s: outcome unknown (%s); the provider will be asked", message_id, exc)
+        return outcome("unknown")
+    except TransientSendError as exc:
+        return outcome("retry", error=exc)
+    except PermanentSendError as exc:
+        return outcome("failed", error=exc)
+    except Exception:  # noqa: BLE001 - it may have gone out: the sweep asks before a resend
+        log.exception(
+            "message %s: send failed unexpectedly; the provider will be asked", message_id
+        )
+        return outcome("unknown")
+    return outcome("sent", sent=sent)
+
+
+# --- record ---------------------------------------------------------------------------------
+
+_RANK = case(OUT_RANK, value=T.c.status, else_=0)
+_FORWARD = bindparam("b_rank", type_=Integer) > _RANK
+_RECORD = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"))
+    .values(
+        provider=bindparam("b_provider", type_=String),
+        external_id=bindparam("b_external_id", type_=String),
+        num_segments=func.coalesce(bindparam("b_segments", type_=Integer), T.c.num_segments),
+        error_code=None,
+        sent_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        status=case((_FORWARD, bindparam("b_status", type_=String)), else_=T.c.status),
+        delivered_at=case(
+            (
+                and_(_FORWARD, bindparam("b_status", type_=String) == OUT_DELIVERED),
+                bindparam("b_now"),
+            ),
+            else_=T.c.delivered_at,
+        ),
+    )
+)
+"""Store a provider's answer and move the message forward only (a callback may be first)."""
+_REFUSED = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"), T.c.status == OUT_SENDING)
+    .values(
+        status=bindparam("b_status", type_=String),
+        next_attempt_at=bindparam("b_next"),
+        error_code=bindparam("b_code", type_=Integer),
+        error_message=bindparam("b_error", type_=String),
+        updated_at=bindparam("b_now"),
+    )
+)
+"""A refusal: queued again for a later try, or failed for good."""
+
+
+def record_all(provider: str, outcomes: Sequence[Outcome], settings: Settings) -> None:
+    """Store every answer of a batch in one transaction (one statement per kind of answer)."""
+    now = utcnow()
+    sent = [o for o in outcomes if o.result == "sent"]
+    refused = [o for o in outcomes if o.result in ("retry", "failed")]
+    released = [o.message_id for o in outcomes if o.result == "released"]
+    if not (sent or refused or released):
+        return
+    with db.writer().begin() as conn:
+        if sent:
+            conn.execute(
+                _RECORD,
+                [
+                    {
+                        "b_id": o.message_id,
+                        "b_provider": provider,
+                        "b_external_id": o.sent.provider_id,
+                        "b_segments": o.sent.num_segments,
+                        "b_now": now,
+                        "b_status": o.sent.status,
+                        "b_rank": OUT_RANK[o.sent.status],
+                    }
+                    for o in sent
+                ],
+            )
+            refs = [
+                {"provider": provider, "ref": ref, "message_id": o.message_id}
+                for o in sent
+                for ref in o.sent.part_ids
+            ]
+            if refs:
+                conn.execute(insert(MessageRef.__table__), refs)
+        if refused:
+            conn.execute(_REFUSED, [_refusal(o, now, settings) for o in refused])
+            opted_out = [o.message_id for o in refused if o.error.meaning == OPTED_OUT]
+            if opted_out:
+                conn.execute(
+                    update(R)
+                    .where(
+                        R.c.id.in_(select(T.c.resident_id).where(T.c.id.in_(opted_out))),
+                        R.c.opted_out.is_(False),
+                    )
+                    .values(opted_out=True, opted_out_at=now)
+                )
+        if released:
+            conn.execute(
+                update(T)
+                .where(T.c.id.in_(released), T.c.status == OUT_SENDING)
+                .values(status=OUT_QUEUED, attempts=T.c.attempts - 1, claimed_at=None)
+            )
+    for o in refused:
+        log.warning("message %s: %s (%s)", o.message_id, _decision(o, settings), o.error)
+
+
+def _gives_up(o: Outcome, settings: Settings) -> bool:
+    return o.result == "failed" or o.attempts >= settings.send_max_attempts
+
+
+def _refusal(o: Outcome, now: datetime, settings: Settings) -> dict:
+    again = not _gives_up(o, settings)
+    return {
+        "b_id": o.message_id,
+        "b_status": OUT_QUEUED if again else OUT_FAILED,
+        "b_next": now + timedelta(seconds=backoff(o.attempts)) if again else None,
+        "b_code": o.error.code,
+        "b_error": str(o.error)[:500],
+        "b_now": now,
+    }
+
+
+def _decision(o: Outcome, settings: Settings) -> str:
+    if o.result == "failed":
+        return "failed for good"
+    if _gives_up(o, settings):
+        return f"giving up after {o.attempts} attempts"
+    return f"transient failure, retry {o.attempts} in {backoff(o.attempts)}s"
+
+
+def _wake_retries(provider: str, outcomes: Sequence[Outcome], settings: Settings) -> None:
+    """One delayed wake per distinct retry delay, at the time those rows fall due."""
+    delays: dict[int, str] = {}
+    for o in outcomes:
+        if o.result == "retry" and not _gives_up(o, settings):
+            delay = backoff(o.attempts)
+            if delays.get(delay) != queues.OUTBOUND_QUEUE:
+                delays[delay] = queues.send_queue(o.kind)
+    for delay, queue_name in delays.items():
+        queues.wake_sender(provider, queue_name=queue_name, delay=delay)
