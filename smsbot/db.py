@@ -65,7 +65,8 @@ def _busy_timeout(connection: Any, dbapi_conn: sqlite3.Connection, ms: int) -> N
     """Set the connection's busy timeout unless it already is `ms`.
 
     A writer's transaction runs with 0 (it polls for the lock at BEGIN and then holds it,
-    so nothing inside it waits in WAL mode); a reader's with SQLITE_BUSY_TIMEOUT_MS. The
+    so nothing inside it waits in WAL mode; without WAL its COMMIT must wait for readers,
+    so it gets the timeout back); a reader's with SQLITE_BUSY_TIMEOUT_MS. The
     setting stays with the pooled connection, so a run of writes (every webhook) costs no
     PRAGMA, where setting and restoring it around each BEGIN cost two.
     """
@@ -101,7 +102,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # recipe): readers BEGIN deferred, writers BEGIN IMMEDIATE (see `writer`).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()
+            _record.info["wal"] = bool(mode) and str(mode[0]).lower() == "wal"
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -115,6 +117,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if conn.get_execution_options().get(WRITER_OPTION):
                 _busy_timeout(pooled, dbapi_conn, 0)
                 begin_immediate(dbapi_conn)
+                if not pooled.info.get("wal"):  # its COMMIT may wait for readers' locks
+                    _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
             else:
                 _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
                 conn.exec_driver_sql("BEGIN")
