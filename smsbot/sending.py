@@ -51,7 +51,7 @@ from smsbot.models import (
     MessageRef,
     Resident,
 )
-from smsbot.outbound import backoff
+from smsbot.outbound import backoff, status_rank
 from smsbot.providers.base import OPTED_OUT, OutgoingSms, Provider, SendResult
 
 log = logging.getLogger(__name__)
@@ -307,8 +307,7 @@ def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Ou
 
 # --- record ---------------------------------------------------------------------------------
 
-_RANK = case(OUT_RANK, value=T.c.status, else_=0)
-_FORWARD = bindparam("b_rank", type_=Integer) > _RANK
+_FORWARD = bindparam("b_rank", type_=Integer) > status_rank  # the status callbacks' own rule
 _RECORD = (
     update(T)
     .where(T.c.id == bindparam("b_id"))
