@@ -27,18 +27,23 @@ near RQ's timeout, and the sweep (which waits far longer) never takes a busy job
 
 def handle_waiting() -> int:
     """Handle the residents' messages waiting in the database, a batch per transaction, until
-    none wait; returns how many were handled. The job every webhook wakes (queues.py)."""
-    queues.inbound_woken()
+    none wait; returns how many were handled. The job every webhook wakes (queues.py).
+
+    After a batch that was not full it waits for news (queues.linger: a webhook that found
+    the wake held nudges it) and lets go of the wake only when none came.
+    """
     limit = config.current().inbound_batch
+    flag, nudge = queues.INBOUND_WAKE, queues.INBOUND_NUDGE
     handled = 0
     started = time.monotonic()
     while True:
         count = _handle_batch(limit)
         handled += count
-        if count < limit:
+        if count and time.monotonic() - started > BATCH_SECONDS:
+            queues.wake_inbound(force=True)  # a fresh job carries on: no job runs long
             return handled
-        if time.monotonic() - started > BATCH_SECONDS:
-            queues.wake_inbound(force=True)
+        queues.hold(flag)
+        if count < limit and not queues.linger(flag, nudge):
             return handled
 
 

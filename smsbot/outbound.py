@@ -405,5 +405,5 @@ def reconcile(message_id: int, settings: Settings) -> str:
         return "failed"
     with session_scope() as session:
         session.execute(stuck.values(status=OUT_QUEUED, next_attempt_at=None))
-    queues.wake_sender(provider.name, queue_name=queues.send_queue(kind))
+    queues.wake_sender(provider.name, queue_name=queues.send_queue(kind), force=True)
     return "requeued"

@@ -73,9 +73,81 @@ def outbound_job_id(message_id: int) -> str:
     return f"send-{message_id}"
 
 
+# --- drains: jobs that point at work waiting in the database ---------------------------------
+
+LINGER_SECONDS = 0.25
+"""How long a drain that found nothing waits for news before it lets go of its wake. Under a
+steady trickle (a message every few ms to a few hundred ms) one job keeps going instead of
+one RQ job per message (RQ's bookkeeping costs more CPU than handling a message); news wakes
+it at once, so a message never waits for the linger."""
+
+_WAKE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+redis.call('LPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, 0)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 0
+"""
+"""Take the wake (KEYS[1]) for a new job, or nudge (KEYS[2]) the drain that holds it: one
+round trip either way."""
+
+
+def wake(flag: str, nudge: str, job_id: str, ttl: int, *, force: bool = False) -> bool:
+    """True when the caller must queue job `job_id` (it now holds the wake `flag`); False
+    when a drain is queued or running and has been nudged to look again.
+
+    The wake is held from the moment a job is queued until the drain lets go of it after
+    finding nothing (`linger`), so a backlog or a steady trickle costs one Redis command per
+    message and no job. No message is missed: a drain lets go only when no nudge waits.
+    """
+    conn = connection()
+    if force:
+        conn.set(flag, job_id, ex=ttl)
+        return True
+    return bool(conn.eval(_WAKE, 2, flag, nudge, job_id, ttl))
+
+
+LEASE_SECONDS = 5
+"""How long a wake outlives the last sign of life of the drain holding it: the drain renews
+it on every round (`hold`), so a worker killed mid-drain blocks new jobs for seconds, not
+until the sweep. A drain slower than this (a provider taking its time) may see a second
+drain start beside it: harmless, since every claim is exclusive."""
+
+
+def hold(flag: str, seconds: int = LEASE_SECONDS) -> None:
+    """A drain is alive: keep its wake."""
+    connection().expire(flag, seconds)
+
+
+_LET_GO = """
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+"""Let go of the wake (KEYS[1]) unless a nudge (KEYS[2]) is waiting, atomically: a message
+whose webhook found the wake held has nudged before this runs, or finds it free after and
+queues a job of its own. So no message is ever left between two drains."""
+
+
+def linger(flag: str, nudge: str, seconds: float | None = None) -> bool:
+    """A drain's batch was not full: wait for a nudge (news arrives within the linger, or
+    was already waiting). True: look again. False: the wake is let go of, and nothing is
+    waiting that any webhook reported; the drain ends."""
+    conn = connection()
+    seconds = LINGER_SECONDS if seconds is None else seconds
+    if seconds > 0:
+        if conn.blpop([nudge], timeout=seconds):
+            return True
+    elif conn.lpop(nudge) is not None:
+        return True
+    return not conn.eval(_LET_GO, 2, flag, nudge)
+
+
 INBOUND_WAKE = "smsbot:inbound:wake"
-"""Holds the id of a batch job that is queued and has not started yet (see `enqueue_inbound`)."""
-INBOUND_WAKE_TTL = 60
+"""Holds the id of the batch job that is queued or running (see `wake`)."""
+INBOUND_NUDGE = "smsbot:inbound:nudge"
+"""Where a running batch job hears of new messages."""
+INBOUND_WAKE_TTL = LEASE_SECONDS
 """Seconds before a wake whose job was lost (Redis failed mid-enqueue) stops counting."""
 INBOUND_BATCH_JOB = "smsbot.jobs.handle_waiting"
 
@@ -84,12 +156,11 @@ def enqueue_inbound(message_id: int | None = None) -> bool:
     """Make sure a job will handle the stored message(s); False (logged) if Redis is down.
 
     Jobs point at the work waiting in the database rather than carry one message each: a
-    batch job claims whatever waits. So a message needs a new job only when no job is queued
-    and not yet started, and under a backlog a webhook costs one Redis command (SET NX
-    failing) instead of RQ's bookkeeping for a job of its own. No message is missed: the job
-    clears the wake before it claims, so a message committed before a failed SET NX is
-    claimed by the job holding the wake. A lone message still gets its job at once.
-    `message_id` is only for the log; the sweep covers a wake lost with Redis.
+    batch job claims whatever waits. So a message needs a new job only when no job holds the
+    wake (`wake`); otherwise a webhook costs one Redis round trip (the script that nudges
+    the running job) instead of RQ's bookkeeping for a job of its own. A lone message still
+    gets its job at once. `message_id` is only for the log; the sweep covers a wake lost with
+    Redis.
     """
     try:
         return wake_inbound()
@@ -99,19 +170,13 @@ def enqueue_inbound(message_id: int | None = None) -> bool:
 
 
 def wake_inbound(*, force: bool = False) -> bool:
-    """Queue a batch job unless one is queued already (`force`: queue one regardless)."""
-    conn = connection()
+    """Queue a batch job unless one holds the wake (`force`: queue one regardless)."""
     job_id = f"inbound-batch-{uuid4().hex}"
-    if not conn.set(INBOUND_WAKE, job_id, nx=not force, ex=INBOUND_WAKE_TTL):
-        return True
-    queue(INBOUND_QUEUE).enqueue(INBOUND_BATCH_JOB, job_id=job_id, result_ttl=60, failure_ttl=86400)
+    if wake(INBOUND_WAKE, INBOUND_NUDGE, job_id, INBOUND_WAKE_TTL, force=force):
+        queue(INBOUND_QUEUE).enqueue(
+            INBOUND_BATCH_JOB, job_id=job_id, result_ttl=60, failure_ttl=86400
+        )
     return True
-
-
-def inbound_woken() -> None:
-    """Called by a batch job before it claims anything: news of messages from now on must
-    queue a new job."""
-    connection().delete(INBOUND_WAKE)
 
 
 def inbound_job_ids() -> list[str]:
@@ -173,11 +238,12 @@ def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
 
 # --- waking a provider's sender -----------------------------------------------------------------
 
-WAKE_TTL = 300
-"""Seconds a wake flag lives: a flag whose job Redis lost stops blocking wakes by then (the
-sweep does not wait for it: it checks the job the flag names)."""
-DRAINING_TTL = JOB_TIMEOUT
-"""Seconds a running drain's heartbeat outlives its last batch (it is refreshed per batch)."""
+WAKE_TTL = LEASE_SECONDS
+"""Seconds a wake lives unless its drain renews it (`hold`)."""
+DRAINING_TTL = 20
+"""Seconds a running drain's heartbeat outlives its last round (it is renewed every round,
+lingering included): long enough for a batch at a slow provider, short enough that the
+sweep soon replaces a drain whose worker was killed."""
 
 
 def wake_flag(provider: str, queue_name: str = OUTBOUND_QUEUE) -> str:
@@ -192,16 +258,22 @@ def draining_key(provider: str) -> str:
     return f"smsbot:send:draining:{provider}"
 
 
+def nudge_key(provider: str, queue_name: str = OUTBOUND_QUEUE) -> str:
+    """The Redis list where the running drain of this provider and queue hears of news."""
+    suffix = "" if queue_name == OUTBOUND_QUEUE else f":{queue_name}"
+    return f"smsbot:send:nudge:{provider}{suffix}"
+
+
 def wake_sender(
     provider: str, *, queue_name: str = OUTBOUND_QUEUE, delay: float = 0, force: bool = False
 ) -> bool:
-    """Make sure a drain job of `provider` will run; False if one was already waiting, or
-    Redis is down (logged: the sweep wakes it later).
+    """Make sure a drain job of `provider` will run; False if one holds the wake already
+    (it is nudged to look again), or Redis is down (logged: the sweep wakes it later).
 
-    Coalesced: only the caller that sets the flag enqueues, so a thousand sends queued at
-    once cost one job. The job deletes the flag before it claims anything, so a send stored
-    after that claim sets it again and is never left without a job. `delay` schedules a
-    wake at a retry's time, beside any waiting job; `force` replaces a flag whose job was lost.
+    Coalesced (see `wake`): only the caller that takes the wake enqueues, so a thousand
+    sends queued at once, or a steady stream of replies, cost one job. `delay` schedules a
+    wake at a retry's time, beside any other job; `force` takes the wake for a new job
+    (a drain handing over, or the sweep replacing a lost one).
     """
     job_id = f"drain-{provider}-{uuid4().hex[:16]}"
     call = ("smsbot.jobs.send_waiting", provider, queue_name)
@@ -211,8 +283,8 @@ def wake_sender(
         if delay > 0:
             q.enqueue_in(timedelta(seconds=delay), *call, **options)
             return True
-        flag = wake_flag(provider, queue_name)
-        if not connection().set(flag, job_id, nx=not force, ex=WAKE_TTL):
+        flag, nudge = wake_flag(provider, queue_name), nudge_key(provider, queue_name)
+        if not wake(flag, nudge, job_id, WAKE_TTL, force=force):
             return False
         q.enqueue(*call, **options)
         return True
@@ -221,17 +293,6 @@ def wake_sender(
             "could not wake the %s sender (%s); the sweep will: %s", provider, queue_name, exc
         )
         return False
-
-
-def take_wake(provider: str, queue_name: str) -> None:
-    """A drain starts: later sends must wake a new job (see `wake_sender`)."""
-    try:
-        pipe = connection().pipeline()
-        pipe.delete(wake_flag(provider, queue_name))
-        pipe.set(draining_key(provider), 1, ex=DRAINING_TTL)
-        pipe.execute()
-    except RedisError as exc:
-        log.warning("could not clear the %s wake flag: %s", provider, exc)
 
 
 def still_draining(provider: str) -> None:

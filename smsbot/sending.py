@@ -110,17 +110,23 @@ def drain(
     *,
     budget: float = TIME_BUDGET,
 ) -> dict[str, int]:
-    """Send `name`'s waiting messages batch by batch; returns counts by outcome."""
+    """Send `name`'s waiting messages batch by batch; returns counts by outcome.
+
+    The job holds its provider's wake (queues.wake) while it runs, so replies stored
+    meanwhile nudge it instead of queueing jobs; after a batch that was not full it waits a
+    moment for a nudge and lets go only when none came (queues.linger).
+    """
     provider = providers.find(settings, name)
     if provider is None or provider.uses_connector:
         log.warning(
             "no drain for provider %r: %s", name, "a connector's" if provider else "unknown"
         )
         return {}
-    queues.take_wake(name, queue_name)
+    flag, nudge = queues.wake_flag(name, queue_name), queues.nudge_key(name, queue_name)
     counts: Counter[str] = Counter()
     limit = batch_size(provider)
     until = pacer.now() + budget
+    queues.still_draining(name)
     try:
         while True:
             claimed, canceled = claim(provider, settings, limit)
@@ -129,18 +135,21 @@ def drain(
             record_all(provider.name, outcomes, settings)
             counts.update(o.result for o in outcomes)
             _wake_retries(provider.name, outcomes, settings)
+            found = bool(claimed or canceled)
             full = len(claimed) + canceled >= limit
             released = any(o.result == "released" for o in outcomes)
-            if released or (full and pacer.now() >= until):
+            if released or (found and pacer.now() >= until):
                 # Out of time with work left: a fresh job carries on (replies first).
                 notices_only = all(o.kind == KIND_NOTICE for o in outcomes)
-                queues.wake_sender(
-                    name, queue_name=queues.send_queue(KIND_NOTICE if notices_only else "reply")
-                )
+                target = queues.send_queue(KIND_NOTICE if notices_only else "reply")
+                queues.wake_sender(name, queue_name=target, force=True)
+                if target != queue_name:
+                    queues.connection().delete(flag)
                 break
-            if not full:
-                break  # anything stored after this claim has woken a job of its own
             queues.still_draining(name)
+            queues.hold(flag)
+            if not full and not queues.linger(flag, nudge):
+                break  # nothing came: the wake is free again
     finally:
         queues.done_draining(name)
     return dict(counts)
