@@ -455,7 +455,7 @@ def empty_queues(conn: Any) -> None:
 @dataclass
 class Config:
     quick: bool
-    gunicorn_workers: int = 2
+    gunicorn_workers: int = 4
     gunicorn_class: str = "sync"
     gunicorn_threads: int = 1
     wrk_threads: int = 2

@@ -44,7 +44,7 @@ def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
     fraction of a millisecond. The connection's busy timeout must be 0 (see `_busy_timeout`).
     """
     deadline = None
-    pause = 0.0001
+    pause = 0.00005
     while True:
         try:
             dbapi_conn.execute("BEGIN IMMEDIATE")
@@ -58,7 +58,7 @@ def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
             elif now > deadline:
                 raise
         time.sleep(pause * (0.5 + random.random()))
-        pause = min(pause * 1.5, 0.002)
+        pause = min(pause * 1.5, 0.0005)
 
 
 def _busy_timeout(connection: Any, dbapi_conn: sqlite3.Connection, ms: int) -> None:
