@@ -65,10 +65,6 @@ def queue(name: str) -> Queue:
     return found
 
 
-def inbound_job_id(message_id: int) -> str:
-    return f"inbound-{message_id}"
-
-
 def outbound_job_id(message_id: int) -> str:
     return f"send-{message_id}"
 
@@ -92,7 +88,7 @@ return 0
 round trip either way."""
 
 
-def wake(flag: str, nudge: str, job_id: str, ttl: int, *, force: bool = False) -> bool:
+def wake(flag: str, nudge: str, job_id: str, *, force: bool = False) -> bool:
     """True when the caller must queue job `job_id` (it now holds the wake `flag`); False
     when a drain is queued or running and has been nudged to look again.
 
@@ -102,9 +98,9 @@ def wake(flag: str, nudge: str, job_id: str, ttl: int, *, force: bool = False) -
     """
     conn = connection()
     if force:
-        conn.set(flag, job_id, ex=ttl)
+        conn.set(flag, job_id, ex=LEASE_SECONDS)
         return True
-    return bool(conn.eval(_WAKE, 2, flag, nudge, job_id, ttl))
+    return bool(conn.eval(_WAKE, 2, flag, nudge, job_id, LEASE_SECONDS))
 
 
 LEASE_SECONDS = 5
@@ -147,8 +143,6 @@ INBOUND_WAKE = "smsbot:inbound:wake"
 """Holds the id of the batch job that is queued or running (see `wake`)."""
 INBOUND_NUDGE = "smsbot:inbound:nudge"
 """Where a running batch job hears of new messages."""
-INBOUND_WAKE_TTL = LEASE_SECONDS
-"""Seconds before a wake whose job was lost (Redis failed mid-enqueue) stops counting."""
 INBOUND_BATCH_JOB = "smsbot.jobs.handle_waiting"
 
 
@@ -172,7 +166,7 @@ def enqueue_inbound(message_id: int | None = None) -> bool:
 def wake_inbound(*, force: bool = False) -> bool:
     """Queue a batch job unless one holds the wake (`force`: queue one regardless)."""
     job_id = f"inbound-batch-{uuid4().hex}"
-    if wake(INBOUND_WAKE, INBOUND_NUDGE, job_id, INBOUND_WAKE_TTL, force=force):
+    if wake(INBOUND_WAKE, INBOUND_NUDGE, job_id, force=force):
         queue(INBOUND_QUEUE).enqueue(
             INBOUND_BATCH_JOB, job_id=job_id, result_ttl=60, failure_ttl=86400
         )
@@ -238,8 +232,6 @@ def enqueue_sends(items: Iterable[tuple[int, str]]) -> int:
 
 # --- waking a provider's sender -----------------------------------------------------------------
 
-WAKE_TTL = LEASE_SECONDS
-"""Seconds a wake lives unless its drain renews it (`hold`)."""
 DRAINING_TTL = 20
 """Seconds a running drain's heartbeat outlives its last round (it is renewed every round,
 lingering included): long enough for a batch at a slow provider, short enough that the
@@ -284,7 +276,7 @@ def wake_sender(
             q.enqueue_in(timedelta(seconds=delay), *call, **options)
             return True
         flag, nudge = wake_flag(provider, queue_name), nudge_key(provider, queue_name)
-        if not wake(flag, nudge, job_id, WAKE_TTL, force=force):
+        if not wake(flag, nudge, job_id, force=force):
             return False
         q.enqueue(*call, **options)
         return True
