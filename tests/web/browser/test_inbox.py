@@ -106,6 +106,8 @@ def test_it_fits_a_phone_screen_and_speaks_english(service, page):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "phone-inbox")
     page.locator("li.conversation", has_text=NEIGHBOUR).click()
+    # Measure the thread page, not the document torn down mid-navigation (null root).
+    expect(page.locator("#reply-body")).to_be_visible(timeout=10_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "phone-thread")
 
