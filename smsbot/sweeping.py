@@ -1,4 +1,5 @@
-"""The sweep: the database is the truth, Redis only a fast path.
+"""The sweep: the database is the truth, Redis only a fast path. It also releases bot
+replies held by a daily cap once the cap allows them (a new day, or a raised cap).
 
 A message stored while Redis was down, or whose worker died mid-job, is still in the
 database in a non-final state. Every few seconds the sweep finds such rows that have no live
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, outgoing, providers, queues
+from smsbot import daily_cap, outbound, outgoing, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -191,4 +192,13 @@ def sweep(settings: Settings) -> dict[str, int]:
     counts = {"inbound": len(lost_in), "outbound": lost_out, "reconciled": reconciled}
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
-    return counts
+    return counts | {"released": release_held(now)}
+
+
+def release_held(now: datetime) -> int:
+    """Queue bot replies held by a daily cap that fits them now (smsbot.daily_cap)."""
+    with session_scope() as session:
+        released = daily_cap.release(session, now)
+    if released:
+        outgoing.queue_sends(released)
+    return len(released)

@@ -243,6 +243,8 @@ SAMPLES: dict[str, list[dict]] = {
         ]
         for name in ("alert_near", "alert_overdue", "alert_escalation")
     },
+    # abuse and cost protection (issue 13): the daily cap on bot replies is reached
+    "alert_cap": [{"cap": 1_000_000}, {"cap": 1}],
 }
 
 

@@ -1,0 +1,232 @@
+"""Abuse and cost protection (issue 13): a flood, a loop and a runaway bill are cut off.
+
+Real Redis counters, real RQ workers (`run_jobs`), SQLite and PostgreSQL, the local outbox
+as the provider: every message is posted to the signed webhook and handled by the worker.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from smsbot import clock, db, jobs, limiter, users
+from smsbot.abuse import ECHO, RATE, REPEAT, Limits
+from smsbot.models import (
+    IN_HANDLED,
+    INBOUND,
+    KIND_ALERT,
+    KIND_REPLY,
+    OUT_HELD,
+    ROLE_COMPANY_ADMIN,
+    Company,
+    Conversation,
+    ConversationNote,
+    Message,
+)
+from tests.conftest import run_jobs
+from tests.support import outbound_messages, post_inbound
+
+ZARECHYE, SOLNECHNY = "+74951230001", "+74951230002"
+FLOODER = "+79160000001"
+ADMIN_PHONE = "+79165550102"
+
+
+def _set(slug: str, **limits: int) -> None:
+    with Session(db.engine()) as session:
+        company = session.exec(select(Company).where(Company.slug == slug)).one()
+        for name, value in limits.items():
+            setattr(company, name, value)
+        session.add(company)
+        session.commit()
+
+
+def _replies(phone: str) -> list[Message]:
+    return outbound_messages(to_phone=phone, kind=KIND_REPLY)
+
+
+def _thread(phone: str, number: str) -> tuple[Conversation, list[str]]:
+    with Session(db.engine()) as session:
+        [message] = session.exec(
+            select(Message)
+            .where(Message.from_phone == phone, Message.to_phone == number)
+            .order_by(Message.id)
+            .limit(1)
+        )
+        conversation = session.get(Conversation, message.conversation_id)
+        notes = session.exec(
+            select(ConversationNote.body).where(ConversationNote.conversation_id == conversation.id)
+        ).all()
+        return conversation, list(notes)
+
+
+def _inbound(phone: str) -> list[Message]:
+    with Session(db.engine()) as session:
+        return list(
+            session.exec(
+                select(Message).where(Message.direction == INBOUND, Message.from_phone == phone)
+            )
+        )
+
+
+def test_a_flood_of_200_messages_gets_the_limits_replies_and_loses_none(app, client, demo):
+    for n in range(200):
+        post_inbound(client, app, f"помощь {n}", from_phone=FLOODER)
+        if n % 50 == 49:
+            run_jobs(app)  # the worker keeps up in batches, as under load
+    run_jobs(app)
+    assert len(_replies(FLOODER)) == Limits().rate_limit == 10
+    stored = _inbound(FLOODER)
+    assert len(stored) == 200 and {m.status for m in stored} == {IN_HANDLED}
+    conversation, notes = _thread(FLOODER, ZARECHYE)
+    assert conversation.unread == 190  # every unanswered text waits for a person
+    assert len(notes) == 1 and "10 сообщений за 10 мин" in notes[0]  # once per window
+
+
+def test_limits_are_per_company(app, client, demo):
+    _set("uk-zarechye", rate_limit=2)
+    for n in range(6):
+        post_inbound(client, app, f"помощь {n}", from_phone=FLOODER, to_phone=ZARECHYE)
+        post_inbound(client, app, f"помощь {n}", from_phone=FLOODER, to_phone=SOLNECHNY)
+    run_jobs(app)
+    by_number = [m.from_phone for m in _replies(FLOODER)]
+    assert by_number.count(ZARECHYE) == 2  # Заречье's own limit
+    assert by_number.count(SOLNECHNY) == 6  # Солнечный's default of 10 is not reached
+
+
+def test_an_echoing_auto_responder_is_cut_off(app, client, demo):
+    """The phone answers each of our replies at once, each time a little differently."""
+    post_inbound(client, app, "помощь", from_phone=FLOODER)
+    run_jobs(app)
+    rounds = 0
+    while rounds < 41 and len(_replies(FLOODER)) > rounds:
+        rounds += 1
+        post_inbound(client, app, f"помощь, автоответ {rounds}", from_phone=FLOODER)
+        run_jobs(app)
+    replies = len(_replies(FLOODER))
+    assert replies == 1 + Limits().loop_repeats  # the first answer, then 5 echoes answered
+    assert rounds == replies  # the echo of our last reply went unanswered: the loop ended
+    _, notes = _thread(FLOODER, ZARECHYE)
+    assert len(notes) == 1 and "автоответчик" in notes[0]
+
+
+def test_the_same_text_again_and_again_stops_getting_answers(app, client, demo, monkeypatch):
+    start = clock.utcnow()
+    for n in range(20):  # 2 minutes apart: not an echo, and 5 in the rate limit's window
+        monkeypatch.setattr(clock, "now", lambda n=n: start + timedelta(minutes=2 * n))
+        post_inbound(client, app, "Помощь!" if n % 2 else "помощь", from_phone=FLOODER)
+        run_jobs(app)
+    assert len(_replies(FLOODER)) == Limits().loop_repeats
+    _, notes = _thread(FLOODER, ZARECHYE)
+    assert len(notes) == 1 and "один и тот же текст" in notes[0]
+    # A different text is answered again, and СТОП always works.
+    post_inbound(client, app, "контакты", from_phone=FLOODER)
+    run_jobs(app)
+    assert len(_replies(FLOODER)) == Limits().loop_repeats + 1
+
+
+def test_a_danger_text_and_stop_are_answered_past_the_rate_limit(app, client, demo):
+    _set("uk-zarechye", rate_limit=1)
+    post_inbound(client, app, "помощь", from_phone=FLOODER)
+    post_inbound(client, app, "в подъезде сильный запах газа", from_phone=FLOODER)
+    post_inbound(client, app, "стоп", from_phone=FLOODER)
+    run_jobs(app)
+    kinds = [m.template for m in outbound_messages(to_phone=FLOODER)]
+    assert kinds[0] == "help" and "emergency" in kinds and kinds[-1] == "opt_out"
+
+
+def _admin(app) -> None:
+    with Session(db.engine()) as session:
+        company = session.exec(select(Company).where(Company.slug == "uk-zarechye")).one()
+        users.create_user(
+            session,
+            login="admin",
+            name="Игорь",
+            password="a-long-password-1",
+            role=ROLE_COMPANY_ADMIN,
+            company_id=company.id,
+            phone=ADMIN_PHONE,
+        )
+        session.commit()
+
+
+def _help_from_many(app, client, count: int) -> list[str]:
+    phones = [f"+7916100{n:04d}" for n in range(count)]
+    for phone in phones:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    run_jobs(app)
+    return phones
+
+
+@pytest.fixture()
+def capped(app, client, demo):
+    """Заречье may send 5 segments of bot replies a day; 6 residents ask for help."""
+    _admin(app)
+    _set("uk-zarechye", daily_cap=5)
+    _help_from_many(app, client, 6)
+    replies = outbound_messages(kind=KIND_REPLY)
+    segments = replies[0].num_segments
+    sent = [m for m in replies if m.status != OUT_HELD]
+    assert len(replies) == 6 and sum(m.num_segments for m in sent) <= 5
+    assert len(sent) == 5 // segments and all(m.status != "queued" for m in sent)
+    [alert] = outbound_messages(kind=KIND_ALERT)
+    assert alert.to_phone == ADMIN_PHONE and alert.template == "alert_cap"
+    assert "5 SMS" in alert.body
+    return replies
+
+
+def test_replies_past_the_daily_cap_are_held_and_go_out_when_it_is_raised(app, capped):
+    assert jobs.sweep()["released"] == 0  # still over the cap: nothing moves
+    _set("uk-zarechye", daily_cap=1000)
+    assert jobs.sweep()["released"] == sum(m.status == OUT_HELD for m in capped)
+    run_jobs(app)
+    assert not {m.status for m in outbound_messages(kind=KIND_REPLY)} & {OUT_HELD, "queued"}
+    assert len(outbound_messages(kind=KIND_ALERT)) == 1  # told once
+
+
+def test_held_replies_go_out_next_day(app, capped, monkeypatch):
+    tomorrow = clock.utcnow() + timedelta(days=1)
+    monkeypatch.setattr(clock, "now", lambda: tomorrow)
+    held = sum(m.status == OUT_HELD for m in capped)
+    assert jobs.sweep()["released"] == min(held, 5 // capped[0].num_segments)
+    run_jobs(app)
+    assert {m.status for m in outbound_messages(kind=KIND_REPLY)} <= {"delivered", OUT_HELD}
+
+
+# --- the counters on their own: each stop at its threshold ---------------------------------
+
+
+def _verdicts(phone: str, texts_at: list[tuple[str, int]], limits: Limits) -> list[str | None]:
+    """Texts from one phone at second offsets, each checked as its own batch and answered
+    the second it arrived (when not stopped)."""
+    base = clock.utcnow()
+    stops = []
+    for n, (text, second) in enumerate(texts_at):
+        at = base + timedelta(seconds=second)
+        check = limiter.Check(n + 1, 1, phone, at, text, limits)
+        [verdict] = limiter.check_many([check], at)
+        stops.append(verdict.stop)
+    return stops
+
+
+def test_each_stop_starts_past_its_threshold(app):
+    limits = Limits(rate_limit=3, rate_window=1, loop_repeats=2)
+    spaced = [(f"t{n}", n * 30) for n in range(6)]  # 3 a minute, 30 s after each answer
+    assert _verdicts("+79160000011", spaced, limits) == [None] * 6
+    burst = [(f"r{n}", n) for n in range(5)]
+    assert _verdicts("+79160000012", burst, limits) == [None, None, None, RATE, RATE]
+    same = [("same", n * 60) for n in range(4)]
+    assert _verdicts("+79160000013", same, limits) == [None, None, REPEAT, REPEAT]
+    echo = [(f"e{n}", n * 5) for n in range(5)]  # each 5 s after our answer
+    assert _verdicts("+79160000014", echo, Limits(10, 1, 2)) == [None, None, None, ECHO, ECHO]
+
+
+def test_the_bot_answers_when_redis_is_down(app, client, demo, monkeypatch):
+    from redis import Redis
+
+    from smsbot import queues
+
+    monkeypatch.setattr(queues, "_redis", Redis.from_url("redis://127.0.0.1:1/0"))
+    checks = [limiter.Check(1, 1, FLOODER, clock.utcnow(), "x", Limits())]
+    assert limiter.check_many(checks, clock.utcnow()) == [limiter.GO]
