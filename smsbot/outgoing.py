@@ -325,4 +325,5 @@ def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
 @event.listens_for(OrmSession, "after_rollback")
 def _forget(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_CAPPED, None)
     session.info.pop(_PENDING + ".ids", None)
