@@ -11,8 +11,9 @@ PostgreSQL, and stops everything it started in a `finally`.
 Each fault is one scenario; residents text ПОМОЩЬ (always answered with one reply) from
 phones unique to the scenario, so every phone must end with exactly one reply at the fake:
 
-    lost     phones whose message got no reply (or whose message was refused: never stored)
-    doubled  phones that got more than one reply (a send repeated)
+    lost        messages never stored (refused, or answered 2xx and dropped): gone for good
+    unanswered  stored, but no reply reached the fake within the settle time (90 s / 180 s)
+    doubled     phones that got more than one reply (a send repeated)
     5xx      webhook answers ≥ 500, or no answer at all (the provider would not retry those)
     recover  seconds from the end of the fault until the last reply reached the fake
 
@@ -163,6 +164,7 @@ class Service:
         }
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.started_workers = 0
         self.clock: subprocess.Popen | None = None
 
     def prepare(self) -> None:
@@ -193,9 +195,32 @@ class Service:
             self.start_worker()
         self.clock = self.procs.start("clock", [PY, "-m", "smsbot.cli", "clock"], env=self.env)
 
+    def revive(self) -> list[str]:
+        """Start again any of smsbot's processes that exited (what a supervisor would do
+        between rows, so one row's casualty does not spoil the next); their names."""
+        exited = []
+        if self.web is not None and self.web.poll() is not None:
+            exited.append("gunicorn")
+            self.web = self.procs.start("gunicorn-again", self.web.args, env=self.env)  # type: ignore[arg-type]
+            wait_port(self.port, "gunicorn", timeout=60, proc=self.web)
+        for worker in [w for w in self.workers if w.poll() is not None]:
+            exited.append("worker")
+            self.workers.remove(worker)
+            self.start_worker()
+        if self.clock is not None and self.clock.poll() is not None:
+            exited.append("clock")
+            self.clock = self.procs.start(
+                "clock-again", [PY, "-m", "smsbot.cli", "clock"], env=self.env
+            )
+        if exited:
+            time.sleep(3)
+        return exited
+
     def start_worker(self) -> subprocess.Popen:
-        n = len(self.workers) + 1
-        worker = self.procs.start(f"worker-{n}", [PY, "-m", "smsbot.cli", "worker"], env=self.env)
+        self.started_workers += 1
+        worker = self.procs.start(
+            f"worker-{self.started_workers}", [PY, "-m", "smsbot.cli", "worker"], env=self.env
+        )
         self.workers.append(worker)
         return worker
 
@@ -251,6 +276,7 @@ class Row:
     lost: int = 0
     doubled: int = 0
     http_5xx: int = 0
+    unanswered: int = 0
     recover_s: float | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -291,15 +317,24 @@ class Matrix:
 
     def row(self, name: str, phones: list[str], statuses: list[int], since: float, **kw) -> Row:  # noqa: ANN003
         replies, recover = self.settle_replies(phones, since, kw.pop("accounted", None))
+        stored = self.stored(phones)
         return Row(
             name=name,
             sent=len(phones),
-            lost=sum(1 for p in phones if replies.get(p, 0) == 0),
+            lost=len(set(phones) - stored),
+            unanswered=sum(1 for p in stored if replies.get(p, 0) == 0),
             doubled=sum(1 for p in phones if replies.get(p, 0) > 1),
             http_5xx=sum(1 for s in statuses if s >= 500 or s == 0),
             recover_s=recover,
             **kw,
         )
+
+    def stored(self, phones: list[str]) -> set[str]:
+        """The phones whose message is in the database."""
+        listed = ", ".join(f"'{p}'" for p in set(phones))
+        rows = sql_rows(self.pg.url, "SELECT DISTINCT from_phone FROM message WHERE direction = 'in' "
+                                     f"AND from_phone IN ({listed})")  # fmt: skip
+        return {r[0] for r in rows}
 
     # --- the faults ---------------------------------------------------------------------------
 
@@ -362,8 +397,9 @@ class Matrix:
         if kind in ("21211", "21610"):  # permanent: the reply must end 'failed', never resent
             row = self.row(label, phones, statuses, start, accounted=lambda: self._final(phones))
             got = self.s.replies()
-            row.lost = len(phones) - self._final(phones) - sum(1 for p in phones if got.get(p))
-            row.note = "a permanent error: the reply is marked failed (not lost), never retried"
+            stored = len(self.stored(phones))
+            row.unanswered = stored - self._final(phones) - sum(1 for p in phones if got.get(p))
+            row.note = "a permanent error: each reply marked failed (accounted for), never retried"
             return row
         return self.row(label, phones, statuses, start)
 
@@ -629,8 +665,15 @@ def main() -> int:
                     name=name, note=f"the scenario itself failed: {type(exc).__name__}: {exc}"
                 )
             log(
-                f"  {row.name}: lost {row.lost}, doubled {row.doubled}, 5xx {row.http_5xx}, recovered {row.recover_s}"
+                f"  {row.name}: lost {row.lost}, unanswered {row.unanswered}, doubled {row.doubled}, "
+                f"5xx {row.http_5xx}, recovered {row.recover_s}"
             )
+            exited = service.revive()
+            if exited:
+                row.note = (f"{row.note}; " if row.note else "") + (
+                    f"exited and stayed down: {', '.join(exited)} (restarted before the next row)"
+                )
+                log(f"  exited: {exited}")
             rows.append(row)
     finally:
         procs.stop_all()
