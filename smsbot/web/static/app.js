@@ -229,6 +229,12 @@
     update();
   }
 
+  // A destructive button asks first (deleting a canned reply, disabling a colleague).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     wireUp(document);
     document.querySelectorAll("[data-live]").forEach(setupLive);
