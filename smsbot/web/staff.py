@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from smsbot import conversations, users
 from smsbot.models import ConversationNote
 from smsbot.web import auth, common, security
-from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
+from smsbot.web.i18n import LANGUAGES, current_language, decimal, gettext, ngettext
 
 HERE = Path(__file__).resolve().parent
 ui = Blueprint(
@@ -163,6 +163,7 @@ def init_app(app: Flask) -> None:
         }
 
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["decimal"] = decimal
     app.jinja_env.tests["note"] = lambda item: isinstance(item, ConversationNote)
 
     @app.errorhandler(CSRFError)

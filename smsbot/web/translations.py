@@ -318,7 +318,14 @@ RU: dict[str, str] = {
     "{n} days": "{n} дн.",
     "From": "С",
     "To": "По",
-    "Dates are written as YYYY-MM-DD.": "Даты пишутся как ГГГГ-ММ-ДД.",
+    "Dates are written as YYYY-MM-DD; showing the last 30 days.":
+        "Даты пишутся как ГГГГ-ММ-ДД; показаны последние 30 дней.",
+    "Dates lie between {earliest} and {latest}; showing the last 30 days.":
+        "Даты должны быть между {earliest} и {latest}; показаны последние 30 дней.",
+    "A period is at most {n} days; showing {start} to {end}.":
+        "Период не длиннее {n} дней; показано с {start} по {end}.",
+    "The period is a whole number of days from 1 to {n}; showing the last 30 days.":
+        "Период — целое число дней от 1 до {n}; показаны последние 30 дней.",
     "Tickets filed from {start} to {end}; overdue share = missed the deadline / decided (missed it, or closed in time). Done late stays overdue.":
         "Заявки, поданные с {start} по {end}; доля просроченных = нарушен срок / решённые (срок нарушен или закрыты вовремя). Выполненная с опозданием остаётся просроченной.",
     "All filed tickets": "Все поданные заявки",
