@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from smsbot import conversations, users
+from smsbot import conversations, ticket_desk, users
 from smsbot.models import ConversationNote
 from smsbot.web import auth, common, security
 from smsbot.web.i18n import LANGUAGES, current_language, decimal, gettext, ngettext
@@ -164,6 +164,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["decimal"] = decimal
+    app.jinja_env.globals["stages"] = ticket_desk.stages
     app.jinja_env.tests["note"] = lambda item: isinstance(item, ConversationNote)
 
     @app.errorhandler(CSRFError)

@@ -440,6 +440,7 @@ RU: dict[str, str] = {
     "Unknown provider {name}.": "Неизвестный провайдер {name}.",
     "The number {phone} already belongs to a company.": "Номер {phone} уже принадлежит компании.",
     "Delete the canned reply «{title}»?": "Удалить шаблон «{title}»?",
+    "Skip to content": "Перейти к содержимому",
 }  # fmt: skip
 
 RU_PLURALS: dict[str, tuple[str, str, str]] = {

@@ -21,10 +21,11 @@
     function update() {
       var text = SmsSegments.clean(textarea.value);
       var m = SmsSegments.measure(text);
+      var segments = text ? m.segments : 0;  // nothing written costs nothing
       output.textContent = fill(output.dataset.template, {
-        chars: Array.from(text).length, segments: m.segments, encoding: m.encoding
+        chars: Array.from(text).length, segments: segments, encoding: m.encoding
       });
-      output.dataset.segments = m.segments;
+      output.dataset.segments = segments;
       output.dataset.encoding = m.encoding;
       output.title = m.nonGsm.length && m.nonGsm.length < 5 ? "UCS-2: " + m.nonGsm.join(" ") : "";
       output.classList.toggle("warn", warnOver > 0 && m.segments > warnOver);
