@@ -23,8 +23,14 @@ from smsbot import abuse, queues
 log = logging.getLogger(__name__)
 
 _CHECK = """
--- KEYS: the phone's recent texts (sorted set), its loop state (hash), its note flag prefix
+-- KEYS: the phone's recent texts (sorted set), its loop state (hash), its note flag prefix,
+--       the verdicts given (hash: message → stop:noted)
 -- ARGV: member, at, now, fingerprint, rate_limit, window, repeats, echo_seconds, memory
+local given = redis.call('HGET', KEYS[4], ARGV[1])
+if given then
+  local stop, noted = string.match(given, '^(%a*):(%d)$')
+  return {stop, tonumber(noted)}
+end
 local at, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local limit, window, repeats = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local echo, memory = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -52,11 +58,16 @@ if stop ~= '' then
   if stop == 'rate' then hold = window end
   if redis.call('SET', KEYS[3] .. stop, 1, 'NX', 'EX', hold) then noted = 1 end
 end
+if redis.call('HLEN', KEYS[4]) > 1000 then redis.call('DEL', KEYS[4]) end
+redis.call('HSET', KEYS[4], ARGV[1], stop .. ':' .. noted)
+redis.call('EXPIRE', KEYS[4], memory)
 return {stop, noted}
 """
 """One message's check, atomic per phone. The rate count is the message's place among the
 phone's texts of the window (ordered by arrival, then id), so a batch holding a burst from
-one phone counts each of them in turn. `a` is when we last answered, for the echo streak."""
+one phone counts each of them in turn. `a` is when we last answered, for the echo streak.
+Each verdict is kept (for an hour, the last 1000 per phone), so a batch that rolled back and
+runs again gets the same verdicts, and the same note, instead of counting its messages twice."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +111,11 @@ def check_many(checks: list[Check], now: datetime) -> list[Verdict]:
             key = _phone_key(c.company_id, c.phone)
             pipe.eval(
                 _CHECK,
-                3,
+                4,
                 f"{key}:texts",
                 f"{key}:loop",
                 f"{key}:noted:",
+                f"{key}:given",
                 f"{c.message_id:020d}",
                 c.at.timestamp(),
                 now.timestamp(),

@@ -219,3 +219,14 @@ def test_the_bot_answers_when_redis_is_down(monkeypatch):
     monkeypatch.setattr(queues, "_redis", Redis.from_url("redis://127.0.0.1:1/0"))
     checks = [limiter.Check(1, 1, FLOODER, clock.utcnow(), "x", Limits())]
     assert limiter.check_many(checks, clock.utcnow()) == [limiter.GO]
+
+
+def test_a_batch_handled_again_after_a_rollback_gets_the_same_verdicts(redis_url):
+    queues.init(redis_url)
+    limits, at = Limits(rate_limit=2, rate_window=1, loop_repeats=1), clock.utcnow()
+    batch = [limiter.Check(n, 1, FLOODER, at, "same", limits) for n in (1, 2, 3)]
+    first = limiter.check_many(batch, at)
+    assert [v.stop for v in first] == [None, REPEAT, RATE] and first[1].note
+    assert limiter.check_many(batch, at) == first  # the retry: nothing counted twice
+    [later] = limiter.check_many([limiter.Check(4, 1, FLOODER, at, "other", limits)], at)
+    assert later.stop == RATE and not later.note  # one note per window
