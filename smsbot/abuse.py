@@ -11,6 +11,9 @@ thread and shown unread in the inbox; only the bot's answer is left out):
   times in a row, within REPEAT_MEMORY of each other: a script or a stuck phone.
 - ECHO: more than `loop_repeats` texts in a row, each arriving within ECHO_SECONDS of our
   answer to the one before: an auto-responder ("I'm driving") answering each of our replies.
+  "Our answer" is when the worker stored it; when the provider is slow to send, echoes come
+  later than that and this stop misses them, but REPEAT (an auto-responder says the same
+  thing every time) or RATE still ends the loop.
 
 Why 5 and not RapidPro's 20: RapidPro counts repeats of one flow-wide message; here every
 loop turn costs a 1–3 segment reply, so 20 turns is up to 60 paid segments per phone, and a
