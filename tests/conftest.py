@@ -15,8 +15,6 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
-"""External conformance vectors, beside the repository when present."""
 
 REDIS_SERVER = os.environ.get("SMSBOT_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
 """The machine's Redis; each test run claims a database number of its own on it (14 down to 1)."""
@@ -37,6 +35,21 @@ SMSC_SENDER = "+74951230001"
 PROVIDERS = ("twilio", "smsc", "outbox")
 """Every provider whose whole pipeline runs through RQ send jobs (SMPP has its connector:
 tests/providers/smpp/test_connector_pipeline.py)."""
+
+
+# --- the conformance vectors ------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A vector test whose file is missing skips, or fails where the vectors are required."""
+    from tests import vectors
+
+    marker = item.get_closest_marker("testdata_missing")
+    if marker is None:
+        return
+    if vectors.required():
+        pytest.fail(f"{marker.args[0]} is missing and {vectors.REQUIRED_VARIABLE} is set")
+    pytest.skip(f"{marker.args[0]} not present")
 
 
 # --- no internet -------------------------------------------------------------------------------
