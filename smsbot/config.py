@@ -55,6 +55,12 @@ class Settings:
     """A staff session unused this long ends (an open inbox page keeps it in use)."""
     session_max_hours: int = 12
     """A staff session ends this long after sign-in, used or not: one shift."""
+    sweep_interval_seconds: int = 10
+    """Seconds between the clock's sweeps (smsbot.sweeping)."""
+    reconnect_first_seconds: int = 1
+    """The first wait before a process tries Redis or the database again (smsbot.outages)."""
+    reconnect_max_seconds: int = 30
+    """The longest such wait: an outage costs at most this much after it ends."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -190,4 +196,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         inbound_batch=_int(env, "SMSBOT_INBOUND_BATCH", 50, minimum=1),
         session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
+        sweep_interval_seconds=_int(env, "SMSBOT_SWEEP_INTERVAL_SECONDS", 10, minimum=1),
+        reconnect_first_seconds=_int(env, "SMSBOT_RECONNECT_FIRST_SECONDS", 1, minimum=1),
+        reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 30, minimum=1),
     )

@@ -1,5 +1,8 @@
 """The sweep: the database is the truth, Redis only a fast path.
 
+The clock queues it every SMSBOT_SWEEP_INTERVAL_SECONDS (10), so with the default age
+threshold (SMSBOT_SWEEP_AFTER_SECONDS, 20) a lost message is back in ≤ 30 s.
+
 A message stored while Redis was down, or whose worker died mid-job, is still in the
 database in a non-final state. Every few seconds the sweep finds such rows that have no live
 job and queues them again; since every job claims its row first, a job that turns out to be
@@ -33,8 +36,6 @@ from smsbot.models import (
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL = 10
-"""Seconds between sweeps; with the default age threshold a lost message is back in ≤ 30 s."""
 BATCH = 1000
 """Rows looked at per kind and sweep; a larger backlog drains over several sweeps."""
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
