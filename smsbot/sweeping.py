@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, outgoing, providers, queues
+from smsbot import outbound, outgoing, providers, queues, spool
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -124,7 +124,9 @@ def _lost_sends(
 
 
 def sweep(settings: Settings) -> dict[str, int]:
-    """Requeue lost inbound and outbound messages; reconcile sends left half-done."""
+    """Store what the spool kept while the database was down; requeue lost inbound and
+    outbound messages; reconcile sends left half-done."""
+    spooled = spool.drain(settings)
     now = utcnow()
     grace = timedelta(seconds=settings.sweep_after_seconds)
     cutoff = now - grace
@@ -190,6 +192,8 @@ def sweep(settings: Settings) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - one provider hiccup must not stop the sweep
             log.exception("could not reconcile message %s; next sweep tries again", message_id)
     counts = {"inbound": len(lost_in), "outbound": lost_out, "reconciled": reconciled}
+    if spooled:
+        counts["spooled"] = spooled
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
     return counts

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from smsbot import providers, simulate
 from smsbot.providers.twilio import signed_request
@@ -282,6 +283,12 @@ class CuttableLink:
     def close(self) -> None:
         if self._listener is not None:
             self.cut()
+
+    def url_for(self, url: str) -> str:
+        """`url` (a database URL) through this link."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def _accept(self, listener: Any) -> None:
         while True:

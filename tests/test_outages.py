@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -50,12 +50,6 @@ def start(command: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def through(link: CuttableLink, url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{link.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def answered() -> dict[int, int]:
     """For every resident message: how many replies it has (handled ones only)."""
     with Session(db.engine()) as session:
@@ -86,7 +80,7 @@ def test_clock_and_worker_outlast_redis_and_database_outages(app_env, tmp_path):
     link = CuttableLink("127.0.0.1", urlsplit(app_env["DATABASE_URL"]).port or 5432)
     env = {**app_env, **QUICK, "REDIS_URL": redis.url}
     app = create_app(env)  # the webhooks: straight to PostgreSQL
-    processes_env = {**env, "DATABASE_URL": through(link, env["DATABASE_URL"])}
+    processes_env = {**env, "DATABASE_URL": link.url_for(env["DATABASE_URL"])}
     clock = worker = None
     try:
         with app.app_context():
