@@ -5,11 +5,15 @@ fails any test reaching beyond this machine.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from redis import Redis
 from sqlalchemy import create_engine, text
@@ -35,6 +39,53 @@ SMSC_SENDER = "+74951230001"
 PROVIDERS = ("twilio", "smsc", "outbox")
 """Every provider whose whole pipeline runs through RQ send jobs (SMPP has its connector:
 tests/providers/smpp/test_connector_pipeline.py)."""
+
+
+# --- no process left behind ----------------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+LEFTOVER_GRACE = 10.0
+"""Seconds the processes the tests started get to end after the last test (a scheduler child
+notices its worker is gone within a second or two)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():  # noqa: ANN201
+    """Fail the run if any process the tests started outlives them.
+
+    This process becomes a child subreaper (Linux), so a grandchild orphaned by its parent's
+    death (RQ's scheduler child of a SIGKILLed worker) is reparented here rather than to
+    init, and still counts. Set up first and torn down last of the session's fixtures; with
+    xdist each worker checks its own. Leftovers are killed, so they cannot take jobs from the
+    Redis database a later test run is given.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    me = psutil.Process()
+
+    def running() -> list[psutil.Process]:
+        alive = []
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)  # an orphan that ended here: reap it
+                    continue
+                alive.append(child)
+        return alive
+
+    left = running()
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = running()
+    if left:
+        described = []
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                described.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+                process.kill()
+        pytest.fail("processes started by the tests outlived them: " + "; ".join(described))
 
 
 # --- the conformance vectors ------------------------------------------------------------------
