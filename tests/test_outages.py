@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 import psutil
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from smsbot import db
+from smsbot import db, outages
 from smsbot.models import IN_HANDLED, INBOUND, OUTBOUND, Message
 from tests.conftest import _truncate_postgres
 from tests.support import CuttableLink, OwnRedis, die_with_parent, post_inbound, wait_until
@@ -126,3 +128,57 @@ def test_clock_and_worker_outlast_redis_and_database_outages(app_env, tmp_path):
                 process.wait(10)
         link.close()
         redis.stop()
+
+
+# --- the backoff itself, without processes -----------------------------------------------------
+
+
+def test_the_backoff_doubles_up_to_its_maximum_and_starts_again():
+    backoff = outages.Backoff(first=1, maximum=5)
+    assert [backoff.next() for _ in range(5)] == [1, 2, 4, 5, 5]
+    backoff.reset()
+    assert backoff.next() == 1
+
+
+@pytest.fixture()
+def signals_kept():  # noqa: ANN201
+    """outlast installs SIGTERM and SIGINT handlers: give pytest its own back."""
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in kept.items():
+        signal.signal(signum, handler)
+
+
+def test_outlast_tries_again_after_outages_and_stops_when_done(monkeypatch, signals_kept):
+    waits: list[float] = []
+    stopping = outages.Stopping()
+    monkeypatch.setattr(stopping, "wait", lambda seconds: waits.append(seconds) or False)
+    results = iter(
+        [RedisConnectionError("down"), OperationalError("x", {}, OSError()), False, True]
+    )
+
+    def run() -> bool:
+        result = next(results)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    outages.outlast(run, what="test", backoff=outages.Backoff(1, 3), stopping=stopping)
+    assert waits == [1, 2, 3], "two outages and a run that ended by itself, then done"
+
+
+def test_outlast_lets_other_errors_through_and_hears_a_stop(signals_kept):
+    stopping = outages.Stopping()
+
+    def bug() -> bool:
+        raise ValueError("a bug is not an outage")
+
+    with pytest.raises(ValueError):
+        outages.outlast(bug, what="test", backoff=outages.Backoff(), stopping=stopping)
+
+    def stopped() -> bool:
+        stopping.request()
+        raise RedisConnectionError("down while stopping")
+
+    outages.outlast(stopped, what="test", backoff=outages.Backoff(), stopping=stopping)
+    assert stopping.wait(60) is True, "a requested stop ends a wait at once"

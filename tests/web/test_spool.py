@@ -211,3 +211,26 @@ def test_only_when_nothing_can_keep_it_the_answer_is_503(spool_env, outage, tmp_
         assert response.status_code == 503
     finally:
         context.pop()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite takes a NUL
+def test_a_record_the_database_refuses_is_set_aside_not_blocking_the_rest(spool_env, outage):
+    app, context = _start({**spool_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    settings = app.config["SMSBOT_SETTINGS"]
+    try:
+        client = app.test_client()
+        outage.begin()
+        sids = [_text(client, app, n) for n in range(2)]
+        outage.end()
+        path = settings.instance_path / spool.FILE
+        first, second = path.read_text().splitlines()
+        bad = {**json.loads(first), "provider_id": "SM-bad", "body": "nul \x00 byte"}
+        path.write_text("\n".join([first, json.dumps(bad), second]) + "\n")
+        assert spool.drain(settings) == 3
+        rejected = (settings.instance_path / spool.REJECTED).read_text().splitlines()
+        assert [json.loads(line)["provider_id"] for line in rejected] == ["SM-bad"]
+        with Session(db.engine()) as session:
+            stored = session.exec(select(Message.external_id).where(Message.direction == INBOUND))
+            assert sorted(stored) == sorted(sids)
+    finally:
+        context.pop()
