@@ -134,15 +134,10 @@ def drain(settings: Settings) -> int:
     taken = 0
     path = settings.instance_path / FILE
     if _size(path):
-        with _locked(path, "r+") as spool:
-            lines = spool.read().splitlines()
-            taken += _store_lines(settings, lines[:BATCH])
-            rest = lines[BATCH:]
-            spool.seek(0)
-            spool.truncate()
-            spool.write("".join(line + "\n" for line in rest))
-            spool.flush()
-            os.fsync(spool.fileno())
+        try:
+            taken += _drain_file(settings, path)
+        except OSError as exc:  # the file, not the database: Redis's records still go
+            log.error("spool: cannot drain %s: %s", path, exc)
     try:
         taken += _drain_redis(settings, BATCH - taken)
         _kept_in_redis = False
@@ -150,6 +145,19 @@ def drain(settings: Settings) -> int:
         log.warning("spool: cannot read Redis's records now: %s", exc)
     if taken:
         log.warning("spool: stored %d records kept while the database was down", taken)
+    return taken
+
+
+def _drain_file(settings: Settings, path: Path) -> int:
+    with _locked(path, "r+") as spool:
+        lines = spool.read().splitlines()
+        taken = _store_lines(settings, lines[:BATCH])
+        rest = lines[BATCH:]
+        spool.seek(0)
+        spool.truncate()
+        spool.write("".join(line + "\n" for line in rest))
+        spool.flush()
+        os.fsync(spool.fileno())
     return taken
 
 

@@ -210,8 +210,10 @@ def _drain(settings: Settings) -> None:
     """The database answers again: store what this process or host kept meanwhile."""
     try:
         spool.drain(settings)
-    except spool.DATABASE_DOWN as exc:  # it answered this request; the sweep tries again
+    except spool.DATABASE_DOWN as exc:  # this request is stored; the sweep tries again
         log.warning("spool not drained yet: %s", type(exc).__name__)
+    except Exception:  # noqa: BLE001 - never a 5xx for a callback already stored
+        log.exception("spool not drained; the sweep tries again")
 
 
 def _answer(start_response: Callable[..., Any], reply: WebhookReply) -> list[bytes]:
