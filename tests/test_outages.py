@@ -81,16 +81,15 @@ def test_clock_and_worker_outlast_redis_and_database_outages(app_env, tmp_path):
     redis.start()
     link = CuttableLink("127.0.0.1", urlsplit(app_env["DATABASE_URL"]).port or 5432)
     env = {**app_env, **QUICK, "REDIS_URL": redis.url}
-    app = create_app(env)  # the webhooks: straight to PostgreSQL
     processes_env = {**env, "DATABASE_URL": link.url_for(env["DATABASE_URL"])}
-    clock = worker = None
+    clock, worker = start("clock", processes_env), start("worker", processes_env)
     try:
+        app = create_app(env)  # the webhooks: straight to PostgreSQL
         with app.app_context():
             with Session(db.engine()) as session:
                 demo.seed(session)
                 session.commit()
             client = app.test_client()
-            clock, worker = start("clock", processes_env), start("worker", processes_env)
             post_inbound(client, app, "помощь", from_phone="+79850000001")
             wait_until(lambda: all_answered(1), timeout=30, what="the first answer")
 
@@ -123,7 +122,7 @@ def test_clock_and_worker_outlast_redis_and_database_outages(app_env, tmp_path):
             assert not scheduler.is_running(), "the scheduler child outlived its worker"
     finally:
         for process in (clock, worker):
-            if process is not None and process.poll() is None:
+            if process.poll() is None:
                 process.terminate()
                 process.wait(10)
         link.close()
