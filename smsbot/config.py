@@ -59,7 +59,7 @@ class Settings:
     """Seconds between the clock's sweeps (smsbot.sweeping)."""
     reconnect_first_seconds: int = 1
     """The first wait before a process tries Redis or the database again (smsbot.outages)."""
-    reconnect_max_seconds: int = 30
+    reconnect_max_seconds: int = 10
     """The longest such wait: an outage costs at most this much after it ends."""
     webhook_db_wait_seconds: float = 5.0
     """How long a webhook waits for SQLite's write lock before it keeps the message in the
@@ -215,6 +215,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
         sweep_interval_seconds=_int(env, "SMSBOT_SWEEP_INTERVAL_SECONDS", 10, minimum=1),
         reconnect_first_seconds=_int(env, "SMSBOT_RECONNECT_FIRST_SECONDS", 1, minimum=1),
-        reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 30, minimum=1),
+        reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 10, minimum=1),
         webhook_db_wait_seconds=positive_number(env, "SMSBOT_WEBHOOK_DB_WAIT_SECONDS", 5.0),
     )

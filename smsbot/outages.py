@@ -35,7 +35,7 @@ class Backoff:
     """Seconds to wait before the next attempt: doubling from `first` up to `maximum`."""
 
     first: float = 1.0
-    maximum: float = 30.0
+    maximum: float = 10.0
     _next: float = 0.0
 
     @classmethod
