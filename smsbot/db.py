@@ -120,9 +120,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn):  # noqa: ANN001
             pooled = conn.connection
             dbapi_conn = pooled.dbapi_connection
-            if conn.get_execution_options().get(WRITER_OPTION):
+            options = conn.get_execution_options()
+            if options.get(WRITER_OPTION):
                 _busy_timeout(pooled, dbapi_conn, 0)
-                options = conn.get_execution_options()
                 begin_immediate(dbapi_conn, options.get(LOCK_WAIT_OPTION, SQLITE_LOCK_TIMEOUT))
                 if not pooled.info.get("wal"):  # its COMMIT may wait for readers' locks
                     _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
