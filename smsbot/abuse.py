@@ -18,8 +18,8 @@ thread and shown unread in the inbox; only the bot's answer is left out):
 Why 5 and not RapidPro's 20: RapidPro counts repeats of one flow-wide message; here every
 loop turn costs a 1–3 segment reply, so 20 turns is up to 60 paid segments per phone, and a
 person who is not answered after the same text five times will call instead. A person
-rarely types the same words five times running, or answers five times in a row within
-20 seconds, so real residents never meet these stops. All three can be changed per company.
+rarely types the same words six times running, or answers six times in a row within
+10 seconds of each reply, so real residents do not meet these stops. All three can be changed per company.
 
 Never stopped: СТОП/СТАРТ (opting out must always work) and a text that speaks of danger
 (the emergency number must reach a resident even mid-flood).
@@ -42,9 +42,10 @@ ECHO = "echo"
 """Replies arriving within seconds of each of our answers: an auto-responder."""
 STOPS = (RATE, REPEAT, ECHO)
 
-ECHO_SECONDS = 20
-"""A text this soon after our answer may be a machine's; an SMS round trip and an
-auto-responder's own delay take a few seconds, a person reading and typing usually longer."""
+ECHO_SECONDS = 10
+"""A text this soon after our answer may be a machine's: the SMS round trip and an
+auto-responder's own delay take a few seconds; a person reads the reply and types, which
+takes longer, and does not keep it up six times running."""
 REPEAT_MEMORY = 3600
 """Seconds a phone's last text and streaks are remembered; an hour of quiet starts afresh."""
 
