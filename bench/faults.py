@@ -56,7 +56,7 @@ PG_BIN = Path(os.environ.get("SMSBOT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from run import Processes, free_port, sql_rows, wait_port  # noqa: E402
+from run import Processes, free_port, prepare_database, sql_rows, wait_port  # noqa: E402
 
 from smsbot.providers.twilio import inbound_params, signed_request  # noqa: E402
 
@@ -168,19 +168,8 @@ class Service:
         self.clock: subprocess.Popen | None = None
 
     def prepare(self) -> None:
-        from sqlmodel import Session
-
-        from smsbot import db, migrate
-        from standins import demo
-
-        migrate.upgrade(self.pg.url)
-        engine = db.make_engine(self.pg.url)
-        with Session(engine) as session:
-            demo.seed(session)
-            session.commit()
-        with engine.begin() as conn:  # the matrix counts replies; the daily cap would hold them
-            conn.exec_driver_sql("UPDATE company SET daily_cap = 0")
-        engine.dispose()
+        """Migrate and load the demo data, the daily cap off (bench/run.py's, which says why)."""
+        prepare_database(self.pg.url)
 
     def start(self) -> None:
         fake = self.procs.start("fake-twilio", [PY, "-m", "smsbot.cli", "fake-twilio", "--quiet",
@@ -609,6 +598,8 @@ def table(rows: list[Row]) -> str:
 
 
 def write(rows: list[Row], args: argparse.Namespace, started: str, git: str) -> None:
+    if args.only:
+        return  # a partial run prints its rows and leaves the results and the README alone
     RESULTS.mkdir(exist_ok=True)
     meta = {"started": started, "git": git, "quick": args.quick, "machine": platform.node(),
             "cpus": os.cpu_count(), "python": platform.python_version()}  # fmt: skip
@@ -618,8 +609,6 @@ def write(rows: list[Row], args: argparse.Namespace, started: str, git: str) -> 
     )
     md = f"{heading}\n\n{table(rows)}\n"
     (RESULTS / "faults.md").write_text(md)
-    if args.only:
-        return  # a partial run leaves the README's table alone
     text = README.read_text()
     start, end = f"<!-- {MARK} -->", f"<!-- /{MARK} -->"
     if start in text and end in text:
