@@ -229,8 +229,8 @@ names it, with the provider's id it brings (stored if the send is not recorded y
 
 @lru_cache(maxsize=64)
 def _forward(status: str, by: str, with_error: bool) -> Update:
-    """UPDATE one outbound message to `status` where that is forward, RETURNING id and
-    resident_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
+    """UPDATE one outbound message to `status` where that is forward, RETURNING id,
+    resident_id and company_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
 
     Built once per shape: building and caching-keying a statement costs more CPU than
     running it, and every message we send brings two status callbacks.
@@ -257,7 +257,7 @@ def _forward(status: str, by: str, with_error: bool) -> Update:
         update(Message.__table__)
         .where(*where, c.direction == _sql(OUTBOUND), status_rank < _sql(OUT_RANK[status]))
         .values(**values)
-        .returning(c.id, c.resident_id)
+        .returning(c.id, c.resident_id, c.company_id)
     )
 
 
@@ -304,8 +304,16 @@ def find_by_external_id(
     return found
 
 
-def apply_status(session: Session | Connection, provider: str, status: StatusUpdate) -> str:
+def apply_status(
+    session: Session | Connection,
+    provider: str,
+    status: StatusUpdate,
+    changed: set[int] | None = None,
+) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
+
+    `changed` gathers the company of a message that moved, for the caller to announce
+    (smsbot.changes.bump) once its transaction commits: once per request, not per status.
 
     One UPDATE … RETURNING on the common path (Twilio's two callbacks per message): no ORM
     load, no read before the write. When the callback URL names our id (it is signed with
@@ -335,6 +343,8 @@ def apply_status(session: Session | Connection, provider: str, status: StatusUpd
             return "ignored"
     if status.meaning == OPTED_OUT and moved.resident_id is not None:
         _opt_out(session, moved.resident_id)
+    if changed is not None and moved.company_id is not None:
+        changed.add(moved.company_id)
     return "updated"
 
 

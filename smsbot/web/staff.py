@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from smsbot import conversations, users
 from smsbot.models import ConversationNote
-from smsbot.web import auth, common, security
+from smsbot.web import auth, common, live, security
 from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
 
 HERE = Path(__file__).resolve().parent
@@ -112,10 +112,12 @@ def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str
 
 def init_app(app: Flask) -> None:
     from smsbot.web import (
+        bulk,
         canned,
         deadline_settings,
         inbox,
         inspector,
+        labels,
         notices,
         phone,
         tickets,
@@ -124,7 +126,9 @@ def init_app(app: Flask) -> None:
     security.configure(app)
     csrf.init_app(app)
     auth.login_manager.init_app(app)
+    app.before_request(live.quiet)  # first: a poll with nothing new loads no user
     app.before_request(auth.check_session)
+    app.before_request(common.remember_live_stamp)
     app.teardown_appcontext(common.close_session)
     versions = _static_versions()
 
@@ -174,7 +178,8 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector):
+    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector,
+                   bulk, labels):  # fmt: skip
         app.register_blueprint(module.bp)
 
 

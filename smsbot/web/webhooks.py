@@ -30,7 +30,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, outbound, providers, queues
+from smsbot import changes, db, inbound, outbound, providers, queues
 from smsbot.config import Settings
 from smsbot.providers.base import (
     INBOUND_HOOK,
@@ -159,6 +159,7 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
+    changed: set[int] = set()
     with db.writer().begin() as conn:
         for sms in parsed.inbound:
             message_id, created = inbound.store(conn, sms)
@@ -167,8 +168,9 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
             else:
                 log.info("inbound via %s is a repeat of %s", name, message_id)
         for status in parsed.statuses:
-            if outbound.apply_status(conn, name, status) == "unknown":
+            if outbound.apply_status(conn, name, status, changed) == "unknown":
                 log.info("%s status %s for an unknown message; ignored", name, status.status)
+    changes.bump(changed)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
     return provider.respond(webhook, parsed)

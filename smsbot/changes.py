@@ -1,0 +1,108 @@
+"""Which companies' desks changed: a version counter per company in Redis.
+
+Why: every open staff page asks once a second whether anything new is there. Answering by
+rebuilding the page from the database costs a dozen queries per page per second whether or
+not anything happened. Instead every transaction that changes what a desk shows (a message,
+a delivery state, a conversation, a ticket, a label) bumps its company's counter once, after
+it commits, and a page that already saw the current counters is told "nothing new" from
+Redis alone (smsbot.web.live).
+
+Bumps ride on the commit: ORM changes to rows that carry a company (or a ticket) are
+collected at each flush and bumped together after the commit, so a worker's batch of a
+hundred messages costs one Redis round trip, and a rolled back transaction bumps nothing.
+Writes through Core (delivery states, the sender's batches) call `bump` themselves.
+
+A counter starts from the clock, not from 0, so after Redis loses its data (a restart
+without persistence) no counter repeats a value a page already holds. A bump that fails
+(Redis down) costs a page its update until its next full check (smsbot.web.live).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+
+from smsbot import queues
+from smsbot.models import Ticket
+
+log = logging.getLogger(__name__)
+
+ALL = "all"
+"""The counter of every company together, for a superadmin's all-company pages."""
+_PREFIX = "smsbot:desk:"
+_COLLECTED = "smsbot.changes"
+"""session.info key: company ids changed in this transaction, bumped after the commit."""
+
+
+def key(scope: int | str) -> str:
+    return f"{_PREFIX}{scope}"
+
+
+def bump(company_ids: Iterable[int | None]) -> None:
+    """Tell open pages that these companies' desks changed: one Redis round trip."""
+    ids = sorted({int(c) for c in company_ids if c is not None})
+    if not ids:
+        return
+    start = time.time_ns() // 1000
+    try:
+        pipe = queues.connection().pipeline(transaction=False)
+        for scope in (*ids, ALL):
+            pipe.set(key(scope), start, nx=True)
+            pipe.incr(key(scope))
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("desk change not announced (%s); pages catch up at their next full check", exc)
+
+
+def stamp(scopes: Iterable[int | str]) -> list[str]:
+    """The current counters of these scopes (company ids, or ALL), in the order given."""
+    keys = [key(s) for s in scopes]
+    return [v.decode() if v is not None else "0" for v in queues.connection().mget(keys)]
+
+
+def scopes_of(company_ids: Iterable[int] | None) -> list[int | str]:
+    """The counters a page of these companies depends on (None: every company)."""
+    return [ALL] if company_ids is None else sorted(company_ids)
+
+
+def note(session: OrmSession, company_ids: Iterable[int | None]) -> None:
+    """Bump these companies after this session's transaction commits (for Core writes)."""
+    session.info.setdefault(_COLLECTED, set()).update(c for c in company_ids if c is not None)
+
+
+def _company_of(session: OrmSession, obj: object) -> int | None:
+    company_id = getattr(obj, "company_id", None)
+    if company_id is not None:
+        return company_id
+    ticket_id = getattr(obj, "ticket_id", None)
+    if ticket_id is not None:  # a ticket's event or feedback: its ticket is in the session
+        ticket = session.identity_map.get(session.identity_key(Ticket, ticket_id))
+        return ticket.company_id if ticket is not None else None
+    return None
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _collect(session: OrmSession, _context: object, _instances: object) -> None:
+    changed = {
+        _company_of(session, obj) for obj in (*session.new, *session.dirty, *session.deleted)
+    }
+    changed.discard(None)
+    if changed:
+        session.info.setdefault(_COLLECTED, set()).update(changed)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _announce(session: OrmSession) -> None:
+    changed = session.info.pop(_COLLECTED, None)
+    if changed:
+        bump(changed)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(session: OrmSession) -> None:
+    session.info.pop(_COLLECTED, None)
