@@ -143,6 +143,7 @@ def _thread_context(conversation: Conversation) -> dict:
             for label in conversations.labels_of(session, [conversation.id])[conversation.id]
         },
         "now": utcnow(),
+        "company_timezone": conversation_timezone(conversation),
     }
 
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from smsbot import conversations, users
+from smsbot import conversations, danger, users
 from smsbot.models import ConversationNote
 from smsbot.web import auth, common, live, security
 from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
@@ -90,6 +90,7 @@ VIEW_NAMES = {
     "mine": "Mine",
     "unassigned": "Unassigned",
     "closed": "Closed",
+    "waiting": "Waiting",
     "all": "All",
 }
 
@@ -163,6 +164,7 @@ def init_app(app: Flask) -> None:
             "category_names": CATEGORY_NAMES,
             "priority_names": PRIORITY_NAMES,
             "actor_names": ACTOR_NAMES,
+            "danger_names": danger.NAMES,
         }
 
     app.jinja_env.filters["local"] = local_time
