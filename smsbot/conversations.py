@@ -506,12 +506,8 @@ def create_label(session: Session, company_id: int, name: str) -> Label:
         raise Refused("Name the label first.")
     if len(text) > MAX_LABEL_LENGTH:
         raise Refused("The label is too long (at most {max} characters).", max=MAX_LABEL_LENGTH)
-    taken = session.exec(
-        select(Label.id).where(
-            Label.company_id == company_id, func.lower(Label.name) == text.lower()
-        )
-    ).first()
-    if taken is not None:
+    # Compared here, not in SQL: SQLite's lower() folds ASCII only ("Счётчики" ≠ "счётчики").
+    if any(label.name.casefold() == text.casefold() for label in labels_for(session, company_id)):
         raise Refused("There is a label with this name already.")
     label = Label(company_id=company_id, name=text)
     session.add(label)
