@@ -50,7 +50,11 @@ def bump(company_ids: Iterable[int | None]) -> None:
         return
     start = time.time_ns() // 1000
     try:
-        pipe = queues.connection().pipeline(transaction=False)
+        conn = queues.connection()
+    except RuntimeError:  # a process without Redis (a CLI command, a script): pages catch up
+        return
+    try:
+        pipe = conn.pipeline(transaction=False)
         for scope in (*ids, ALL):
             pipe.set(key(scope), start, nx=True)
             pipe.incr(key(scope))
