@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from smsbot import failpoints, providers, queues
+from smsbot import changes, failpoints, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -158,7 +158,9 @@ def record(message_id: int, result: SendResult, provider: str) -> None:
                     for ref in result.part_ids
                 ],
             )
-        _advance(session, message_id, result.status)
+        moved = _move(session, result.status, m_id=message_id)
+        if moved is not None:
+            changes.note(session, [moved.company_id])
 
 
 def _transient(

@@ -310,7 +310,7 @@
           break;
         case "e":
           var close = document.querySelector("form[data-shortcut-close]");
-          if (close) close.requestSubmit(); else handled = submitBulk("close") || submitBulk("done");
+          if (close) close.requestSubmit(); else handled = submitBulk("close");
           break;
         case "u":
           var up = document.querySelector("[data-shortcut-up]");
