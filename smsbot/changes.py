@@ -20,6 +20,8 @@ without persistence) no counter repeats a value a page already holds. A bump tha
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterable
 
@@ -37,6 +39,9 @@ ALL = "all"
 _PREFIX = "smsbot:desk:"
 _COLLECTED = "smsbot.changes"
 """session.info key: company ids changed in this transaction, bumped after the commit."""
+SOON_SECONDS = 0.2
+"""How long `bump_soon` gathers before it tells: a delivery state shows a fifth of a second
+later, and a web process answering hundreds of callbacks a second makes five round trips."""
 
 
 def key(scope: int | str) -> str:
@@ -61,6 +66,41 @@ def bump(company_ids: Iterable[int | None]) -> None:
         pipe.execute()
     except RedisError as exc:
         log.warning("desk change not announced (%s); pages catch up at their next full check", exc)
+
+
+_soon: set[int] = set()
+_soon_lock = threading.Lock()
+_soon_pid: int | None = None
+
+
+def bump_soon(company_ids: Iterable[int | None]) -> None:
+    """`bump`, gathered with the other bumps of this process over SOON_SECONDS.
+
+    For the providers' status callbacks: each is its own request, two per message sent, so
+    bumping in each would cost a Redis round trip per callback.
+    """
+    global _soon_pid
+    ids = {c for c in company_ids if c is not None}
+    if not ids:
+        return
+    with _soon_lock:
+        _soon.update(ids)
+        if _soon_pid != os.getpid():  # first use in this process (a fork has no thread)
+            _soon_pid = os.getpid()
+            threading.Thread(target=_tell_soon, name="desk-changes", daemon=True).start()
+
+
+def _tell_soon() -> None:
+    while True:
+        time.sleep(SOON_SECONDS)
+        with _soon_lock:
+            ids = list(_soon)
+            _soon.clear()
+        if ids:
+            try:
+                bump(ids)
+            except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+                log.exception("desk change not announced")
 
 
 def stamp(scopes: Iterable[int | str]) -> list[str]:

@@ -170,7 +170,7 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
         for status in parsed.statuses:
             if outbound.apply_status(conn, name, status, changed) == "unknown":
                 log.info("%s status %s for an unknown message; ignored", name, status.status)
-    changes.bump(changed)
+    changes.bump_soon(changed)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
     return provider.respond(webhook, parsed)

@@ -274,7 +274,7 @@ class AccountConnector:
         changed: set[int] = set()
         with db.session_scope() as session:
             known = outbound.apply_status(session, self.config.name, update, changed) != "unknown"
-        changes.bump(changed)
+        changes.bump_soon(changed)
         return known
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:

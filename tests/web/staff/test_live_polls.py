@@ -11,7 +11,7 @@ from sqlmodel import Session
 from smsbot import changes, db
 from smsbot.models import Conversation
 from tests.conftest import run_jobs
-from tests.support import post_inbound
+from tests.support import post_inbound, wait_until
 from tests.web.staff.conftest import post
 from tests.web.staff.test_inbox import NEIGHBOUR, conversation_of
 
@@ -105,9 +105,9 @@ def test_a_forged_or_stale_version_is_checked_against_the_database(app, signed_i
     assert poll(olga, "/inbox/live", version)[0] == 401
 
 
-def test_the_counters_survive_losing_redis(redis_url):
+def test_the_counters_survive_losing_redis_and_callbacks_are_gathered(redis_url):
     """After Redis loses its data, a counter starts again from the clock, not from a value a
-    page may already hold."""
+    page may already hold. Status callbacks' bumps are gathered into one."""
     from smsbot import queues
 
     queues.init(redis_url)
@@ -117,3 +117,8 @@ def test_the_counters_survive_losing_redis(redis_url):
     changes.bump([7])
     [again] = changes.stamp([7])
     assert again != first and int(again) > 1_000_000
+
+    for _ in range(20):  # twenty status callbacks within a moment: one bump
+        changes.bump_soon([7])
+    wait_until(lambda: changes.stamp([7]) != [again], what="the gathered bump")
+    assert int(changes.stamp([7])[0]) == int(again) + 1
