@@ -30,12 +30,16 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 from smsbot import queues
-from smsbot.models import Ticket
+from smsbot.models import Resident, Ticket, User
 
 log = logging.getLogger(__name__)
 
 ALL = "all"
 """The counter of every company together, for a superadmin's all-company pages."""
+EVERYONE = "everyone"
+"""The counter every page also watches, for changes no one company owns: a staff account
+(disabled, a new password: that person's open page looks again at once and finds its
+session ended) or a resident (opted out by a carrier's answer)."""
 _PREFIX = "smsbot:desk:"
 _COLLECTED = "smsbot.changes"
 """session.info key: company ids changed in this transaction, bumped after the commit."""
@@ -48,10 +52,14 @@ def key(scope: int | str) -> str:
     return f"{_PREFIX}{scope}"
 
 
-def bump(company_ids: Iterable[int | None]) -> None:
-    """Tell open pages that these companies' desks changed: one Redis round trip."""
-    ids = sorted({int(c) for c in company_ids if c is not None})
-    if not ids:
+def bump(company_ids: Iterable[int | str | None]) -> None:
+    """Tell open pages that these companies' desks (or EVERYONE's) changed: one round trip."""
+    given = {c for c in company_ids if c is not None}
+    ids = sorted(int(c) for c in given if c != EVERYONE)
+    scopes = [*ids, ALL] if ids else []
+    if EVERYONE in given:
+        scopes.append(EVERYONE)
+    if not scopes:
         return
     start = time.time_ns() // 1000
     try:
@@ -60,7 +68,7 @@ def bump(company_ids: Iterable[int | None]) -> None:
         return
     try:
         pipe = conn.pipeline(transaction=False)
-        for scope in (*ids, ALL):
+        for scope in scopes:
             pipe.set(key(scope), start, nx=True)
             pipe.incr(key(scope))
         pipe.execute()
@@ -111,15 +119,17 @@ def stamp(scopes: Iterable[int | str]) -> list[str]:
 
 def scopes_of(company_ids: Iterable[int] | None) -> list[int | str]:
     """The counters a page of these companies depends on (None: every company)."""
-    return [ALL] if company_ids is None else sorted(company_ids)
+    return [ALL, EVERYONE] if company_ids is None else [*sorted(company_ids), EVERYONE]
 
 
-def note(session: OrmSession, company_ids: Iterable[int | None]) -> None:
+def note(session: OrmSession, company_ids: Iterable[int | str | None]) -> None:
     """Bump these companies after this session's transaction commits (for Core writes)."""
     session.info.setdefault(_COLLECTED, set()).update(c for c in company_ids if c is not None)
 
 
-def _company_of(session: OrmSession, obj: object) -> int | None:
+def _company_of(session: OrmSession, obj: object) -> int | str | None:
+    if isinstance(obj, User | Resident) and not (isinstance(obj, Resident) and obj in session.new):
+        return EVERYONE
     company_id = getattr(obj, "company_id", None)
     if company_id is not None:
         return company_id
@@ -138,6 +148,14 @@ def _collect(session: OrmSession, _context: object, _instances: object) -> None:
     changed.discard(None)
     if changed:
         session.info.setdefault(_COLLECTED, set()).update(changed)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _staff_statement(state: object) -> None:
+    """An UPDATE or DELETE of staff accounts through a session (disabling, say) is noted."""
+    table = getattr(state.statement, "table", None)
+    if (state.is_update or state.is_delete) and getattr(table, "name", None) == User.__tablename__:
+        note(state.session, [EVERYONE])
 
 
 @event.listens_for(OrmSession, "after_commit")

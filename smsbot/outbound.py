@@ -310,7 +310,7 @@ def apply_status(
     session: Session | Connection,
     provider: str,
     status: StatusUpdate,
-    changed: set[int] | None = None,
+    changed: set[int | str | None] | None = None,
 ) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
 
@@ -343,10 +343,12 @@ def apply_status(
         moved = _move(session, status, m_id=message_id)
         if moved is None:
             return "ignored"
+    if changed is not None:
+        changed.add(moved.company_id)
     if status.meaning == OPTED_OUT and moved.resident_id is not None:
         _opt_out(session, moved.resident_id)
-    if changed is not None and moved.company_id is not None:
-        changed.add(moved.company_id)
+        if changed is not None:
+            changed.add(changes.EVERYONE)  # the resident's threads in any company
     return "updated"
 
 

@@ -159,7 +159,7 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
-    changed: set[int] = set()
+    changed: set[int | str | None] = set()
     with db.writer().begin() as conn:
         for sms in parsed.inbound:
             message_id, created = inbound.store(conn, sms)

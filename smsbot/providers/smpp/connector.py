@@ -271,7 +271,7 @@ class AccountConnector:
             error_message=f"SMPP receipt {receipt.stat}" if error else None,
             aliases=tuple(forms),  # every spelling in one query, not one query each
         )
-        changed: set[int] = set()
+        changed: set[int | str | None] = set()
         with db.session_scope() as session:
             known = outbound.apply_status(session, self.config.name, update, changed) != "unknown"
         changes.bump_soon(changed)

@@ -99,7 +99,8 @@ def test_a_forged_or_stale_version_is_checked_against_the_database(app, signed_i
     assert poll(anna, "/inbox/live", version)[2]  # bound to olga's session
     stale = ".".join([scopes, stamps, str(int(built) - 3600), digest, mac])
     assert poll(olga, "/inbox/live", stale)[2]
-    other = ".".join([str(int(scopes) + 1), stamps, built, digest, mac])
+    company, staff_scope = scopes.split("_")
+    other = ".".join([f"{int(company) + 1}_{staff_scope}", stamps, built, digest, mac])
     assert poll(olga, "/inbox/live", other)[2]  # another company's counter: not signed
     post(olga, "/logout")  # a signed-out page is told so at once
     assert poll(olga, "/inbox/live", version)[0] == 401
@@ -122,3 +123,19 @@ def test_the_counters_survive_losing_redis_and_callbacks_are_gathered(redis_url)
         changes.bump_soon([7])
     wait_until(lambda: changes.stamp([7]) != [again], what="the gathered bump")
     assert int(changes.stamp([7])[0]) == int(again) + 1
+
+
+def test_a_disabled_user_s_open_page_is_signed_out_at_its_next_poll(app, signed_in, staff):
+    """However the account is changed (here a Core UPDATE through a session, as a password
+    reset or disabling may be written), every page looks again at once."""
+    from sqlalchemy import update
+
+    from smsbot.db import session_scope
+    from smsbot.models import User
+
+    olga = signed_in("olga")
+    _, version, _ = poll(olga, "/inbox/live", "")
+    assert poll(olga, "/inbox/live", version)[::2] == (204, [])
+    with session_scope() as session:
+        session.execute(update(User).where(User.id == staff.users["olga"]).values(active=False))
+    assert poll(olga, "/inbox/live", version)[0] == 401
