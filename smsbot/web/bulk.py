@@ -25,22 +25,23 @@ bp = Blueprint("bulk", __name__)
 bp.before_request(_signed_in)
 
 
-def _ids() -> list[int]:
-    raw = request.form.getlist("ids")
-    if len(raw) > conversations.BULK_LIMIT or not all(v.isdigit() for v in raw):
+def _asked(actions: tuple[str, ...]) -> tuple[list[int], str, int | None]:
+    """The rows ticked, the action (one of `actions`, else 400) and, to assign, to whom."""
+    raw, action = request.form.getlist("ids"), request.form.get("action")
+    if action not in actions or len(raw) > conversations.BULK_LIMIT:
         abort(400)
-    return sorted({int(v) for v in raw})
-
-
-def _assignee_id() -> int | None:
+    if not all(v.isdigit() for v in raw):
+        abort(400)
     value = request.form.get("assignee_id", "")
-    if value == "me":
-        return current_user.id
-    if value.isdigit():
-        return int(value)
-    if value == "":
-        return None
-    abort(400)
+    if action != "assign" or value == "":
+        assignee_id = None
+    elif value == "me":
+        assignee_id = current_user.id
+    elif value.isdigit():
+        assignee_id = int(value)
+    else:
+        abort(400)
+    return sorted({int(v) for v in raw}), action, assignee_id
 
 
 def _scoped(session: Session, model: type, ids: list[int]) -> list:
@@ -58,13 +59,10 @@ def _back():  # noqa: ANN202
 @bp.post("/inbox/bulk")
 @require_writer
 def inbox():  # noqa: ANN201
-    ids, action = _ids(), request.form.get("action")
-    if action not in ("close", "assign"):
-        abort(400)
+    ids, action, assignee_id = _asked(("close", "assign"))
     if not ids:
         flash(gettext("Tick the conversations first."), "error")
         return _back()
-    assignee_id = _assignee_id() if action == "assign" else None
     try:
         with session_scope() as session:
             for conversation in _scoped(session, Conversation, ids):
@@ -84,13 +82,10 @@ def inbox():  # noqa: ANN201
 @bp.post("/tickets/bulk")
 @require_writer
 def tickets():  # noqa: ANN201
-    ids, action = _ids(), request.form.get("action")
-    if action not in ("done", "assign"):
-        abort(400)
+    ids, action, assignee_id = _asked(("done", "assign"))
     if not ids:
         flash(gettext("Tick the tickets first."), "error")
         return _back()
-    assignee_id = _assignee_id() if action == "assign" else None
     now, skipped = utcnow(), 0
     try:
         with session_scope() as session:
