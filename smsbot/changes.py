@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 from smsbot import queues
-from smsbot.models import Resident, Ticket, User
+from smsbot.models import Resident, StaffSession, Ticket, User
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ session ended) or a resident (opted out by a carrier's answer)."""
 _PREFIX = "smsbot:desk:"
 _COLLECTED = "smsbot.changes"
 """session.info key: company ids changed in this transaction, bumped after the commit."""
+_PEOPLE = {User.__tablename__, StaffSession.__tablename__, Resident.__tablename__}
+"""Tables whose rows no one company owns: a change to them is EVERYONE's."""
 SOON_SECONDS = 0.2
 """How long `bump_soon` gathers before it tells: a delivery state shows a fifth of a second
 later, and a web process answering hundreds of callbacks a second makes five round trips."""
@@ -128,7 +130,7 @@ def note(session: OrmSession, company_ids: Iterable[int | str | None]) -> None:
 
 
 def _company_of(session: OrmSession, obj: object) -> int | str | None:
-    if isinstance(obj, User | Resident) and not (isinstance(obj, Resident) and obj in session.new):
+    if isinstance(obj, User | StaffSession | Resident) and obj not in session.new:
         return EVERYONE
     company_id = getattr(obj, "company_id", None)
     if company_id is not None:
@@ -152,9 +154,10 @@ def _collect(session: OrmSession, _context: object, _instances: object) -> None:
 
 @event.listens_for(OrmSession, "do_orm_execute")
 def _staff_statement(state: object) -> None:
-    """An UPDATE or DELETE of staff accounts through a session (disabling, say) is noted."""
+    """An UPDATE or DELETE of staff accounts or their sessions through a session (disabling
+    someone, ending their sessions) is noted."""
     table = getattr(state.statement, "table", None)
-    if (state.is_update or state.is_delete) and getattr(table, "name", None) == User.__tablename__:
+    if (state.is_update or state.is_delete) and getattr(table, "name", None) in _PEOPLE:
         note(state.session, [EVERYONE])
 
 

@@ -41,7 +41,7 @@ def test_labels_and_waiting_come_and_go(empty_database, kind):  # noqa: F811
         )
         conn.execute(text("INSERT INTO conversation_label VALUES (1, 1, 1)"))
     engine.dispose()
-    command.downgrade(cfg, "0008")
+    command.downgrade(cfg, "-1")
     engine = db.make_engine(empty_database)
     tables = inspect(engine).get_table_names()
     assert "label" not in tables and "conversation_label" not in tables

@@ -137,13 +137,14 @@ def _thread_context(conversation: Conversation) -> dict:
         else None,
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
+        "company": session.get(Company, conversation.company_id),
         "labels": conversations.labels_for(session, conversation.company_id),
         "labelled": {
             label.id
             for label in conversations.labels_of(session, [conversation.id])[conversation.id]
         },
         "now": utcnow(),
-        "company_timezone": conversation_timezone(conversation),
+        "company_timezone": session.get(Company, conversation.company_id).timezone,
     }
 
 

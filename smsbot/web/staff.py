@@ -16,10 +16,10 @@ from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from smsbot import conversations, danger, users
+from smsbot import conversations, danger, ticket_desk, users
 from smsbot.models import ConversationNote
 from smsbot.web import auth, common, live, security
-from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
+from smsbot.web.i18n import LANGUAGES, current_language, decimal, gettext, ngettext
 
 HERE = Path(__file__).resolve().parent
 ui = Blueprint(
@@ -121,6 +121,7 @@ def init_app(app: Flask) -> None:
         labels,
         notices,
         phone,
+        team,
         tickets,
     )
 
@@ -168,6 +169,8 @@ def init_app(app: Flask) -> None:
         }
 
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["decimal"] = decimal
+    app.jinja_env.globals["stages"] = ticket_desk.stages
     app.jinja_env.tests["note"] = lambda item: isinstance(item, ConversationNote)
 
     @app.errorhandler(CSRFError)
@@ -180,8 +183,19 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector,
-                   bulk, labels):  # fmt: skip
+    for module in (
+        auth,
+        inbox,
+        tickets,
+        notices,
+        phone,
+        canned,
+        deadline_settings,
+        inspector,
+        team,
+        bulk,
+        labels,
+    ):
         app.register_blueprint(module.bp)
 
 

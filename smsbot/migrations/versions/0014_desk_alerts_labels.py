@@ -2,7 +2,7 @@
 resident" time; labels per company and their links to conversations
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0014"
-down_revision = "0008"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

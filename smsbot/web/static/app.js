@@ -22,10 +22,11 @@
     function update() {
       var text = SmsSegments.clean(textarea.value);
       var m = SmsSegments.measure(text);
+      var segments = text ? m.segments : 0;  // nothing written costs nothing
       output.textContent = fill(output.dataset.template, {
-        chars: Array.from(text).length, segments: m.segments, encoding: m.encoding
+        chars: Array.from(text).length, segments: segments, encoding: m.encoding
       });
-      output.dataset.segments = m.segments;
+      output.dataset.segments = segments;
       output.dataset.encoding = m.encoding;
       output.title = m.nonGsm.length && m.nonGsm.length < 5 ? "UCS-2: " + m.nonGsm.join(" ") : "";
       output.classList.toggle("warn", warnOver > 0 && m.segments > warnOver);
@@ -391,10 +392,6 @@
         s.addEventListener("change", function () { form.submit(); });
       });
     });
-    scope.querySelectorAll("form[data-confirm]:not([data-wired])").forEach(function (form) {
-      form.dataset.wired = "1";
-      form.addEventListener("submit", function (ev) { if (!window.confirm(form.dataset.confirm)) ev.preventDefault(); });
-    });
     scope.querySelectorAll("form[data-once]:not([data-wired])").forEach(function (form) {
       form.dataset.wired = "1";
       form.addEventListener("submit", function () {
@@ -422,6 +419,12 @@
     form.addEventListener("change", update);
     update();
   }
+
+  // A destructive button asks first (deleting a canned reply, disabling a colleague).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     wireUp(document);
