@@ -273,7 +273,10 @@ class AccountConnector:
         )
         changed: set[int | str | None] = set()
         with db.session_scope() as session:
-            known = outbound.apply_status(session, self.config.name, update, changed) != "unknown"
+            known = (
+                outbound.apply_status(session, self.config.name, update, changed=changed)
+                != "unknown"
+            )
         changes.bump_soon(changed)
         return known
 
