@@ -44,6 +44,9 @@
   }
 
   function reconcile(container, items, initial) {
+    var active = document.activeElement, focusedRow = null;
+    if (active && container.contains(active)) focusedRow = active.closest("[data-key]");
+    var focusedKey = focusedRow ? focusedRow.dataset.key : null;
     var existing = new Map();
     Array.prototype.forEach.call(container.children, function (child) {
       if (child.dataset.key) existing.set(child.dataset.key, child);
@@ -55,8 +58,10 @@
       if (!el || el._html !== item.html) {
         var fresh = elementFrom(item.html);
         fresh._html = item.html;
+        // A redrawn row keeps what the user did to it: its tick, the j/k selection, the focus.
         var picked = el && el.querySelector("input.pick:checked");
         if (picked && fresh.querySelector("input.pick")) fresh.querySelector("input.pick").checked = true;
+        if (el && el.classList.contains("selected")) fresh.classList.add("selected");
         if (!el && !initial) { fresh.classList.add("fresh"); added += 1; }
         if (el) el.replaceWith(fresh);
         el = fresh;
@@ -66,6 +71,10 @@
       previous = el;
     });
     existing.forEach(function (el) { el.remove(); });
+    if (focusedKey && !container.contains(document.activeElement)) {  // redrawn or moved: focus back
+      var row = container.querySelector('[data-key="' + focusedKey + '"] a');
+      if (row) row.focus();
+    }
     countPicked();
     var empty = document.querySelector('[data-empty-for="' + container.dataset.list + '"]');
     if (empty) empty.hidden = items.length > 0;

@@ -31,6 +31,7 @@ def test_an_emergency_is_pinned_and_the_tab_title_counts_unread(service, page):
     page.context.grant_permissions(["notifications"], origin=service.url)
     page.add_init_script(RECORD_NOTIFICATIONS)
     sign_in(page, service, "olga")
+    page.wait_for_load_state("load")  # the toggle listens once the page's script ran
     page.click("[data-alerts-toggle]")  # opt in: asks permission, remembered for every page
     expect(page.locator("[data-alerts-toggle]")).to_have_attribute("aria-pressed", "true")
 
@@ -71,16 +72,20 @@ def test_a_reply_with_the_keyboard_alone_then_bulk_close(service, page):
     expect(page.locator("li.conversation.selected")).to_contain_text(STRANGER)
     page.keyboard.press("Enter")
     expect(page.locator(".thread-header h1")).to_have_text(STRANGER)
+    page.wait_for_load_state("load")  # the page's keys listen once its script ran
     page.keyboard.press("r")
     expect(page.locator("#reply-body")).to_be_focused()
     page.keyboard.type("Электрик будет к 17:00")
     page.keyboard.press("Control+Enter")
     expect(page.locator(".flash.ok")).to_have_text("Ответ поставлен в очередь на отправку.")
     expect(page.locator(".item.kind-dispatcher", has_text="Электрик будет к 17:00")).to_be_visible()
+    page.wait_for_load_state("load")
     page.keyboard.press("e")
     expect(page.locator(".thread-header")).to_contain_text("закрыто")
+    page.wait_for_load_state("load")
     page.keyboard.press("u")
     expect(page.locator("h1")).to_have_text("Входящие")
+    page.wait_for_load_state("load")
     page.keyboard.press("/")
     expect(page.locator("input[type=search]")).to_be_focused()
 
