@@ -118,6 +118,7 @@ def init_app(app: Flask) -> None:
         inspector,
         notices,
         phone,
+        reply_settings,
         tickets,
     )
 
@@ -174,7 +175,17 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector):
+    for module in (
+        auth,
+        inbox,
+        tickets,
+        notices,
+        phone,
+        canned,
+        deadline_settings,
+        reply_settings,
+        inspector,
+    ):
         app.register_blueprint(module.bp)
 
 

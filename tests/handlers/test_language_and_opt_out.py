@@ -23,7 +23,7 @@ def test_language_switches_both_ways(text):
     assert one(text("помощь")).body.startswith("Commands")  # Russian keywords still work
     assert one(text("русский")).body == "Ответы будут на русском. For English: ENGLISH"
     assert resident().language == "ru"
-    assert one(text("help")).body.startswith("Команды")
+    assert one(text("help")).body.startswith("БАЛАНС")
 
 
 def test_stop_confirms_once_then_silence(text):
