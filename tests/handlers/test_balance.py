@@ -58,7 +58,7 @@ def test_debt_is_broken_down_by_service(text):
     reply = one(text("долг"))
     assert reply.template == "debt"
     assert reply.body.splitlines() == [
-        "Долг 3\u00a0450,20\u00a0₽ на 01.11.2026, кв. 148:",
+        "Долг 3\u00a0450,20\u00a0₽ на 01.11.2026:",
         "Содерж. 1\u00a0180,40",
         "Капремонт 412,50",
         "ХВС 356,10",
@@ -73,7 +73,7 @@ def test_a_nine_line_bill_folds_its_last_lines_to_stay_in_two_sms(text):
     reply = one(text("задолженность", to=SOLNECHNY))
     assert reply.num_segments == 2
     assert reply.body.splitlines() == [
-        "Долг 12\u00a0890,00\u00a0₽ на 01.11.2026, кв. 56:",
+        "Долг 12\u00a0890,00\u00a0₽ на 01.11.2026:",
         "Содерж. 4\u00a0120,00",
         "Капремонт 1\u00a0350,00",
         "Отопл. 3\u00a0980,00",
@@ -110,5 +110,5 @@ def test_a_company_that_chose_transliteration_pays_for_latin_segments(text):
         session.commit()
     reply = one(text("долг"))
     assert reply.encoding == "GSM-7" and reply.num_segments == 1  # 2 in Cyrillic
-    assert reply.body.startswith("Dolg 3 450,20 rub na 01.11.2026, kv. 148:")
+    assert reply.body.startswith("Dolg 3 450,20 rub na 01.11.2026:")
     assert "KhVS 356,10" in reply.body
