@@ -4,10 +4,11 @@ Code hands a template name and data; words live only in the template files, so a
 a translator edits a text file, never Python. Each file declares its budget in SMS segments
 on its first line, `{# segments: 2 #}`, and the template tests hold every text to it.
 
-A reply that lists things (a bill's lines) may say `{# segments: 2; folds: lines #}`: when
-its text is over budget with the data it got, the last item of that list moves to a list
+A reply that lists sums (a bill's lines) may say `{# segments: 2; folds: lines #}`: when its
+text is over budget with the data it got, the smallest `amount` of that list moves to a list
 `folded` and the text is rendered again, until it fits. The template prints what was folded
-as one line (`ещё 3 услуги`), so a long bill costs its budget instead of a segment per line.
+as one line (`Ещё 3 услуги 930,00`), so a long bill costs its budget instead of a segment per
+line, and the big lines stay in sight, in the bill's order.
 """
 
 from __future__ import annotations
@@ -171,15 +172,19 @@ def render(
     if folds is None:
         text = _text(template, params, translit)
         return Rendered(name, language, text, measure(text), limit)
-    items, folded = list(params.get(folds) or ()), []
+    items = list(params.get(folds) or ())
+    kept = list(range(len(items)))
+    by_size = sorted(kept, key=lambda i: (abs(items[i].get("amount", 0)), -i))
     while True:
-        text = _text(template, params | {folds: items, "folded": folded}, translit)
+        shown = [items[i] for i in kept]
+        folded = [items[i] for i in range(len(items)) if i not in kept]
+        text = _text(template, params | {folds: shown, "folded": folded}, translit)
         measured = measure(text)
-        if measured.segments <= limit or not items:
+        if measured.segments <= limit or not kept:
             return Rendered(name, language, text, measured, limit)
-        folded.insert(0, items.pop())
-        if len(folded) == 1 and items:  # one line folded into "1 more" saves nothing
-            folded.insert(0, items.pop())
+        kept.remove(by_size.pop(0))
+        if not folded and by_size:  # one line folded into "1 more" saves nothing
+            kept.remove(by_size.pop(0))
 
 
 def _text(template: jinja2.Template, params: dict[str, Any], translit: bool) -> str:

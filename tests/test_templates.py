@@ -341,6 +341,17 @@ def test_a_long_bill_folds_its_last_lines_into_one_with_their_sum(language):
     assert str(folded) in shown[-1] and folded >= 2  # folding one line would save nothing
 
 
+def test_the_smallest_lines_fold_first_and_the_rest_keep_the_bills_order():
+    lines = [{"service": s, "amount": Decimal(a)} for s, a in
+             [("maintenance", "52310.20"), ("capital_repairs", "18400.00"), ("cold_water", "4210.16"),
+              ("hot_water", "14980.40"), ("sewerage", "3120.00"), ("heating", "31250.80"),
+              ("electricity", "2200.00"), ("waste", "3120.00"), ("penalty", "4463.00")]]  # fmt: skip
+    params = {"account": account(), "balance": LARGE, "as_of": date(2026, 11, 1)}
+    text = templates.render("debt", "ru", lines=lines, **params).text
+    names = [line.split()[0] for line in text.splitlines()[1:]]
+    assert names == ["Содерж.", "Капремонт", "ГВС", "Отопл.", "Ещё"], text
+
+
 def test_the_plural_of_the_folded_lines_agrees_with_the_count():
     params = {"account": account(), "balance": BIG, "as_of": date(2026, 11, 1)}
     for count, noun in [(2, "услуги"), (5, "услуг"), (10, "услуг")]:

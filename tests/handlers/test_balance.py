@@ -69,16 +69,16 @@ def test_debt_is_broken_down_by_service(text):
     ]
 
 
-def test_a_nine_line_bill_folds_its_last_lines_to_stay_in_two_sms(text):
+def test_a_nine_line_bill_folds_its_smallest_lines_to_stay_in_two_sms(text):
     reply = one(text("задолженность", to=SOLNECHNY))
     assert reply.num_segments == 2
     assert reply.body.splitlines() == [
         "Долг 12\u00a0890,00\u00a0₽ на 01.11.2026:",
         "Содерж. 4\u00a0120,00",
         "Капремонт 1\u00a0350,00",
-        "Отопл. 3\u00a0980,00",
-        "ГВС 1\u00a0870,00",
         "ХВС 640,00",
+        "ГВС 1\u00a0870,00",
+        "Отопл. 3\u00a0980,00",
         "Ещё 4 услуги 930,00",  # водоотведение, свет, домофон, пени: 510 + 220 + 80 + 120
     ]
 

@@ -73,7 +73,7 @@ def test_the_window_is_the_companys_of_the_account_and_in_its_time_zone(text, cl
 
 def test_a_lone_value_needs_a_single_meter(text):
     reply = one(text("показания 123"))
-    assert "Счётчик 123 — укажите счётчик" in reply.body
+    assert "Не приняты: 123 — какой это счётчик? Например: ХВС 123." in reply.body
 
 
 def test_badly_formed_messages_get_the_format(text):
