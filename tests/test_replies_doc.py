@@ -31,7 +31,7 @@ def test_every_reply_is_on_the_page_with_its_segment_count():
     page = (ROOT / "docs" / "replies.md").read_text(encoding="utf-8")
     for name in templates.names("ru"):
         assert f"`{name}` · budget" in page, name
-    assert page.count("Russian, ") == page.count("English") == page.count("Translit, ")
+    assert page.count("\nRussian, ") == page.count("\nEnglish") == page.count("\nTranslit, ")
     assert "**1 SMS**" in page and "**2 SMS**" in page
 
 
