@@ -43,7 +43,7 @@ EXAMPLES: list[tuple[str, str, str, dict]] = [
     ("баланс", "balance", "", {"account": FLAT, "balance": Decimal("3450.20"), "as_of": demo.BILLING_DATE}),
     ("баланс", "balance", "overpaid", {"account": FLAT, "balance": Decimal("-512.00"), "as_of": demo.BILLING_DATE}),
     ("долг", "debt", "a typical bill", {"account": FLAT, "balance": Decimal("3450.20"), "as_of": demo.BILLING_DATE, "lines": BILL}),
-    ("долг 2", "debt", "a nine-line bill: the last lines fold into one", {"account": OTHER, "balance": Decimal("12890.00"), "as_of": demo.BILLING_DATE, "lines": LONG_BILL}),
+    ("долг 2", "debt", "a nine-line bill: the smallest lines fold into one", {"account": OTHER, "balance": Decimal("12890.00"), "as_of": demo.BILLING_DATE, "lines": LONG_BILL}),
     ("баланс", "accounts_choose", "several accounts", {"command": "balance", "accounts": [FLAT, OTHER], "more": 0}),
     ("баланс 7", "account_unknown", "not one of the phone's accounts", {"command": "balance", "accounts": [FLAT, OTHER], "more": 0}),
     ("баланс", "link_howto", "a phone with no account", {"command": "balance"}),

@@ -20,7 +20,7 @@ def test_an_unknown_phone_links_with_the_right_code_and_then_sees_its_balance(te
     assert reply.template == "link_ok"
     assert (
         reply.body
-        == "Готово: ул. Молодёжная, д. 12, корп. 2, кв. 150 (л/с …5680) привязан к этому номеру. Узнать сумму: БАЛАНС"
+        == "Готово: л/с …5680 (ул. Молодёжная, д. 12, корп. 2, кв. 150) привязан к этому номеру. Сумма к оплате: БАЛАНС"
     )
     assert "128\u00a0734,56" in one(text("баланс", phone=STRANGER)).body
     assert one(text("привязать 5012345680 7710", phone=STRANGER)).template == "link_already"
