@@ -28,7 +28,7 @@ from smsbot import money
 from smsbot.exceptions import UnknownTemplate
 from smsbot.segments import Measure, measure
 from smsbot.translit import transliterate
-from smsbot.wording import counted, hours_en, latin_name, short_name
+from smsbot.wording import counted, hours_en, latin_name
 
 ROOT = Path(__file__).resolve().parent / "templates_sms"
 """Where the reply texts live: inside the package, so a plain (non-editable) install ships them."""
@@ -115,7 +115,6 @@ def _environment(root: Path) -> jinja2.Environment:
     env.filters["daytime"] = _daytime
     env.filters["capfirst"] = _capfirst
     env.filters["counted"] = counted
-    env.filters["short_name"] = short_name
     env.filters["latin_name"] = latin_name
     env.filters["hours_en"] = hours_en
     return env
