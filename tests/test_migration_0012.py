@@ -24,7 +24,7 @@ def _indexes(url: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_the_index_comes_and_goes_and_messages_stay(empty_database, kind):  # noqa: F811
     cfg = migrate.alembic_config(empty_database)
-    command.upgrade(cfg, "0008")
+    command.upgrade(cfg, "0017")
     engine = db.make_engine(empty_database)
     with engine.begin() as conn:
         conn.execute(text(
@@ -37,7 +37,7 @@ def test_the_index_comes_and_goes_and_messages_stay(empty_database, kind):  # no
     assert _indexes(empty_database)[INDEX] == [
         "company_id", "created_at", "kind", "status", "num_segments"
     ]  # fmt: skip
-    command.downgrade(cfg, "0008")
+    command.downgrade(cfg, "0017")
     assert INDEX not in _indexes(empty_database)
     engine = db.make_engine(empty_database)
     with engine.connect() as conn:

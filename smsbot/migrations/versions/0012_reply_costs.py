@@ -6,7 +6,7 @@ it, a range of one company's recent rows read from the index alone (kind, status
 segments are in it).
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
