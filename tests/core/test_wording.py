@@ -45,7 +45,7 @@ def test_short_name(name, short):
 def test_an_english_reply_says_mc_not_uk():
     assert latin_name("УК «Заречье»") == 'MC "Zareche"'
     assert latin_name("ООО «Управляющая компания Солнечный город»") == 'MC "Solnechnyi gorod"'
-    assert latin_name("ТСЖ «Берёзка»") == 'TSZh "Berezka"'
+    assert latin_name("ТСЖ «Берёзка»") == 'TSZH "Berezka"'
 
 
 @pytest.mark.parametrize(
