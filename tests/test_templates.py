@@ -363,7 +363,7 @@ def test_the_plural_of_the_folded_lines_agrees_with_the_count():
 
 SLIPS = [
     "с прошлых", "Сначала,", 'UK "', "Последняя: СТАТУС", "Счётчик ", " 1 buildings",
-    "1 services", "1 услуг ", "Your latest: STATUS",
+    "1 services", "1 услуг ", "Your latest: STATUS", "последняя заявка: СТАТУС",
 ]  # fmt: skip
 """What issue 12 found odd in the replies: none may come back in any rendering."""
 ENGLISH_SLIPS = ["pn-pt", "pn–pt", "kruglosutochno"]
