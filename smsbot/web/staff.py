@@ -121,6 +121,7 @@ def init_app(app: Flask) -> None:
         labels,
         notices,
         phone,
+        reply_settings,
         team,
         tickets,
     )
@@ -191,6 +192,7 @@ def init_app(app: Flask) -> None:
         phone,
         canned,
         deadline_settings,
+        reply_settings,
         inspector,
         team,
         bulk,
