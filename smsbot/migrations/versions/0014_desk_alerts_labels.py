@@ -2,7 +2,7 @@
 resident" time; labels per company and their links to conversations
 
 Revision ID: 0014
-Revises: 0017
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0014"
-down_revision = "0017"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
