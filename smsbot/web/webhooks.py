@@ -31,7 +31,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, outbound, providers, queues, spool
+from smsbot import changes, db, inbound, outbound, providers, queues, spool
 from smsbot.config import Settings
 from smsbot.providers.base import (
     INBOUND_HOOK,
@@ -164,6 +164,7 @@ def receive(
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
+    changed: set[int | str | None] = set()
     try:
         with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
             for sms in parsed.inbound:
@@ -173,10 +174,11 @@ def receive(
                 else:
                     log.info("inbound via %s is a repeat of %s", name, message_id)
             for status in parsed.statuses:
-                if outbound.apply_status(conn, name, status) == "unknown":
+                if outbound.apply_status(conn, name, status, changed=changed) == "unknown":
                     log.info("%s status %s for an unknown message; ignored", name, status.status)
     except spool.DATABASE_DOWN as exc:
         return _keep(provider, webhook, parsed, settings, exc)
+    changes.bump_soon(changed)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
     if spool.pending_here(settings):
