@@ -44,6 +44,7 @@ from smsbot.models import (
 from smsbot.phones import mask
 from smsbot.providers.base import InboundSms
 from smsbot.segments import measure
+from smsbot.textnorm import storable
 
 if TYPE_CHECKING:
     from handlers.registry import Context, Reply
@@ -58,10 +59,16 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
-    the ORM session costs half as much.
+    the ORM session costs half as much. The text and the provider's fields are stored
+    without control characters (`storable`): every way in (each provider's webhook, the
+    SMPP connector) passes here, and a NUL nobody can see must not cost the message.
     """
     now = utcnow()
-    m = measure(sms.body)
+    body = storable(sms.body)
+    params = sms.params
+    if any(storable(k) != k or storable(v) != v for k, v in params.items()):
+        params = {storable(k): storable(v) for k, v in params.items()}
+    m = measure(body)
     new_id = insert_ignore(
         conn,
         Message.__table__,
@@ -73,12 +80,12 @@ def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
             "external_id": sms.provider_id,
             "from_phone": sms.from_phone,
             "to_phone": sms.to_phone,
-            "body": sms.body,
+            "body": body,
             "encoding": m.encoding,
             "num_segments": m.segments,
             "attempts": 0,
             "params": json.dumps(
-                {**sms.params, INCOMPLETE: "1"} if sms.incomplete else sms.params,
+                {**params, INCOMPLETE: "1"} if sms.incomplete else params,
                 ensure_ascii=False,
             ),
             "created_at": now,

@@ -32,6 +32,7 @@ from werkzeug.wsgi import get_current_url
 
 from smsbot import db, inbound, outbound, providers, queues
 from smsbot.config import Settings
+from smsbot.providers import checks
 from smsbot.providers.base import (
     INBOUND_HOOK,
     STATUS_HOOK,
@@ -150,7 +151,7 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
     name = provider.name
     try:
         provider.authenticate(webhook)
-        parsed = provider.parse(webhook)
+        parsed = checks.checked(provider.parse(webhook))
     except NotAuthentic as exc:
         log.warning("refused %s callback to %s: %s", name, path, exc)
         return provider.refuse(webhook, 403, str(exc))
