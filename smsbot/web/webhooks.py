@@ -130,7 +130,7 @@ def webhook_request(
     query = environ.get("QUERY_STRING", "").encode("latin-1").decode(errors="replace")
     urls = [settings.public_base_url + (f"{path}?{query}" if query else path)]
     if settings.trusted_proxies:
-        url = get_current_url(environ)  # ProxyFix has applied X-Forwarded-Proto/Host
+        url = _as_sent(get_current_url(environ), environ)  # after ProxyFix's X-Forwarded-*
         if url not in urls:
             urls.append(url)
     content_type = environ.get("CONTENT_TYPE", "")
@@ -144,6 +144,23 @@ def webhook_request(
         body=body,
         content_type=content_type,
     )
+
+
+def _as_sent(url: str, environ: dict[str, Any]) -> str:
+    """`url` with the host exactly as the provider sent it (X-Forwarded-Host, by ProxyFix).
+
+    Werkzeug's get_current_url lower-cases the host, but a provider signs the URL as it was
+    configured there, capital letters included: Bot.UK-Zarechye.ru signs differently.
+    """
+    host = environ.get("HTTP_HOST", "")
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if not (sep and host) or host == netloc:
+        return url
+    lower = host.lower()
+    if lower == netloc or lower.startswith(netloc + ":"):  # a default port it dropped
+        return f"{scheme}://{host}{slash}{tail}"
+    return url
 
 
 def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookReply:
