@@ -442,6 +442,7 @@ def main(settings: Settings) -> None:
 
 if __name__ == "__main__":
     from smsbot import config as smsbot_config
+    from smsbot import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     main(smsbot_config.load())

@@ -399,7 +399,9 @@ def _phone(request: WebhookRequest, name: str, problems: list[str]) -> str:
         problems.append(f"{name} is required")
         return ""
     if not _possible_phone(value):
-        problems.append(f"{name} must be a phone number in E.164 form like +79851234567")
+        problems.append(
+            f"{name} must be a phone number in E.164 form (+, country code and number, at most 15 digits)"
+        )
     return value
 
 
