@@ -35,6 +35,18 @@ except ValueError:
 """.replace("TWILIO_21211", repr(TWILIO_21211))
 
 
+@pytest.fixture()
+def process_env(tmp_path, redis_url) -> dict[str, str]:  # noqa: ANN001
+    """A process's environment; its database is never opened (so one kind is enough)."""
+    return {
+        "SMSBOT_ENV": "test",
+        "SMSBOT_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-0123456789",
+    }
+
+
 def _run(env: dict[str, str], log_format: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
@@ -45,8 +57,8 @@ def _run(env: dict[str, str], log_format: str) -> list[str]:
     return done.stderr.splitlines()
 
 
-def test_json_lines_carry_level_logger_message_and_traceback_masked(app_env):  # noqa: ANN001
-    lines = [json.loads(line) for line in _run(app_env, "json") if line.startswith("{")]
+def test_json_lines_carry_level_logger_message_and_traceback_masked(process_env):  # noqa: ANN001
+    lines = [json.loads(line) for line in _run(process_env, "json") if line.startswith("{")]
     warning, failure = lines[-2:]
     assert warning["level"] == "WARNING" and warning["logger"] == "smsbot.example"
     assert warning["message"] == "sending to +7985***4567 failed"
@@ -55,8 +67,8 @@ def test_json_lines_carry_level_logger_message_and_traceback_masked(app_env):  #
     assert "79851234567" not in json.dumps(lines)
 
 
-def test_text_lines_are_masked_too(app_env):  # noqa: ANN001
-    out = "\n".join(_run(app_env, "text"))
+def test_text_lines_are_masked_too(process_env):  # noqa: ANN001
+    out = "\n".join(_run(process_env, "text"))
     assert "WARNING smsbot.example: sending to +7985***4567 failed" in out
     assert "The 'To' number +7985***4567 is not" in out and "79851234567" not in out
 
