@@ -28,11 +28,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init(settings.database_url)
     queues.init(settings.redis_url or DEFAULT_REDIS_URL)
 
-    from smsbot.web import health, staff, webhooks
+    from smsbot.web import health, metrics, staff, webhooks
 
     app.register_blueprint(health.bp)
     staff.init_app(app)
     webhooks.mount(app, settings)  # /sms/… in an app of its own, without the staff's hooks
+    metrics.mount(app, settings)  # /metrics, likewise
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +55,8 @@ class Settings:
     """A staff session unused this long ends (an open inbox page keeps it in use)."""
     session_max_hours: int = 12
     """A staff session ends this long after sign-in, used or not: one shift."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """METRICS_TOKEN: what a scraper must show for /metrics (unset: loopback only)."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -190,4 +192,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         inbound_batch=_int(env, "SMSBOT_INBOUND_BATCH", 50, minimum=1),
         session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
+        metrics_token=env_value(env, "METRICS_TOKEN"),
     )

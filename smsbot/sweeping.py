@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, outgoing, providers, queues
+from smsbot import metrics, outbound, outgoing, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -191,4 +191,6 @@ def sweep(settings: Settings) -> dict[str, int]:
     counts = {"inbound": len(lost_in), "outbound": lost_out, "reconciled": reconciled}
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
+        for kind, count in counts.items():
+            metrics.SWEEP_REQUEUED.labels(kind).inc(count)
     return counts

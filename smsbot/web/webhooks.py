@@ -30,7 +30,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, outbound, providers, queues
+from smsbot import db, inbound, metrics, outbound, providers, queues
 from smsbot.config import Settings
 from smsbot.providers import checks
 from smsbot.providers.base import (
@@ -184,11 +184,19 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
                 created_ids.append(message_id)
             else:
                 log.info("inbound via %s is a repeat of %s", name, message_id)
+        applied = []
         for status in parsed.statuses:
-            if outbound.apply_status(conn, name, status) == "unknown":
+            result = outbound.apply_status(conn, name, status)
+            if result == "updated":
+                applied.append(status.status)
+            elif result == "unknown":
                 log.info("%s status %s for an unknown message; ignored", name, status.status)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
+    if created_ids:
+        metrics.MESSAGES_IN.labels(name).inc(len(created_ids))
+    for state in applied:
+        metrics.DELIVERY_STATES.labels(name, state).inc()
     return provider.respond(webhook, parsed)
 
 

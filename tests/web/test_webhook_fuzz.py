@@ -34,7 +34,7 @@ from tests.conftest import (
 )
 from tests.support import PUBLIC
 
-EXAMPLES = 120
+EXAMPLES = 100
 """Per database and provider hook: enough to hit NUL, big numbers and junk every run."""
 FUZZ = settings(
     max_examples=EXAMPLES,

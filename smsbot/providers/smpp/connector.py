@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from smpplib import consts
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from smsbot import db, outbound, queues
+from smsbot import db, metrics, outbound, queues
 from smsbot.config import Settings
 from smsbot.providers.base import GIVE_UP, INVALID_NUMBER, RETRY, SendResult, StatusUpdate
 from smsbot.providers.smpp import outgoing
@@ -272,7 +272,10 @@ class AccountConnector:
             aliases=tuple(forms),  # every spelling in one query, not one query each
         )
         with db.session_scope() as session:
-            return outbound.apply_status(session, self.config.name, update) != "unknown"
+            result = outbound.apply_status(session, self.config.name, update)
+        if result == "updated":
+            metrics.DELIVERY_STATES.labels(self.config.name, update.status).inc()
+        return result != "unknown"
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:
         with self._lock:
