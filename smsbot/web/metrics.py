@@ -77,6 +77,6 @@ def mount(app: Flask, settings: Settings) -> None:
             headers = [("Content-Type", CONTENT_TYPE_LATEST), ("Cache-Control", "no-store")]
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [body]
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     app.wsgi_app = dispatch  # type: ignore[method-assign]

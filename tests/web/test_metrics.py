@@ -137,3 +137,14 @@ def test_a_scrape_after_traffic_finds_every_counter_moved(service, provider, tmp
     assert after[("smsbot_state_readable", (("source", "database"),))] == 1
     assert after[("smsbot_state_readable", (("source", "redis"),))] == 1
     assert any(f.name.endswith(".db") for f in folder.iterdir()), "the worker wrote its counters"
+
+
+def test_smsbot_run_gives_its_children_an_emptied_metrics_folder(tmp_path):  # noqa: ANN001
+    from smsbot.runner import fresh_metrics_dir
+
+    folder = fresh_metrics_dir({}, tmp_path)
+    assert folder == tmp_path / "metrics" and folder.is_dir()
+    (folder / "counter_4242.db").write_bytes(b"last run")
+    (folder / "keep.txt").write_text("not ours")
+    assert fresh_metrics_dir({metrics.MULTIPROC_DIR: str(folder)}, tmp_path / "x") == folder
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]

@@ -242,3 +242,19 @@ def test_outbox_id_with_a_nul_is_refused(app, client):  # noqa: ANN001
     response = client.post("/sms/outbox/inbound", data=body, headers=headers)
     assert response.status_code == 400
     assert "message id contains control characters" in response.data.decode()
+
+
+def test_the_connectors_storage_path_strips_control_characters_too(app):  # noqa: ANN001
+    """SMPP comes over TCP, not these hooks: its texts are stored by the same `inbound.store`
+    (a UCS-2 text can hold a NUL; GSM-7's "@" is 0x00 before decoding)."""
+    from smsbot import inbound
+    from smsbot.providers.base import InboundSms
+
+    sms = InboundSms("smpp", "smpp-1", GOOD[0], GOOD[1], "теч\x00ёт\x1b кран",
+                     params={"concat\x00": "1/2\x07"})  # fmt: skip
+    with db.writer().begin() as conn:
+        message_id, created = inbound.store(conn, sms)
+    assert created
+    with Session(db.engine()) as session:
+        stored = session.get(Message, message_id)
+    assert stored.body == "течёт кран" and stored.params == '{"concat": "1/2"}'
