@@ -35,6 +35,11 @@ FAKE_PROVIDERS = ("twilio", "smpp", "smsc")
 """Providers whose bundled stand-in `smsbot run --fake-provider` can start (standins/<name>.py)."""
 
 
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+"""gunicorn's access line without the query string (%(U)s, not %(r)s): a provider calling
+back with GET (SMSC.ru can) puts the resident's number and text in it."""
+
+
 def fresh_metrics_dir(env: dict[str, str], instance_path: Path) -> Path:
     """Where every child writes its counters (PROMETHEUS_MULTIPROC_DIR, or the instance's
     metrics folder), emptied of the last run's files: their processes are gone, and a
@@ -114,7 +119,8 @@ class Supervisor:
             settings = self._prepare()
             py = sys.executable
             web = [py, "-m", "gunicorn", "--workers", str(self.web_workers), "--bind", f"{self.host}:{self.port}",
-                   "--access-logfile", "-", "--log-level", "warning", "app:create_app()"]  # fmt: skip
+                   "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+                   "--log-level", "warning", "app:create_app()"]  # fmt: skip
             self.children += [
                 Child("web", web),
                 *[
