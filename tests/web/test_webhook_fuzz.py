@@ -258,3 +258,19 @@ def test_the_connectors_storage_path_strips_control_characters_too(app):  # noqa
     with Session(db.engine()) as session:
         stored = session.get(Message, message_id)
     assert stored.body == "течёт кран" and stored.params == '{"concat": "1/2"}'
+
+
+def test_a_lone_surrogate_from_smsc_json_is_stored_without_it(client):  # noqa: ANN001
+    """JSON can spell a half of a UTF-16 pair ("\\ud800") that no database can hold."""
+    import json
+
+    sms_id = str(10**12 + next(_serial))
+    found = {"id": sms_id, "phone": "79851234567", "to": "74951230001",
+             "mes": "лифт\ud800 стоит", "sent": "17\udfff"}  # fmt: skip
+    body = json.dumps(callbacks.sign(found, SMSC_SECRET)).encode()  # ASCII: \\ud800 escaped
+    response = client.post(
+        "/sms/smsc/inbound?charset=utf-8", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.data
+    stored = _stored("smsc", sms_id)
+    assert stored.body == "лифт стоит" and json.loads(stored.params)["sent"] == "17"
