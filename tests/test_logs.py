@@ -104,3 +104,14 @@ def test_the_log_check_finds_unmasked_phones_and_resident_texts(app, demo):  # n
     assert [f.split(" in: ")[1] for f in found] == [
         "to +79851234567", "to 89851234567 and", "to %2B79851234567", "got: у нас опять течёт крыша",
     ]  # fmt: skip
+
+
+def test_a_providers_error_text_is_masked_before_it_is_logged_or_stored():
+    """A send error's text goes to the log and to Message.error_message, which staff see."""
+    from smsbot.exceptions import PermanentSendError
+
+    error = PermanentSendError(f"Twilio refused: {TWILIO_21211}", code=21211)
+    assert str(error) == (
+        "Twilio refused: Unable to create record: The 'To' number +7985***4567 is not a valid "
+        "phone number."
+    )
