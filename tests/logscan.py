@@ -6,8 +6,9 @@ Phones are found by shape, with a pattern of our own (not the product's masking 
 which it checks): +7, 7 or 8 and ten digits standing alone, or any "+" and 11-15 digits,
 plain or URL-encoded; "+7985***4567" is masked and passes. A resident's text is any
 message body the test stored (read from its database after the test, so every text a
-fixture or a fuzzer made counts) of six characters or more with a letter in it: a whole
-text inside a log line is a leak; short ones ("да", "1") would match by chance.
+fixture or a fuzzer made counts) of two words or more and ten characters or more, with a
+letter in it: a whole text inside a log line is a leak. A single word would match by chance
+("balance" is a command a resident types and the intent a log line names).
 
 Subprocesses' logs count where a test collects them (`add_output`).
 """
@@ -21,7 +22,7 @@ import threading
 PHONE = re.compile(
     r"(?<![\w*+])\+?[78]\d{10}(?!\w)|(?<![\w*])\+\d{11,15}(?!\w)|%2[Bb]\d{10,15}(?!\w)"
 )
-MIN_TEXT = 6
+MIN_TEXT = 10
 
 
 class Collector(logging.Handler):
@@ -84,7 +85,7 @@ def stored_texts() -> set[str]:
     return {
         b.strip()
         for b in bodies
-        if b and len(b.strip()) >= MIN_TEXT and any(c.isalpha() for c in b)
+        if b and len(b.strip()) >= MIN_TEXT and len(b.split()) >= 2 and any(c.isalpha() for c in b)
     }
 
 
