@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from smsbot.providers.base import BadWebhook, Parsed, StatusUpdate
+from smsbot.providers.base import BadWebhook, Parsed, StatusUpdate, quoted
 from smsbot.textnorm import storable
 
 MAX_PROVIDER_ID = 64
@@ -42,7 +42,7 @@ def _status(status: StatusUpdate, problems: list[str]) -> StatusUpdate:
         _value(value, "message id", MAX_PROVIDER_ID, problems)
     code = status.error_code
     if code is not None and not -MAX_INT <= code <= MAX_INT:
-        problems.append(f"error code {code} is out of range (at most {MAX_INT})")
+        problems.append(f"error code {quoted(code)} is out of range (at most {MAX_INT})")
     message_id = status.message_id
     if message_id is not None and not 1 <= message_id <= MAX_INT:
         message_id = None  # names no message of ours: the provider's id may still find it

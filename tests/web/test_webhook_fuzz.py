@@ -225,7 +225,7 @@ def test_smsc_error_code_past_32_bits_is_refused_and_an_id_past_them_is_ignored(
     kind = {"Content-Type": "application/x-www-form-urlencoded"}
     response = client.post("/sms/smsc/status?charset=utf-8", data=body, headers=kind)
     assert response.status_code == 400
-    assert f"error code {2**40} is out of range" in response.data.decode()
+    assert "error code 1099… is out of range" in response.data.decode()
     found.pop("err")
     body = callbacks.encode(callbacks.sign(found, SMSC_SECRET))
     response = client.post("/sms/smsc/status?charset=utf-8", data=body, headers=kind)

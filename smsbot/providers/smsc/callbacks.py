@@ -32,6 +32,7 @@ from smsbot.providers.base import (
     Parsed,
     StatusUpdate,
     WebhookRequest,
+    quoted,
 )
 from smsbot.providers.smsc import codes
 
@@ -54,7 +55,7 @@ def charset(request: WebhookRequest) -> str:
     name = (request.arg("charset") or DEFAULT_CHARSET).lower()
     codec = CHARSETS.get(name)
     if codec is None:
-        raise BadWebhook([f"charset: {name[:20]!r} is not one SMSC.ru sends"])
+        raise BadWebhook([f"charset: {quoted(name)!r} is not one SMSC.ru sends"])
     return codec
 
 
@@ -212,7 +213,7 @@ def _status(found: Mapping[str, str], problems: list[str]) -> StatusUpdate:
             known, meaning = codes.status(code, err)
             state = known.state
         except KeyError:
-            problems.append(f"status: {code} is not an SMSC.ru delivery status")
+            problems.append(f"status: {quoted(code)} is not an SMSC.ru delivery status")
     return StatusUpdate(
         provider_id=provider_id(message_id, phone),
         status=state or "",

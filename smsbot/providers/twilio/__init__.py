@@ -439,7 +439,9 @@ def _status(request: WebhookRequest) -> StatusUpdate:
     if not word:
         problems.append("MessageStatus is required")
     elif word not in STATUS:
-        problems.append(f"MessageStatus {word!r} is not one of {', '.join(sorted(STATUS))}")
+        problems.append(
+            f"MessageStatus {base.quoted(word)!r} is not one of {', '.join(sorted(STATUS))}"
+        )
     error_code = _number(_clean(request, "ErrorCode"), "ErrorCode", problems)
     message_id = _number(request.arg("o"), "query parameter o", problems)
     if problems:
