@@ -186,6 +186,7 @@ class AccountConnector:
                 self._inflight.pop(out.message_id, None)
 
     def _finish(self, out: Outgoing) -> None:
+        name = self.config.name
         if out.failure is not None:
             code, meaning = out.failure
             reason = f"SMPP {consts.DESCRIPTIONS.get(code, 'error')} ({code:#x})"
@@ -193,7 +194,12 @@ class AccountConnector:
                 self._db(
                     lambda: outgoing.retry_later(out, code, reason, self.settings.send_max_attempts)
                 )
+                last = outgoing.gives_up(out, self.settings.send_max_attempts)
+                metrics.MESSAGES_OUT.labels(name, "failed" if last else "retry").inc()
+                if not last:
+                    metrics.SEND_RETRIES.labels(name).inc()
             else:
+                metrics.MESSAGES_OUT.labels(name, "failed").inc()
                 log.warning(
                     "SMPP %s: message %s failed for good: %s",
                     self.config.name,
@@ -203,6 +209,7 @@ class AccountConnector:
                 self._db(lambda: outgoing.fail(out, code, reason))
         elif out.accepted:
             self._db(lambda: outgoing.record(self.config, out))
+            metrics.MESSAGES_OUT.labels(name, "accepted").inc()
         # else: every part unanswered, the outcome is unknown: it stays 'sending' (see above)
 
     def _db(self, step: Callable[[], object]) -> None:
