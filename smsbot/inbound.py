@@ -55,15 +55,19 @@ INCOMPLETE = "smsbot_incomplete"
 """Kept in a message's params when parts of a long text never arrived."""
 
 
-def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
+def store(
+    conn: Session | Connection, sms: InboundSms, *, received_at: datetime | None = None
+) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
-    the ORM session costs half as much. The text and the provider's fields are stored
-    without control characters (`storable`): every way in (each provider's webhook, the
-    SMPP connector) passes here, and a NUL nobody can see must not cost the message.
+    the ORM session costs half as much. `received_at`: when the webhook took it, for a
+    message kept in the spool (smsbot.spool) while the database was down. The text and the
+    provider's fields are stored without control characters (`storable`): every way in
+    (each provider's webhook, the spool, the SMPP connector) passes here, and a NUL nobody
+    can see must not cost the message.
     """
-    now = utcnow()
+    now = received_at or utcnow()
     body = storable(sms.body)
     m = measure(body)
     new_id = insert_ignore(

@@ -83,8 +83,8 @@ SEND_RETRIES = Counter(
 )
 SWEEP_REQUEUED = Counter(
     "smsbot_sweep_requeued",
-    "Messages the sweep found without a live job and queued again (inbound, outbound) or "
-    "asked the provider about (reconciled).",
+    "Messages the sweep found without a live job and queued again (inbound, outbound), "
+    "asked the provider about (reconciled), or stored from the spool (spooled).",
     ["kind"],
 )
 DEADLINE_ALERTS = Counter(
