@@ -224,7 +224,9 @@ def test_a_record_the_database_refuses_is_set_aside_not_blocking_the_rest(spool_
         outage.end()
         path = settings.instance_path / spool.FILE
         first, second = path.read_text().splitlines()
-        bad = {**json.loads(first), "provider_id": "SM-bad", "body": "nul \x00 byte"}
+        # No sender: NOT NULL on both databases (a NUL in the text no longer is refused:
+        # inbound.store drops it).
+        bad = {**json.loads(first), "provider_id": "SM-bad", "from_phone": None}
         path.write_text("\n".join([first, json.dumps(bad), second]) + "\n")
         assert spool.drain(settings) == 3
         rejected = (settings.instance_path / spool.REJECTED).read_text().splitlines()
