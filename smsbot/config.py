@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from smsbot import logs
 from smsbot.exceptions import ConfigError
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -199,6 +200,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         )
     default_provider = providers.default_name(configured, env_value(env, "SMSBOT_DEFAULT_PROVIDER"))
 
+    logs.log_format(env)  # read by smsbot.logs; checked here so check-config names it
     return Settings(
         env=mode,
         instance_path=instance_path,

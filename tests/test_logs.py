@@ -73,9 +73,12 @@ def test_text_lines_are_masked_too(process_env):  # noqa: ANN001
     assert "The 'To' number +7985***4567 is not" in out and "79851234567" not in out
 
 
-def test_an_unknown_log_format_names_the_variable():
+def test_an_unknown_log_format_names_the_variable(process_env):  # noqa: ANN001
+    from smsbot import config
+
     with pytest.raises(ConfigError, match="SMSBOT_LOG_FORMAT must be text or json, got 'xml'"):
-        logs.log_format({"SMSBOT_LOG_FORMAT": "xml"})
+        config.load({**process_env, "SMSBOT_LOG_FORMAT": "xml"})
+    assert logs.log_format({"SMSBOT_LOG_FORMAT": " JSON "}) == "json"
 
 
 def test_database_errors_hide_the_statements_values(app):  # noqa: ANN001
