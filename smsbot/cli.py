@@ -17,6 +17,7 @@ import click
 from smsbot import config
 from smsbot.exceptions import ConfigError
 from smsbot.runner import FAKE_PROVIDERS
+from smsbot.wording import counted
 
 
 def load_settings(*, with_runtime: bool = False) -> config.Settings:
@@ -367,9 +368,11 @@ def import_accounts(path: Path, slug: str, skip_invalid: bool) -> None:
         stats = billing_import.load(session, company, checked.rows)
         session.commit()
     click.echo(
-        f"{len(checked.rows)} accounts: {stats.created} new, {stats.updated} updated, "
-        f"{stats.unchanged} unchanged; {stats.buildings} new buildings; "
-        f"{stats.unlinked} phones unlinked; {len(checked.errors)} bad rows skipped "
+        f"{counted(len(checked.rows), 'account', 'accounts')}: {stats.created} new, "
+        f"{stats.updated} updated, {stats.unchanged} unchanged; "
+        f"{counted(stats.buildings, 'new building', 'new buildings')}; "
+        f"{counted(stats.unlinked, 'phone', 'phones')} unlinked; "
+        f"{counted(len(checked.errors), 'bad row', 'bad rows')} skipped "
         f"({time.monotonic() - started:.1f} s)"
     )
 

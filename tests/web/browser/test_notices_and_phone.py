@@ -44,7 +44,7 @@ def test_the_resident_phone_texts_the_bot_and_shows_the_replies(service, page):
     page.fill("#phone-body", "помощь")
     page.click("text=Отправить от имени жителя")
     expect(page.locator(".handset .item", has_text="помощь")).to_be_visible()
-    reply = page.locator(".handset .item", has_text="Команды")
+    reply = page.locator(".handset .item", has_text="БАЛАНС")
     expect(reply).to_be_visible(timeout=10_000)
     expect(reply).to_contain_text("доставлено", timeout=10_000)
     shot(page, "resident-phone")
