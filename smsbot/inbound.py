@@ -282,7 +282,7 @@ def _place_all(
         resident, company_id = people[message.from_phone], chosen[message.id]
         conversation = opened[(company_id, resident.id)] if company_id is not None else None
         if conversation is not None:
-            conversation.last_message_at = now
+            conversations.resident_wrote(conversation, now)
         message.resident_id = resident.id
         message.company_id = company_id
         message.conversation_id = conversation.id if conversation else None

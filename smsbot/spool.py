@@ -51,7 +51,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from smsbot import db, inbound, outbound, queues
+from smsbot import changes, db, inbound, outbound, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.providers.base import InboundSms, StatusUpdate
@@ -211,13 +211,15 @@ def _store_lines(settings: Settings, lines: list[str]) -> int:
 def _store(records: list[dict[str, Any]]) -> int:
     """Store records in one transaction; how many new messages."""
     created = 0
+    changed: set[int | str | None] = set()
     with db.writer().begin() as conn:
         for record in records:
             item, provider, at = item_of(record)
             if isinstance(item, InboundSms):
                 created += inbound.store(conn, item, received_at=at)[1]
             else:
-                outbound.apply_status(conn, provider, item, at=at)
+                outbound.apply_status(conn, provider, item, at=at, changed=changed)
+    changes.bump_soon(changed)
     return created
 
 

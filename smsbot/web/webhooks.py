@@ -31,7 +31,7 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, metrics, outbound, providers, queues, spool
+from smsbot import changes, db, inbound, metrics, outbound, providers, queues, spool
 from smsbot.config import Settings
 from smsbot.providers import checks
 from smsbot.providers.base import (
@@ -182,6 +182,7 @@ def receive(
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
+    changed: set[int | str | None] = set()
     try:
         with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
             for sms in parsed.inbound:
@@ -192,13 +193,14 @@ def receive(
                     log.info("inbound via %s is a repeat of %s", name, message_id)
             applied = []
             for status in parsed.statuses:
-                result = outbound.apply_status(conn, name, status)
+                result = outbound.apply_status(conn, name, status, changed=changed)
                 if result == "updated":
                     applied.append(status.status)
                 elif result == "unknown":
                     log.info("%s status %s for an unknown message; ignored", name, status.status)
     except spool.DATABASE_DOWN as exc:
         return _keep(provider, webhook, parsed, settings, exc)
+    changes.bump_soon(changed)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
     if created_ids:

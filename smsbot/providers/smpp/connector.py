@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from smpplib import consts
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from smsbot import db, metrics, outbound, queues
+from smsbot import changes, db, metrics, outbound, queues
 from smsbot.config import Settings
 from smsbot.providers.base import GIVE_UP, INVALID_NUMBER, RETRY, SendResult, StatusUpdate
 from smsbot.providers.smpp import outgoing
@@ -278,8 +278,10 @@ class AccountConnector:
             error_message=f"SMPP receipt {receipt.stat}" if error else None,
             aliases=tuple(forms),  # every spelling in one query, not one query each
         )
+        changed: set[int | str | None] = set()
         with db.session_scope() as session:
-            result = outbound.apply_status(session, self.config.name, update)
+            result = outbound.apply_status(session, self.config.name, update, changed=changed)
+        changes.bump_soon(changed)
         if result == "updated":
             metrics.DELIVERY_STATES.labels(self.config.name, update.status).inc()
         return result != "unknown"
