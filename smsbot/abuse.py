@@ -41,6 +41,7 @@ REPEAT = "repeat"
 ECHO = "echo"
 """Replies arriving within seconds of each of our answers: an auto-responder."""
 STOPS = (RATE, REPEAT, ECHO)
+"""Also the `reason` labels of smsbot_abuse_stops (smsbot.metrics); a held reply is daily_cap."""
 
 ECHO_SECONDS = 10
 """A text this soon after our answer may be a machine's: the SMS round trip and an

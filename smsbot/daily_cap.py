@@ -26,11 +26,13 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from smsbot import abuse, limiter
+from smsbot import abuse, limiter, metrics
 from smsbot.models import OUT_HELD, OUT_QUEUED, OUTBOUND, Company, Message
 
 log = logging.getLogger(__name__)
 
+CAP = "daily_cap"
+"""The reason a held reply is counted under in smsbot_abuse_stops (beside abuse.STOPS)."""
 RELEASE_BATCH = 500
 """Held replies queued again per company and sweep; more follow on the next sweep."""
 
@@ -62,6 +64,7 @@ def hold(capped: list[tuple[Message, Company]], now: datetime) -> tuple[set[int]
         if over:
             held.add(id(message))
             message.status = OUT_HELD
+            metrics.abuse_stop(CAP)
         if first:
             crossed.append(Crossed(company, after - (message.num_segments or 1)))
             log.warning(

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import daily_cap, outbound, outgoing, providers, queues, spool
+from smsbot import daily_cap, metrics, outbound, outgoing, providers, queues, spool
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -197,6 +197,8 @@ def sweep(settings: Settings) -> dict[str, int]:
         counts["spooled"] = spooled
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
+        for kind, count in counts.items():
+            metrics.SWEEP_REQUEUED.labels(kind).inc(count)
     return counts | {"released": release_held(now)}
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
 from redis import Redis
 from sqlmodel import Session, select
 
-from smsbot import clock, db, jobs, limiter, queues, users
+from smsbot import clock, daily_cap, db, jobs, limiter, queues, users
 from smsbot.abuse import ECHO, RATE, REPEAT, Limits
 from smsbot.models import (
     IN_HANDLED,
@@ -70,7 +71,13 @@ def _inbound(phone: str) -> list[Message]:
         )
 
 
+def stops(reason: str) -> float:
+    """The smsbot_abuse_stops counter of this process (the worker runs in it: run_jobs)."""
+    return REGISTRY.get_sample_value("smsbot_abuse_stops_total", {"reason": reason}) or 0.0
+
+
 def test_a_flood_of_200_messages_gets_the_limits_replies_and_loses_none(app, client, demo):
+    before = stops(RATE)
     for n in range(200):
         post_inbound(client, app, f"помощь {n}", from_phone=FLOODER)
         if n == 99:
@@ -82,6 +89,7 @@ def test_a_flood_of_200_messages_gets_the_limits_replies_and_loses_none(app, cli
     conversation, notes = _thread(FLOODER, ZARECHYE)
     assert conversation.unread == 190  # every unanswered text waits for a person
     assert len(notes) == 1 and "10 сообщений за 10 мин" in notes[0]  # once per window
+    assert stops(RATE) - before == 190  # each stop counted for the operators' metrics
 
 
 def test_limits_are_per_company(app, client, demo):
@@ -164,11 +172,13 @@ def test_replies_past_the_daily_cap_are_held_and_go_out_next_day_or_when_it_is_r
     """Заречье may send 5 segments of bot replies a day; 12 residents ask for help."""
     _admin(app)
     _set("uk-zarechye", daily_cap=5)
+    before = stops(daily_cap.CAP)
     _help_from_many(app, client, 12)
     replies = outbound_messages(kind=KIND_REPLY)
     fit = 5 // replies[0].num_segments  # help replies a day's cap lets out
     sent = [m for m in replies if m.status != OUT_HELD]
     assert len(replies) == 12 and len(sent) == fit
+    assert stops(daily_cap.CAP) - before == 12 - fit
     assert all(m.status != "queued" for m in sent)  # gone to the provider
     [alert] = outbound_messages(kind=KIND_ALERT)
     assert alert.to_phone == ADMIN_PHONE and alert.template == "alert_cap"
