@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, tuple_, update
 from sqlmodel import Session, select
 
-from smsbot import outgoing, tickets
+from smsbot import outgoing, search_filters, tickets
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore_returning
 from smsbot.exceptions import Refused
@@ -25,6 +25,7 @@ from smsbot.models import (
     Resident,
     User,
 )
+from smsbot.search import Query
 from smsbot.users import assignable
 
 
@@ -174,11 +175,12 @@ def inbox(
     company_ids: Iterable[int] | None,
     view: str = "open",
     user_id: int | None = None,
-    phone: str | None = None,
+    query: Query | None = None,
     limit: int = 100,
 ) -> list[InboxRow]:
-    """Conversations newest first, within the companies given (None: every company)."""
-    query = (
+    """Conversations newest first, within the companies given (None: every company), those
+    the search box's `query` finds when there is one (smsbot.search_filters)."""
+    statement = (
         select(Conversation, Resident, Company)
         .join(Resident, Resident.id == Conversation.resident_id)
         .join(Company, Company.id == Conversation.company_id)
@@ -186,18 +188,18 @@ def inbox(
         .limit(limit)
     )
     if company_ids is not None:
-        query = query.where(Conversation.company_id.in_(list(company_ids)))
+        statement = statement.where(Conversation.company_id.in_(list(company_ids)))
     if view in ("open", "mine", "unassigned"):
-        query = query.where(Conversation.status == OPEN)
+        statement = statement.where(Conversation.status == OPEN)
     if view == "mine":
-        query = query.where(Conversation.assignee_id == user_id)
+        statement = statement.where(Conversation.assignee_id == user_id)
     elif view == "unassigned":
-        query = query.where(Conversation.assignee_id.is_(None))
+        statement = statement.where(Conversation.assignee_id.is_(None))
     elif view == "closed":
-        query = query.where(Conversation.status == CLOSED)
-    if phone:
-        query = query.where(Resident.phone.contains(phone))
-    rows = session.exec(query).all()
+        statement = statement.where(Conversation.status == CLOSED)
+    if query is not None:
+        statement = statement.where(search_filters.conversations(session, query, company_ids))
+    rows = session.exec(statement).all()
     if not rows:
         return []
     ids = [c.id for c, _, _ in rows]

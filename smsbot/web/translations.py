@@ -371,6 +371,38 @@ RU: dict[str, str] = {
     "Any day": "Все дни",
     "Working days": "Рабочие дни",
     "Weekends and holidays": "Выходные и праздники",
+    # --- search, paging, the resident beside the thread (issue 11)
+    "Search": "Поиск",
+    "Words, phone, address, account, №": "Слова, телефон, адрес, лицевой счёт, №",
+    "Search messages, phones, addresses, accounts and tickets":
+        "Поиск по сообщениям, телефонам, адресам, лицевым счетам и заявкам",
+    "№, words, address, account or phone": "№, слова, адрес, лицевой счёт или телефон",
+    "Found for «{q}»: {n}": "Найдено по «{q}»: {n}",
+    "(the newest 100)": "(100 последних)",
+    "Clear the search": "Сбросить поиск",
+    "Pages": "Страницы",
+    "{first}–{last} of {total}": "{first}–{last} из {total}",
+    "0 tickets": "0 заявок",
+    "page {page} of {pages}": "страница {page} из {pages}",
+    "First": "Первая",
+    "Previous": "Назад",
+    "Next": "Дальше",
+    "Last": "Последняя",
+    "Recent tickets": "Недавние заявки",
+    "No tickets yet": "Заявок пока нет",
+    "Make a ticket": "Создать заявку",
+    "New ticket": "Новая заявка",
+    "New ticket from the resident's message": "Новая заявка по сообщению жителя",
+    "Conversation": "Переписка",
+    "What is wrong": "Что случилось",
+    "No account": "Без лицевого счёта",
+    "The resident gets the ticket's number and deadline by SMS, as when they file one themselves.":
+        "Житель получит номер и срок заявки по SMS, как если бы подал её сам.",
+    "File the ticket": "Создать заявку",
+    "Ticket №{number} filed; the resident is told by SMS.":
+        "Заявка №{number} создана; житель получит SMS.",
+    "Ticket №{number} filed.": "Заявка №{number} создана.",
+    "Choose one of the resident's accounts.": "Выберите один из лицевых счетов жителя.",
 }  # fmt: skip
 
 RU_PLURALS: dict[str, tuple[str, str, str]] = {

@@ -47,20 +47,25 @@ def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
                                 building_ids=None, body=SECRET)  # fmt: skip
         session.commit()
         ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id}
-        ids["ticket_id"] = other_ticket(session, staff.solnechny, conversation.resident_id)
+        ids["ticket_id"], ids["number"] = other_ticket(
+            session, staff.solnechny, conversation.resident_id
+        )
         ids["company_id"] = staff.solnechny  # the inspector's pages about one company
     return ids
 
 
-def other_ticket(session: Session, company_id: int, resident_id: int) -> int:
+def other_ticket(session: Session, company_id: int, resident_id: int) -> tuple[int, int]:
+    """(id, number) of another company's ticket; its number is one the user's company lacks
+    (numbers are per company, so a shared one would rightly open the user's own ticket)."""
     from smsbot import tickets
     from smsbot.clock import utcnow
     from smsbot.models import Company, Resident
 
     filed = tickets.file(session, company=session.get(Company, company_id), text=SECRET, now=utcnow(),
                          resident=session.get(Resident, resident_id))  # fmt: skip
+    filed.number = 900_001
     session.commit()
-    return filed.id
+    return filed.id, filed.number
 
 
 def counts() -> dict[str, int]:
