@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from smsbot import categories
 from smsbot.models import (
+    INBOUND,
     KIND_RESIDENT,
     TICKET_OPEN,
     Account,
@@ -64,7 +65,7 @@ def of(session: Session, conversation: Conversation, messages: list[Message]) ->
             .order_by(AccountLink.id)
         )
     )
-    theirs = [m for m in messages if m.kind == KIND_RESIDENT and m.direction == "in"]
+    theirs = [m for m in messages if m.kind == KIND_RESIDENT and m.direction == INBOUND]
     ids = [m.id for m in theirs]
     filed = (
         {t.message_id: t for t in session.exec(select(Ticket).where(Ticket.message_id.in_(ids)))}

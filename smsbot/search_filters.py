@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, false, or_, text, true, tuple_
+from sqlalchemy import ColumnElement, TextClause, bindparam, or_, text, true, union
 from sqlmodel import Session, select
 
 from smsbot.models import Account, AccountLink, Building, Conversation, Message, Resident, Ticket
 from smsbot.search import PHONE_DIGITS, SEARCHED_KINDS, Query, address_matches, fts_query
+
+MESSAGE_HITS = 5000
+"""The newest messages with the words that a search of the inbox looks at: it shows the 100
+latest conversations at most, and a word in 150,000 messages must not cost 150,000 lookups."""
 
 
 def text_match(dialect: str, table: str, column: str, query: Query) -> TextClause:
@@ -61,61 +65,78 @@ def _accounts(query: Query, company_ids: list[int] | None, buildings: list[int])
     )
 
 
-def _phone(query: Query) -> ColumnElement:
-    if query.digits and len(query.digits) >= PHONE_DIGITS:
-        return Resident.phone.contains(query.digits)
-    return false()
+def _has_phone(query: Query) -> bool:
+    return bool(query.digits) and len(query.digits) >= PHONE_DIGITS
 
 
 def conversations(
     session: Session, query: Query, company_ids: Iterable[int] | None
 ) -> ColumnElement:
-    """Conversations (joined with their Resident) the query finds."""
+    """Conversations the query finds, as one `id IN (… UNION …)`: each way of reading the
+    query is its own indexed SELECT (an OR of them would make PostgreSQL scan every row and
+    stem each text again). Words look at the newest MESSAGE_HITS messages that have them."""
     companies = list(company_ids) if company_ids is not None else None
-    found: list[ColumnElement] = [_phone(query)]
+    scope = _scoped(Conversation.company_id, companies)
+    found = []
     if query.words:
-        dialect = session.get_bind().dialect.name
-        found.append(
-            Conversation.id.in_(
-                select(Message.conversation_id).where(
-                    text_match(dialect, "message", "body", query),
-                    _scoped(Message.company_id, companies),
-                )
+        hits = (
+            select(Message.conversation_id)
+            .where(
+                text_match(session.get_bind().dialect.name, "message", "body", query),
+                _scoped(Message.company_id, companies),
             )
+            .order_by(Message.id.desc())
+            .limit(MESSAGE_HITS)
+            .subquery()
         )
-    buildings = building_ids(session, query, companies)
+        found.append(select(hits.c.conversation_id))
+    if _has_phone(query):
+        found.append(
+            select(Conversation.id)
+            .join(Resident, Resident.id == Conversation.resident_id)
+            .where(scope, Resident.phone.contains(query.digits))
+        )
     found.append(
-        tuple_(Conversation.company_id, Conversation.resident_id).in_(
-            select(Account.company_id, AccountLink.resident_id)
-            .join(Account, Account.id == AccountLink.account_id)
-            .where(AccountLink.account_id.in_(_accounts(query, companies, buildings)))
+        select(Conversation.id)
+        .join(AccountLink, AccountLink.resident_id == Conversation.resident_id)
+        .join(Account, Account.id == AccountLink.account_id)
+        .where(
+            scope,
+            Account.company_id == Conversation.company_id,
+            Account.id.in_(_accounts(query, companies, building_ids(session, query, companies))),
         )
     )
     if query.ticket_number is not None:
         found.append(
-            tuple_(Conversation.company_id, Conversation.resident_id).in_(
-                select(Ticket.company_id, Ticket.resident_id).where(
-                    Ticket.number == query.ticket_number, _scoped(Ticket.company_id, companies)
-                )
+            select(Conversation.id)
+            .join(
+                Ticket,
+                (Ticket.company_id == Conversation.company_id)
+                & (Ticket.resident_id == Conversation.resident_id),
             )
+            .where(scope, Ticket.number == query.ticket_number)
         )
-    return or_(*found)
+    return Conversation.id.in_(union(*found))
 
 
 def tickets(session: Session, query: Query, company_ids: Iterable[int] | None) -> ColumnElement:
-    """Tickets the query finds: by number, text, address, account or the resident's phone."""
+    """Tickets the query finds, by number, text, address, account or the resident's phone (one
+    `id IN (… UNION …)`, as for conversations)."""
     companies = list(company_ids) if company_ids is not None else None
-    found: list[ColumnElement] = []
+    scope = _scoped(Ticket.company_id, companies)
+    found = [select(Ticket.id).where(scope, Ticket.account_id.in_(_accounts(query, companies, [])))]
     if query.ticket_number is not None:
-        found.append(Ticket.number == query.ticket_number)
+        found.append(select(Ticket.id).where(scope, Ticket.number == query.ticket_number))
     if query.words:
-        found.append(text_match(session.get_bind().dialect.name, "ticket", "text", query))
+        dialect = session.get_bind().dialect.name
+        found.append(select(Ticket.id).where(scope, text_match(dialect, "ticket", "text", query)))
     buildings = building_ids(session, query, companies)
     if buildings:
-        found.append(Ticket.building_id.in_(buildings))
-    found.append(Ticket.account_id.in_(_accounts(query, companies, [])))
-    if query.digits and len(query.digits) >= PHONE_DIGITS:
+        found.append(select(Ticket.id).where(scope, Ticket.building_id.in_(buildings)))
+    if _has_phone(query):
         found.append(
-            Ticket.resident_id.in_(select(Resident.id).where(Resident.phone.contains(query.digits)))
+            select(Ticket.id)
+            .join(Resident, Resident.id == Ticket.resident_id)
+            .where(scope, Resident.phone.contains(query.digits))
         )
-    return or_(*found)
+    return Ticket.id.in_(union(*found))

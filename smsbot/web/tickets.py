@@ -4,7 +4,9 @@ page with its full history, status changes that tell the resident, assignment an
 A ticket's address is the number the resident knows (`/tickets/548`, as in `статус 548`).
 Numbers are per company, so a user who sees several companies gets `?company=` on the links
 (`ticket_url`). Links from before numbers, `/tickets/<internal id>`, still open their ticket
-when no ticket of the user's companies has that number: they redirect to the number.
+when no ticket of the user's companies has that number: they redirect to the number. (Both
+share one path, so an old id that is also a current number opens the numbered ticket: the
+number is what people type and say.)
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def index_live():  # noqa: ANN201
             },
             "regions": {
                 "overdue": str(ticket_desk.overdue_count(dbs(), visible_companies(), utcnow())),
-                "total": str(desk.total),
+                "pager": render_template("tickets/_pages.html", desk=desk),
             },
         }
     )
