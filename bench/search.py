@@ -253,22 +253,23 @@ def load_postgres(url: str, rows: dict[str, list[tuple]]) -> dict[str, float]:
 
 def measure(url: str, redis_url: str, rows: dict[str, list[tuple]], workdir: Path) -> dict:
     """Every query through the inbox and the desk, as a dispatcher and as a superadmin."""
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
     from app import create_app
     from smsbot import db, users
+    from smsbot.models import User
 
     app = create_app({"SMSBOT_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url,
                       "SECRET_KEY": "bench-secret-key-0123456789", "SMSBOT_LOG_LEVEL": "WARNING",
                       "SMSBOT_INSTANCE_PATH": str(workdir / "instance"),
                       "PUBLIC_BASE_URL": "http://127.0.0.1:5000"})  # fmt: skip
     with Session(db.engine()) as session:
-        people = {
-            "dispatcher": users.create_user(session, login="olga", name="Ольга", password="x" * 12,
-                                            role="dispatcher", company_id=1),
-            "superadmin": users.create_user(session, login="root", name="Root", password="x" * 12,
-                                            role="superadmin", company_id=None),
-        }  # fmt: skip
+        people = {}
+        for role, login, company in (("dispatcher", "olga", 1), ("superadmin", "root", None)):
+            people[role] = session.exec(select(User).where(User.login == login)).first() or (
+                users.create_user(session, login=login, name=login, password="x" * 12, role=role,
+                                  company_id=company)
+            )  # fmt: skip
         session.commit()
         ids = {k: u.get_id() for k, u in people.items()}
     big = [r for r in rows["message"] if r[5] == 1 and r[2] == "resident"]
@@ -312,12 +313,15 @@ def run_database(
     from smsbot import migrate
 
     if kind == "sqlite":
-        path = workdir / "search.db"
-        url, drop = f"sqlite:///{path}", None
-        migrate.upgrade(url)
-        log("sqlite: loading (the triggers stem and index every message)")
-        timings = load_sqlite(path, rows)
-        version = sqlite3.sqlite_version
+        path = Path(args.sqlite_file) if args.sqlite_file else workdir / "search.db"
+        url, drop, version = f"sqlite:///{path}", None, sqlite3.sqlite_version
+        if path.exists():
+            log(f"sqlite: reusing {path} (loaded by an earlier run with --sqlite-file)")
+            timings = {"reused": str(path)}
+        else:
+            migrate.upgrade(url)
+            log("sqlite: loading (the triggers stem and index every message)")
+            timings = load_sqlite(path, rows)
     else:
         why = kit.pg_available(ADMIN_URL)
         if why:
@@ -347,6 +351,9 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--sqlite-file", help="keep the SQLite database here and reuse it on the next run"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     log(f"generating {args.messages:,} messages and {args.tickets:,} tickets")

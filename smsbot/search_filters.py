@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, or_, text, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    TextClause,
+    bindparam,
+    column,
+    table,
+    text,
+    true,
+    union,
+)
 from sqlmodel import Session, select
 
 from smsbot.models import Account, AccountLink, Building, Conversation, Message, Resident, Ticket
@@ -38,8 +48,38 @@ def text_match(dialect: str, table: str, column: str, query: Query) -> TextClaus
     ).bindparams(bindparam(f"fts_{table}", fts_query(query)))
 
 
-def _scoped(column, company_ids: list[int] | None) -> ColumnElement:  # noqa: ANN001
-    return column.in_(company_ids) if company_ids is not None else true()
+def message_hits(dialect: str, query: Query, company_ids: list[int] | None) -> Select:
+    """Conversation ids of the newest MESSAGE_HITS messages that have every word.
+
+    SQLite walks the FTS5 index newest first (it streams rowids in descending order) and
+    stops at the limit; asking `message.id IN (matches)` instead would look up every match.
+    """
+    scope = _scoped(Message.company_id, company_ids)
+    if dialect == "postgresql":
+        return (
+            select(Message.conversation_id)
+            .where(text_match(dialect, "message", "body", query), scope)
+            .order_by(Message.id.desc())
+            .limit(MESSAGE_HITS)
+        )
+    fts = table("message_fts", column("rowid"))
+    return (
+        select(Message.conversation_id)
+        .select_from(fts)
+        .join(Message, Message.id == fts.c.rowid)
+        .where(
+            text("message_fts MATCH :fts_message").bindparams(
+                bindparam("fts_message", fts_query(query))
+            ),
+            scope,
+        )
+        .order_by(fts.c.rowid.desc())
+        .limit(MESSAGE_HITS)
+    )
+
+
+def _scoped(company_column, company_ids: list[int] | None) -> ColumnElement:  # noqa: ANN001
+    return company_column.in_(company_ids) if company_ids is not None else true()
 
 
 def building_ids(session: Session, query: Query, company_ids: list[int] | None) -> list[int]:
@@ -58,11 +98,19 @@ def _account_numbers(query: Query) -> list[str]:
 
 
 def _accounts(query: Query, company_ids: list[int] | None, buildings: list[int]):  # noqa: ANN202
-    """Account ids by number (typed as it is printed on the bill) or by building."""
-    return select(Account.id).where(
-        _scoped(Account.company_id, company_ids),
-        or_(Account.number.in_(_account_numbers(query)), Account.building_id.in_(buildings)),
+    """Account ids by number (typed as it is printed on the bill) or by building (two
+    SELECTs: with an OR, SQLite reads every account of the company instead of one)."""
+    by_number = select(Account.id).where(
+        _scoped(Account.company_id, company_ids), Account.number.in_(_account_numbers(query))
     )
+    if not buildings:
+        return by_number
+    return union(by_number, select(Account.id).where(Account.building_id.in_(buildings)))
+
+
+def _phones(query: Query):  # noqa: ANN202
+    """Residents whose phone holds the digits (a scan of short strings, no join per row)."""
+    return select(Resident.id).where(Resident.phone.contains(query.digits))
 
 
 def _has_phone(query: Query) -> bool:
@@ -79,22 +127,11 @@ def conversations(
     scope = _scoped(Conversation.company_id, companies)
     found = []
     if query.words:
-        hits = (
-            select(Message.conversation_id)
-            .where(
-                text_match(session.get_bind().dialect.name, "message", "body", query),
-                _scoped(Message.company_id, companies),
-            )
-            .order_by(Message.id.desc())
-            .limit(MESSAGE_HITS)
-            .subquery()
-        )
+        hits = message_hits(session.get_bind().dialect.name, query, companies).subquery()
         found.append(select(hits.c.conversation_id))
     if _has_phone(query):
         found.append(
-            select(Conversation.id)
-            .join(Resident, Resident.id == Conversation.resident_id)
-            .where(scope, Resident.phone.contains(query.digits))
+            select(Conversation.id).where(scope, Conversation.resident_id.in_(_phones(query)))
         )
     found.append(
         select(Conversation.id)
@@ -134,9 +171,5 @@ def tickets(session: Session, query: Query, company_ids: Iterable[int] | None) -
     if buildings:
         found.append(select(Ticket.id).where(scope, Ticket.building_id.in_(buildings)))
     if _has_phone(query):
-        found.append(
-            select(Ticket.id)
-            .join(Resident, Resident.id == Ticket.resident_id)
-            .where(scope, Resident.phone.contains(query.digits))
-        )
+        found.append(select(Ticket.id).where(scope, Ticket.resident_id.in_(_phones(query))))
     return Ticket.id.in_(union(*found))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, select
 
 from smsbot import categories, conversations, outgoing, search_filters, tickets, users
@@ -135,13 +135,12 @@ class DeskPage:
 
 def _filtered(
     statement,  # noqa: ANN001
-    session: Session,
     *,
     company_ids: list[int] | None,
     filters: Filters,
     user_id: int | None,
     now: datetime,
-    query: Query | None,
+    found: ColumnElement | None,
 ):  # noqa: ANN202
     """The desk's conditions on a statement over Ticket (the list and its count share them)."""
     if company_ids is not None:
@@ -163,8 +162,8 @@ def _filtered(
         statement = statement.where(Ticket.assignee_id.is_(None))
     elif filters.assignee and filters.assignee.isdigit():
         statement = statement.where(Ticket.assignee_id == int(filters.assignee))
-    if query is not None:
-        statement = statement.where(search_filters.tickets(session, query, company_ids))
+    if found is not None:
+        statement = statement.where(found)
     return statement
 
 
@@ -182,11 +181,10 @@ def desk(
     """A page of tickets for the desk: open ones by deadline (most urgent first), others
     newest first; with the search box's `query`, those it finds (smsbot.search_filters)."""
     companies = list(company_ids) if company_ids is not None else None
+    found = search_filters.tickets(session, query, companies) if query is not None else None
     where = {"company_ids": companies, "filters": filters, "user_id": user_id, "now": now,
-             "query": query}  # fmt: skip
-    total = session.exec(
-        _filtered(select(func.count()).select_from(Ticket), session, **where)
-    ).one()
+             "found": found}  # fmt: skip
+    total = session.exec(_filtered(select(func.count()).select_from(Ticket), **where)).one()
     page = max(1, min(page, max(1, -(-total // page_size))))
     statement = _filtered(
         select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
@@ -194,7 +192,6 @@ def desk(
         .outerjoin(Building, Building.id == Ticket.building_id)
         .outerjoin(Account, Account.id == Ticket.account_id)
         .outerjoin(Resident, Resident.id == Ticket.resident_id),
-        session,
         **where,
     )
     if filters.status in ("open", "overdue"):
