@@ -315,22 +315,36 @@ def run_database(
     if kind == "sqlite":
         path = Path(args.sqlite_file) if args.sqlite_file else workdir / "search.db"
         url, drop, version = f"sqlite:///{path}", None, sqlite3.sqlite_version
-        if path.exists():
+        loaded = path.with_suffix(".load.json")
+        if path.exists() and loaded.exists():
             log(f"sqlite: reusing {path} (loaded by an earlier run with --sqlite-file)")
-            timings = {"reused": str(path)}
+            timings = json.loads(loaded.read_text()) | {"reused": str(path)}
         else:
             migrate.upgrade(url)
             log("sqlite: loading (the triggers stem and index every message)")
             timings = load_sqlite(path, rows)
+            loaded.write_text(json.dumps(timings))
     else:
         why = kit.pg_available(ADMIN_URL)
         if why:
             return {"skipped": f"PostgreSQL does not answer at {ADMIN_URL}: {why}"}
-        database = kit.PgDatabase(ADMIN_URL)
-        url, drop, version = database.url, database.drop, database.version
-        migrate.upgrade(url)
-        log("postgresql: loading with COPY, then the GIN indexes")
-        timings = load_postgres(url, rows)
+        if args.postgres_url:
+            url, drop, version = (
+                args.postgres_url,
+                None,
+                kit.sql_scalar(args.postgres_url, "SHOW server_version"),
+            )
+            log(f"postgresql: reusing {url}")
+            timings = {"reused": url}
+        else:
+            database = kit.PgDatabase(ADMIN_URL)
+            url, version = database.url, database.version
+            drop = None if args.keep_postgres else database.drop
+            migrate.upgrade(url)
+            log("postgresql: loading with COPY, then the GIN indexes")
+            timings = load_postgres(url, rows)
+            if args.keep_postgres:
+                log(f"postgresql: kept at {url} (reuse it with --postgres-url)")
     log(f"{kind}: loaded in {timings}")
     try:
         measured = measure(url, redis_url, rows, workdir / kind)
@@ -353,6 +367,10 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
         "--sqlite-file", help="keep the SQLite database here and reuse it on the next run"
+    )
+    parser.add_argument("--keep-postgres", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--postgres-url", help="measure this loaded database (from --keep-postgres)"
     )
     args = parser.parse_args()
     started = time.perf_counter()

@@ -186,19 +186,26 @@ def desk(
              "found": found}  # fmt: skip
     total = session.exec(_filtered(select(func.count()).select_from(Ticket), **where)).one()
     page = max(1, min(page, max(1, -(-total // page_size))))
-    statement = _filtered(
-        select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
-        .join(Company, Company.id == Ticket.company_id)
-        .outerjoin(Building, Building.id == Ticket.building_id)
-        .outerjoin(Account, Account.id == Ticket.account_id)
-        .outerjoin(Resident, Resident.id == Ticket.resident_id),
-        **where,
-    )
+    # The page's ids first, then their details: joined before the LIMIT, every match of a
+    # common word would be joined to its address, account and phone only to be cut away.
+    statement = _filtered(select(Ticket.id), **where)
     if filters.status in ("open", "overdue"):
         statement = statement.order_by(Ticket.deadline_at, Ticket.id)
     else:
         statement = statement.order_by(Ticket.filed_at.desc(), Ticket.id.desc())
-    rows = session.exec(statement.offset((page - 1) * page_size).limit(page_size)).all()
+    ids = session.exec(statement.offset((page - 1) * page_size).limit(page_size)).all()
+    details = {
+        t.id: (t, *more)
+        for t, *more in session.exec(
+            select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
+            .join(Company, Company.id == Ticket.company_id)
+            .outerjoin(Building, Building.id == Ticket.building_id)
+            .outerjoin(Account, Account.id == Ticket.account_id)
+            .outerjoin(Resident, Resident.id == Ticket.resident_id)
+            .where(Ticket.id.in_(ids))
+        )
+    } if ids else {}  # fmt: skip
+    rows = [details[i] for i in ids if i in details]
     assignee_ids = {t.assignee_id for t, *_ in rows if t.assignee_id}
     people = (
         {u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids)))}
