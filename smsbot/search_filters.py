@@ -16,6 +16,9 @@ from sqlalchemy import (
     TextClause,
     bindparam,
     column,
+    func,
+    literal_column,
+    or_,
     table,
     text,
     true,
@@ -26,9 +29,13 @@ from sqlmodel import Session, select
 from smsbot.models import Account, AccountLink, Building, Conversation, Message, Resident, Ticket
 from smsbot.search import PHONE_DIGITS, SEARCHED_KINDS, Query, address_matches, fts_query
 
-MESSAGE_HITS = 5000
+MESSAGE_HITS = 1000
 """The newest messages with the words that a search of the inbox looks at: it shows the 100
 latest conversations at most, and a word in 150,000 messages must not cost 150,000 lookups."""
+
+
+WINDOW = 100_000
+"""The newest messages PostgreSQL looks through first for words (see recent_conversation_ids)."""
 
 
 def text_match(dialect: str, table: str, column: str, query: Query) -> TextClause:
@@ -126,8 +133,11 @@ def conversations(
     companies = list(company_ids) if company_ids is not None else None
     scope = _scoped(Conversation.company_id, companies)
     found = []
-    if query.words:
-        hits = message_hits(session.get_bind().dialect.name, query, companies).subquery()
+    said: list[int] = []
+    if query.words and session.get_bind().dialect.name == "postgresql":
+        said = recent_conversation_ids(session, query, companies)
+    elif query.words:
+        hits = message_hits("sqlite", query, companies).subquery()
         found.append(select(hits.c.conversation_id))
     if _has_phone(query):
         found.append(
@@ -153,7 +163,31 @@ def conversations(
             )
             .where(scope, Ticket.number == query.ticket_number)
         )
-    return Conversation.id.in_(union(*found))
+    return or_(Conversation.id.in_(said), Conversation.id.in_(union(*found)))
+
+
+def recent_conversation_ids(
+    session: Session, query: Query, company_ids: list[int] | None
+) -> list[int]:
+    """PostgreSQL: the conversations of the newest MESSAGE_HITS messages with the words,
+    looked for among the newest WINDOW messages first, then four times as many, and so on.
+
+    A GIN index answers "which rows" but not "newest first", so the newest 5,000 of 60,000
+    matches means reading all 60,000 rows. With the id range as a literal the planner ANDs
+    the GIN bitmap with the primary key's, and reads only the recent part of the table.
+    """
+    newest = session.exec(select(func.max(Message.id))).one() or 0
+    window = WINDOW
+    while True:
+        low = max(newest - window, 0)
+        rows = session.exec(
+            message_hits("postgresql", query, company_ids).where(
+                Message.id > literal_column(str(int(low)))
+            )
+        ).all()
+        if len(rows) >= MESSAGE_HITS or low == 0:
+            return list(dict.fromkeys(rows))
+        window *= 4
 
 
 def tickets(session: Session, query: Query, company_ids: Iterable[int] | None) -> ColumnElement:
