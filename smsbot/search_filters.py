@@ -36,6 +36,8 @@ latest conversations at most, and a word in 150,000 messages must not cost 150,0
 
 WINDOW = 100_000
 """The newest messages PostgreSQL looks through first for words (see recent_conversation_ids)."""
+ENOUGH_CONVERSATIONS = 200
+"""Conversations that end the widening: twice the 100 the inbox shows."""
 
 
 def text_match(dialect: str, table: str, column: str, query: Query) -> TextClause:
@@ -170,7 +172,8 @@ def recent_conversation_ids(
     session: Session, query: Query, company_ids: list[int] | None
 ) -> list[int]:
     """PostgreSQL: the conversations of the newest MESSAGE_HITS messages with the words,
-    looked for among the newest WINDOW messages first, then four times as many, and so on.
+    looked for among the newest WINDOW messages first, then four times as many, and so on
+    until the hits fill MESSAGE_HITS or name ENOUGH_CONVERSATIONS conversations.
 
     A GIN index answers "which rows" but not "newest first", so the newest 5,000 of 60,000
     matches means reading all 60,000 rows. With the id range as a literal the planner ANDs
@@ -180,12 +183,11 @@ def recent_conversation_ids(
     window = WINDOW
     while True:
         low = max(newest - window, 0)
-        rows = session.exec(
-            message_hits("postgresql", query, company_ids).where(
-                Message.id > literal_column(str(int(low)))
-            )
-        ).all()
-        if len(rows) >= MESSAGE_HITS or low == 0:
+        hits = message_hits("postgresql", query, company_ids)
+        if low:  # the whole table at last: no range to AND with
+            hits = hits.where(Message.id > literal_column(str(int(low))))
+        rows = session.exec(hits).all()
+        if len(rows) >= MESSAGE_HITS or len(set(rows)) >= ENOUGH_CONVERSATIONS or low == 0:
             return list(dict.fromkeys(rows))
         window *= 4
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import Session, func, select
 
-from smsbot import db
+from smsbot import db, search_filters
 from smsbot.clock import utcnow
 from smsbot.models import Message, Ticket
 from tests.conftest import run_jobs
@@ -172,3 +172,10 @@ def test_a_ticket_made_from_a_residents_message(app, talk, staff, signed_in):
     assert "Неизвестная проблема." in unknown.get_data(as_text=True)
     with Session(db.engine()) as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 1
+
+
+def test_words_are_found_when_the_first_window_of_recent_messages_misses_them(talk, monkeypatch):
+    """PostgreSQL looks through the newest messages first and widens (search_filters)."""
+    monkeypatch.setattr(search_filters, "WINDOW", 1)  # the newest message says nothing of it
+    assert found(talk, "inbox", "домофона") == {thread(NEIGHBOUR)}
+    assert found(talk, "inbox", "течет") == {thread(DEMO_PHONE)}
