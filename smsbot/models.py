@@ -111,6 +111,8 @@ class Company(SQLModel, table=True):
     emergency_phone: str | None = Field(default=None, max_length=32)
     language: str = Field(default="ru", max_length=2)
     transliterate: bool = False
+    """Bot replies in Latin letters (GSM-7: 160 characters an SMS, not 70), to cut cost; the
+    company admin sets it on the replies page."""
     created_at: datetime = _now_field()
     meter_window_start: int = 15
     """First day of the month meter readings are accepted (company time zone)."""
@@ -212,6 +214,13 @@ class Conversation(SQLModel, table=True):
     last_message_at: datetime = _now_field()
     assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     """The dispatcher who answers this thread, if one took it."""
+    emergency_at: datetime | None = None
+    """When the resident's newest unanswered emergency came (smsbot.danger); a reply or
+    closing clears it. The inbox pins such threads on top."""
+    emergency_kind: str | None = Field(default=None, max_length=16)
+    """The danger it spoke of (smsbot.danger.KINDS)."""
+    waiting_until: datetime | None = None
+    """For a thread "waiting for the resident": the time it comes back by itself, if any."""
 
 
 class Message(SQLModel, table=True):
@@ -222,6 +231,9 @@ class Message(SQLModel, table=True):
         Index("ix_message_sweep", "direction", "status", "created_at"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_provider_external", "provider", "external_id", unique=True),
+        Index(
+            "ix_message_company_costs", "company_id", "created_at", "kind", "status", "num_segments"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     direction: str = Field(max_length=3)
@@ -323,6 +335,34 @@ class User(SQLModel, table=True):
     def get_id(self) -> str:
         """Id and session token: the session ends when the token changes."""
         return f"{self.id}:{self.session_token}"
+
+
+class StaffSession(SQLModel, table=True):
+    """One signed-in browser: signing out ends this row, so a copied cookie stops working.
+
+    Flask's signed cookie alone cannot be taken back once issued. The cookie carries a
+    random session key; only its SHA-256 is stored, so a leaked database row signs nobody in.
+    """
+
+    __tablename__ = "staff_session"
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 (hex) of the key in the cookie."""
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    created_at: datetime = _now_field()
+    ended_at: datetime | None = None
+
+
+class StaffChange(SQLModel, table=True):
+    """Who changed which staff account, company or number, and when (the staff audit log)."""
+
+    __tablename__ = "staff_change"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _now_field()
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=200)
+    """What was changed, as staff read it: a login, a company's slug, a phone number."""
 
 
 class ConversationNote(SQLModel, table=True):
@@ -695,3 +735,23 @@ class TicketMonthTotal(TicketTally, table=True):
     id: int | None = Field(default=None, primary_key=True)
     month: date
     """The first day of the last month summed."""
+
+
+class Label(SQLModel, table=True):
+    """A company's own tag for conversations ("счётчики", "ждём мастера")."""
+
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=40)
+    created_at: datetime = _now_field()
+
+
+class ConversationLabel(SQLModel, table=True):
+    """A label on a conversation (of the same company)."""
+
+    __tablename__ = "conversation_label"
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    label_id: int = Field(foreign_key="label.id", primary_key=True, index=True)
+    company_id: int = Field(foreign_key="company.id")
+    """Copied from both sides: so every change tells that company's open pages."""

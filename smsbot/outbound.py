@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from smsbot import failpoints, providers, queues
+from smsbot import changes, failpoints, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -158,7 +158,9 @@ def record(message_id: int, result: SendResult, provider: str) -> None:
                     for ref in result.part_ids
                 ],
             )
-        _advance(session, message_id, result.status)
+        moved = _move(session, result.status, m_id=message_id)
+        if moved is not None:
+            changes.note(session, [moved.company_id])
 
 
 def _transient(
@@ -229,8 +231,8 @@ names it, with the provider's id it brings (stored if the send is not recorded y
 
 @lru_cache(maxsize=64)
 def _forward(status: str, by: str, with_error: bool) -> Update:
-    """UPDATE one outbound message to `status` where that is forward, RETURNING id and
-    resident_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
+    """UPDATE one outbound message to `status` where that is forward, RETURNING id,
+    resident_id and company_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
 
     Built once per shape: building and caching-keying a statement costs more CPU than
     running it, and every message we send brings two status callbacks.
@@ -257,13 +259,19 @@ def _forward(status: str, by: str, with_error: bool) -> Update:
         update(Message.__table__)
         .where(*where, c.direction == _sql(OUTBOUND), status_rank < _sql(OUT_RANK[status]))
         .values(**values)
-        .returning(c.id, c.resident_id)
+        .returning(c.id, c.resident_id, c.company_id)
     )
 
 
-def _move(session: Session | Connection, status: StatusUpdate | str, **where: Any) -> Row | None:
-    """Run `_forward` for one row (m_id=…; m_provider=…, m_external_id=…; or all three)."""
-    params = {"m_now": utcnow(), **where}
+def _move(
+    session: Session | Connection,
+    status: StatusUpdate | str,
+    at: datetime | None = None,
+    **where: Any,
+) -> Row | None:
+    """Run `_forward` for one row (m_id=…; m_provider=…, m_external_id=…; or all three), as
+    of `at` (now, unless the state waited in the spool)."""
+    params = {"m_now": at or utcnow(), **where}
     by = BY_EXTERNAL_ID if "m_id" not in where else BY_CALLBACK if len(where) > 1 else BY_ID
     if isinstance(status, str):
         return session.execute(_forward(status, by, False), params).first()
@@ -304,8 +312,19 @@ def find_by_external_id(
     return found
 
 
-def apply_status(session: Session | Connection, provider: str, status: StatusUpdate) -> str:
+def apply_status(
+    session: Session | Connection,
+    provider: str,
+    status: StatusUpdate,
+    *,
+    at: datetime | None = None,
+    changed: set[int | str | None] | None = None,
+) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
+    `at`: when the provider reported it, for a state kept in the spool (smsbot.spool).
+
+    `changed` gathers the company of a message that moved, for the caller to announce
+    (smsbot.changes.bump) once its transaction commits: once per request, not per status.
 
     One UPDATE … RETURNING on the common path (Twilio's two callbacks per message): no ORM
     load, no read before the write. When the callback URL names our id (it is signed with
@@ -320,21 +339,26 @@ def apply_status(session: Session | Connection, provider: str, status: StatusUpd
         moved = _move(
             session,
             status,
+            at,
             m_id=status.message_id,
             m_provider=provider,
             m_external_id=status.provider_id,
         )
     if moved is None:
-        moved = _move(session, status, m_provider=provider, m_external_id=status.provider_id)
+        moved = _move(session, status, at, m_provider=provider, m_external_id=status.provider_id)
     if moved is None:
         message_id = _claim(session, provider, status)
         if message_id is None:
             return "unknown"
-        moved = _move(session, status, m_id=message_id)
+        moved = _move(session, status, at, m_id=message_id)
         if moved is None:
             return "ignored"
+    if changed is not None:
+        changed.add(moved.company_id)
     if status.meaning == OPTED_OUT and moved.resident_id is not None:
         _opt_out(session, moved.resident_id)
+        if changed is not None:
+            changed.add(changes.EVERYONE)  # the resident's threads in any company
     return "updated"
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, select, update
 
-from smsbot import db, failpoints, pacing, providers, queues
+from smsbot import changes, db, failpoints, pacing, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.exceptions import (
@@ -80,6 +80,8 @@ class Claimed:
     sms: OutgoingSms
     kind: str
     attempts: int
+    company_id: int | None = None
+    """Whose desk shows it: told once the batch is recorded (smsbot.changes)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def drain(
             counts["canceled"] += canceled
             outcomes = send_all(provider, claimed, until)
             record_all(provider.name, outcomes, settings)
+            changes.bump(c.company_id for c in claimed)
             counts.update(o.result for o in outcomes)
             _wake_retries(provider.name, outcomes, settings)
             found = bool(claimed or canceled)
@@ -188,6 +191,7 @@ def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Clai
             ),
             r.kind,
             r.attempts,
+            r.company_id,
         )
         for r in rows
         if r.status == OUT_SENDING
@@ -246,6 +250,7 @@ def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  #
             T.c.from_phone,
             T.c.encoding,
             T.c.num_segments,
+            T.c.company_id,
         )
     )
 

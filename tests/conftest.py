@@ -5,18 +5,20 @@ fails any test reaching beyond this machine.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from redis import Redis
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
-"""External conformance vectors, beside the repository when present."""
 
 REDIS_SERVER = os.environ.get("SMSBOT_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
 """The machine's Redis; each test run claims a database number of its own on it (14 down to 1)."""
@@ -37,6 +39,96 @@ SMSC_SENDER = "+74951230001"
 PROVIDERS = ("twilio", "smsc", "outbox")
 """Every provider whose whole pipeline runs through RQ send jobs (SMPP has its connector:
 tests/providers/smpp/test_connector_pipeline.py)."""
+PAIRWISE = {
+    ("twilio", "sqlite"),
+    ("twilio", "postgres"),
+    ("smsc", "postgres"),
+    ("outbox", "sqlite"),
+}
+"""The provider x database pairs a `pairwise` test runs on: every provider and every
+database at least once, Twilio (the default) on both. The full matrix of a SIGKILL test costs
+CI about a minute more and finds nothing the pairs do not: a provider's sends and a
+database's locks meet in code that does not depend on the other (SMSBOT_TEST_FULL_MATRIX=1
+runs all six)."""
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201
+    """Deselect the combinations a `pairwise` test skips (not skipped: they are not run)."""
+    if os.environ.get("SMSBOT_TEST_FULL_MATRIX"):
+        return
+    keep, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        pair = (params.get("provider"), params.get("database_url"))
+        if item.get_closest_marker("pairwise") and None not in pair and pair not in PAIRWISE:
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+# --- no process left behind ----------------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+LEFTOVER_GRACE = 10.0
+"""Seconds the processes the tests started get to end after the last test (a scheduler child
+notices its worker is gone within a second or two)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():  # noqa: ANN201
+    """Fail the run if any process the tests started outlives them.
+
+    This process becomes a child subreaper (Linux), so a grandchild orphaned by its parent's
+    death (RQ's scheduler child of a SIGKILLed worker) is reparented here rather than to
+    init, and still counts. Set up first and torn down last of the session's fixtures; with
+    xdist each worker checks its own. Leftovers are killed, so they cannot take jobs from the
+    Redis database a later test run is given.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    me = psutil.Process()
+
+    def running() -> list[psutil.Process]:
+        alive = []
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)  # an orphan that ended here: reap it
+                    continue
+                alive.append(child)
+        return alive
+
+    left = running()
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = running()
+    if left:
+        described = []
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                described.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+                process.kill()
+        pytest.fail("processes started by the tests outlived them: " + "; ".join(described))
+
+
+# --- the conformance vectors ------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A vector test whose file is missing skips, or fails where the vectors are required."""
+    from tests import vectors
+
+    marker = item.get_closest_marker("testdata_missing")
+    if marker is None:
+        return
+    if vectors.required():
+        pytest.fail(f"{marker.args[0]} is missing and {vectors.REQUIRED_VARIABLE} is set")
+    pytest.skip(f"{marker.args[0]} not present")
 
 
 # --- no internet -------------------------------------------------------------------------------

@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from smsbot import db, jobs, providers, simulate
 from smsbot.models import IN_HANDLED, IN_RECEIVED, INBOUND, OUT_SENDING, Message
-from tests.support import die_with_parent, outbound_messages, wait_until
+from tests.support import OwnRedis, die_with_parent, outbound_messages, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +120,7 @@ def recover(env, predicate, what: str) -> None:  # noqa: ANN001
         stop(healthy)
 
 
+@pytest.mark.pairwise
 def test_worker_killed_mid_handling_loses_nothing_and_replies_once(crashing, provider):
     kill_worker_at(crashing, provider, "inbound.before_commit")
     [message] = inbound_messages()
@@ -137,6 +137,7 @@ def test_worker_killed_mid_handling_loses_nothing_and_replies_once(crashing, pro
     assert len(outbound_messages()) == 1
 
 
+@pytest.mark.pairwise
 def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(crashing, provider):
     kill_worker_at(crashing, provider, "send.after_provider")
     [sent] = provider.sent(DEMO_PHONE)
@@ -147,6 +148,7 @@ def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(
     assert len(provider.sent(DEMO_PHONE)) == 1
 
 
+@pytest.mark.pairwise
 def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provider):
     """Killed after the claim but before the provider call: the sweep asks, then sends."""
     kill_worker_at(crashing, provider, "send.before_provider")
@@ -158,38 +160,6 @@ def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provi
 
 
 # --- Redis going away -------------------------------------------------------------------------
-
-
-class OwnRedis:
-    """A redis-server of this test's own, so it can be stopped without hurting others."""
-
-    def __init__(self, directory: Path) -> None:
-        from smsbot.runner import free_port, redis_executable
-
-        self.port = free_port()
-        self.directory = directory
-        self.executable = redis_executable()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from smsbot.runner import _wait_for_port
-
-        self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait_for_port(self.port, "test Redis")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 def test_redis_stopping_while_webhooks_arrive_loses_nothing(live_env, fake_twilio, tmp_path):

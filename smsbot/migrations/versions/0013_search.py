@@ -9,7 +9,7 @@ rebuilds `message` or `ticket` in batch mode drops these triggers with the old t
 must create them again (`create_sqlite_search` below).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 from smsbot.search import SEARCHED_KINDS, stem_text
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

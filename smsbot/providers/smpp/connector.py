@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from smpplib import consts
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from smsbot import db, outbound, queues
+from smsbot import changes, db, outbound, queues
 from smsbot.config import Settings
 from smsbot.providers.base import GIVE_UP, INVALID_NUMBER, RETRY, SendResult, StatusUpdate
 from smsbot.providers.smpp import outgoing
@@ -271,8 +271,14 @@ class AccountConnector:
             error_message=f"SMPP receipt {receipt.stat}" if error else None,
             aliases=tuple(forms),  # every spelling in one query, not one query each
         )
+        changed: set[int | str | None] = set()
         with db.session_scope() as session:
-            return outbound.apply_status(session, self.config.name, update) != "unknown"
+            known = (
+                outbound.apply_status(session, self.config.name, update, changed=changed)
+                != "unknown"
+            )
+        changes.bump_soon(changed)
+        return known
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:
         with self._lock:

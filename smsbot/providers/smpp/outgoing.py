@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from smsbot import outbound
+from smsbot import changes, outbound
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.models import (
@@ -104,6 +104,7 @@ def claim(config: SmppConfig, limit: int) -> list[Outgoing]:
             .where(Message.id.in_(ids), Message.status == OUT_SENDING, Message.claimed_at == now)
             .order_by(Message.id)
         ).all()
+        changes.note(session, [message.company_id for message, _ in rows])
         claimed = []
         for message, opted_out in rows:
             if opted_out and message.kind != KIND_OPT_OUT:
