@@ -49,7 +49,7 @@ def test_a_word_finds_its_thread_a_ticket_is_made_from_it_and_a_number_opens_a_t
     number = int(page.url.rsplit("/", 1)[1])
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("новая")
     expect(page.locator(".facts")).to_contain_text("Домофон")
-    assert f"Заявка №{number} принята" in sms_to(service, NEIGHBOUR, f"№{number}")["body"]
+    assert f"заявка №{number}" in sms_to(service, NEIGHBOUR, f"№{number}")["body"].lower()
     page.click(".facts a")  # the resident's phone leads back to the thread
     expect(page.locator("[data-testid=message-ticket]")).to_have_text(f"Заявка №{number}")
     expect(page.locator("[data-testid=resident-tickets]")).to_contain_text(f"№{number}")

@@ -152,7 +152,8 @@ def test_a_ticket_made_from_a_residents_message(app, talk, staff, signed_in):
     assert (
         ticket.assignee_id == staff.users["olga"] and ticket.resident_id == conversation.resident_id
     )
-    assert f"Заявка №{ticket.number} принята" in outbound_messages(to_phone=NEIGHBOUR)[-1].body
+    told = outbound_messages(to_phone=NEIGHBOUR)[-1]
+    assert told.template == "ticket_created" and f"заявка №{ticket.number}" in told.body.lower()
     again = post(olga, "/tickets/new", {**data, "nonce": "n-2"})  # the same message again
     assert again.location.endswith(f"/tickets/{ticket.number}")
     with Session(db.engine()) as session:
