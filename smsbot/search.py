@@ -83,7 +83,7 @@ class Query:
 
 def parse(raw: str | None) -> Query | None:
     """Read a search box's text; None when there is nothing to look for. Pure."""
-    raw = (raw or "").strip()[:MAX_QUERY]
+    raw = "".join(c for c in (raw or "") if c.isprintable()).strip()[:MAX_QUERY]  # no NUL for SQL
     if not raw:
         return None
     found = _TICKET.match(raw)

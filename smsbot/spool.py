@@ -108,7 +108,9 @@ def keep(settings: Settings, records: list[dict[str, Any]]) -> str:
     """Keep records durably: in Redis ('redis'), else in the spool file ('file'); raise
     NotKept when neither can."""
     global _kept_in_redis
-    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    # ASCII JSON: a lone surrogate (SMSC.ru's JSON can carry one) cannot be written as
+    # UTF-8, to Redis or the file; escaped it travels, and inbound.store drops it.
+    lines = [json.dumps(r) for r in records]
     try:
         queues.connection().rpush(REDIS_KEY, *lines)
         _kept_in_redis = True

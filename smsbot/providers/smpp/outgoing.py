@@ -179,13 +179,18 @@ def fail(out: Outgoing, code: int, reason: str) -> None:
         )
 
 
+def gives_up(out: Outgoing, max_attempts: int) -> bool:
+    """Whether a transient refusal fails the message: it has had its attempts."""
+    return out.attempts >= max_attempts
+
+
 def retry_later(out: Outgoing, code: int, reason: str, max_attempts: int) -> float | None:
     """Give the message back to the queue after a pause (a transient refusal); the pause, or
     None when it has had its attempts and is failed instead."""
     now = utcnow()
     values: dict = {"error_code": code, "error_message": reason[:500], "updated_at": now}
     delay = None
-    if out.attempts >= max_attempts:
+    if gives_up(out, max_attempts):
         values["status"] = OUT_FAILED
     else:
         delay = outbound.backoff(out.attempts)

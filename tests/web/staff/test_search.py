@@ -180,3 +180,13 @@ def test_words_are_found_when_the_first_window_of_recent_messages_misses_them(ta
     monkeypatch.setattr(search_filters, "WINDOW", 1)  # the newest message says nothing of it
     assert found(talk, "inbox", "домофона") == {thread(NEIGHBOUR)}
     assert found(talk, "inbox", "течет") == {thread(DEMO_PHONE)}
+
+
+def test_odd_search_input_answers_with_a_page_not_an_error(talk):
+    odd = ["\x00домофон", 'домофон" OR NEAR(*', "№", "№99999999", "'; DROP TABLE ticket; --",
+           "🙂", "я" * 500, "   ", "+", "0"]  # fmt: skip
+    for q in odd:
+        for path in ("/inbox", "/inbox/live", "/tickets", "/tickets/live"):
+            answer = talk.get(path, query_string={"q": q, "page": "-1", "company": "x"})
+            assert answer.status_code in (200, 204, 302), (path, q, answer.status_code)
+    assert found(talk, "inbox", "\x00домофона") == {thread(NEIGHBOUR)}  # the NUL is dropped
