@@ -77,6 +77,7 @@ QUESTION_WORDS: dict[str, tuple[str, ...]] = {
                  "служба", "тел", "tel", "phone", "позвонить", "звонить", "call"),
     "meter": ("показаний", "счетчиков", "счетчика", "счетчику"),
     "language": ("русском", "русски", "английском", "английски"),
+    "help": ("команд", "помощи", "справки"),
 }  # fmt: skip
 """Words that name a command inside a question (`сколько я должен`, `какой статус заявки`)
 though they are not its first-word keyword."""
