@@ -1,10 +1,14 @@
-"""What a resident's SMS asks for, decided from its first word, and the arguments after it.
+"""What a resident's SMS asks for, and the arguments after the command word.
 
 Pure: text in, Command out, never raises. Phones send upper case, ё or е, Latin letters
 that look Cyrillic, keywords transliterated on Latin-only phones (`balans`, `zayavka`),
 one-letter typos, stray punctuation (`Заявка:`, `статус №1234`) and invisible characters;
-none of that may matter. A greeting before the keyword (`Добрый день, баланс`) is skipped.
-Opt-out and opt-in words count only as the whole message, as Twilio counts them.
+none of that may matter. Greetings and politeness around the request are cut off
+(`Здравствуйте! Подскажите баланс пожалуйста`, see smsbot.phrasing). Usually the first word
+decides; a short request may also be a question (`сколько я должен?`) or readings with no
+keyword (`хвс 123 гвс 45`), but only when every word fits it, so a command word used in
+passing (`Стоп! Я не то отправил`, `Счёт пришёл неправильный`) leaves the message to a
+person. Opt-out and opt-in words count only as the whole request, as Twilio counts them.
 """
 
 from __future__ import annotations
