@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from smsbot import canned, conversations, users
+from smsbot import accounts, canned, conversations, users
+from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
-from smsbot.models import Conversation, Resident, User
+from smsbot.models import Account, Company, Conversation, Resident, User
 from smsbot.phones import InvalidPhone, normalize
 from smsbot.web.common import (
     dbs,
@@ -25,6 +26,7 @@ from smsbot.web.common import (
     live,
     live_items,
     refused,
+    require_admin,
     require_writer,
     visible_companies,
 )
@@ -97,7 +99,13 @@ def _thread_context(conversation: Conversation) -> dict:
     session = dbs()
     resident = session.get(Resident, conversation.resident_id)
     thread = conversations.thread(session, conversation)
+    phone_lock, account_locks = accounts.locks_of(
+        session, resident, conversation.company_id, utcnow()
+    )
     return {
+        "phone_lock": phone_lock,
+        "account_locks": account_locks,
+        "company_tz": session.get(Company, conversation.company_id).timezone,
         "conversation": conversation,
         "resident": resident,
         "thread": thread,
@@ -239,3 +247,26 @@ def read(conversation_id: int):  # noqa: ANN201
     """The open page saw new messages arrive: they are read."""
     _change(conversation_id, lambda s, c: conversations.mark_read(s, c.id))
     return "", 204
+
+
+@bp.post("/<int:conversation_id>/unlock")
+@require_admin
+def unlock(conversation_id: int):  # noqa: ANN201
+    """Lift a linking lock-out this thread shows: of the resident's phone, or of an account
+    number of the thread's company (a resident who really lost the bill code calls)."""
+    conversation = get_scoped(Conversation, conversation_id)
+    number = "".join(ch for ch in request.form.get("number", "") if ch.isdigit())[:32]
+    with session_scope() as session:
+        if number:
+            if not session.exec(
+                select(Account.id).where(
+                    Account.company_id == conversation.company_id, Account.number == number
+                )
+            ).first():
+                abort(404)
+            target = {"number": number}
+        else:
+            target = {"phone": session.get(Resident, conversation.resident_id).phone}
+        accounts.clear_lock(session, now=utcnow(), user_id=current_user.id, **target)
+    flash(gettext("Linking unlocked."), "ok")
+    return _back(conversation_id)
