@@ -105,7 +105,6 @@ def _thread_context(conversation: Conversation) -> dict:
     return {
         "phone_lock": phone_lock,
         "account_locks": account_locks,
-        "company_tz": session.get(Company, conversation.company_id).timezone,
         "conversation": conversation,
         "resident": resident,
         "thread": thread,
@@ -119,6 +118,7 @@ def _thread_context(conversation: Conversation) -> dict:
         else None,
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
+        "company": session.get(Company, conversation.company_id),
     }
 
 

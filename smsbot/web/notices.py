@@ -53,6 +53,11 @@ def new():  # noqa: ANN201
     buildings = notices.buildings(dbs(), company.id)
     body = request.form.get("body", "")
     chosen = _chosen_buildings() if request.method == "POST" else []
+    if request.method == "POST" and request.form.get("step") == "edit":
+        # "Change" on the confirmation: back to the form, filled in as it was sent.
+        return render_template(
+            "notices/new.html", company=company, buildings=buildings, chosen=chosen, body=body
+        )
     if request.method == "POST":
         try:
             if request.form.get("step") == "send":
