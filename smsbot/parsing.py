@@ -123,8 +123,8 @@ ENGLISH_FORMS = frozenset(
     {w for words in ENGLISH_KEYWORDS.values() for w in words}
     | {w for w in STOP_WORDS | START_WORDS if w.isascii() and w not in ("otpisatsya", "otpisatsia",
                                                                        "podpisatsya")}
-    | {"owe", "owed", "pay", "due", "overpaid", "overpayment", "tickets", "request", "done",
-       "ready", "phone", "call"}
+    | {"owe", "owed", "pay", "due", "overpaid", "overpayment", "tickets", "request", "phone",
+       "call"}
 )  # fmt: skip
 """Words that mark a request as written in English."""
 _FUZZY = tuple((form, word) for form, word in SPELLINGS.items() if len(form) >= FUZZY_MIN_LENGTH)
@@ -260,6 +260,8 @@ def _keyword_first(
     words = [t for t, _, _ in spans]
     intent = _INTENT_OF[found]
     rest = prepared[spans[first][2] :].strip(" \t\r\n:;,.!-—–")
+    if not any(ch.isalnum() for ch in rest):
+        rest = ""  # `Заявка?` asks what is wrong; `?` is no description to file
     args = tuple(words[first + 1 :])
     tail = words[first + 1 : end]
     written_in = "en" if found in ENGLISH_FORMS else "ru"

@@ -891,6 +891,12 @@ PHRASED_CASES: list[tuple[str, str, dict]] = [
     ("Уважаемая управляющая компания, прошу провести проверку", "chat", {}),
     ("Задолженности у меня нет, а в квитанции долг 3000, разберитесь", "chat", {}),
     ("статус", "status", {"ticket": None, **RU}),
+    ("Заявка?", "ticket", {"rest": ""}),
+    ("Можно заявку?", "ticket", {"rest": ""}),
+    ("заявка: течет кран?", "ticket", {"rest": "течет кран?"}),
+    ("The end", "chat", {}),
+    ("done", "chat", {}),
+    ("Готова", "chat", {}),
 ]
 """Over 300 messages as residents phrase them: greetings, questions, readings with no
 keyword, typos, no spaces, translit, English; and the ones that must stay with a person."""
