@@ -141,14 +141,18 @@ class LinkResult:
     until: datetime | None = None
 
 
-def _counted(column: Any, value: str, since: datetime) -> tuple[Any, ...]:
-    """The failures that count against a phone or a number: failed, not cleared, recent."""
+def _counting(since: datetime) -> tuple[Any, ...]:
+    """The failures that count: failed, not cleared, within the window."""
     return (
-        column == value,
         LinkAttempt.succeeded.is_(False),
         LinkAttempt.cleared_at.is_(None),
         LinkAttempt.created_at > since,
     )
+
+
+def _counted(column: Any, value: str, since: datetime) -> tuple[Any, ...]:
+    """The failures that count against one phone or one account number."""
+    return (column == value, *_counting(since))
 
 
 def _failures(session: Session, column: Any, value: str, since: datetime) -> list[datetime]:
@@ -290,6 +294,25 @@ def locks_of(
     ]
     phone = _lock(session, LinkAttempt.phone, resident.phone, PHONE_FAILURE_LIMIT, now)
     return phone, [lock for lock in found if lock is not None]
+
+
+def locked_in(session: Session, company_ids: list[int] | None, now: datetime) -> list[Lock]:
+    """The companies' account numbers locked now (None: every company), for the inbox."""
+    numbers = select(Account.number)
+    if company_ids is not None:
+        numbers = numbers.where(Account.company_id.in_(company_ids))
+    since = now - LOCKOUT_WINDOW
+    locked = session.exec(
+        select(LinkAttempt.account_number)
+        .where(*_counting(since), LinkAttempt.account_number.in_(numbers))
+        .group_by(LinkAttempt.account_number)
+        .having(func.count() >= ACCOUNT_FAILURE_LIMIT)
+        .order_by(LinkAttempt.account_number)
+    ).all()
+    found = [
+        _lock(session, LinkAttempt.account_number, n, ACCOUNT_FAILURE_LIMIT, now) for n in locked
+    ]
+    return [lock for lock in found if lock is not None]
 
 
 def clear_lock(

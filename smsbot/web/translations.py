@@ -64,6 +64,7 @@ RU: dict[str, str] = {
     "This phone: linking locked until {until} after {failures} wrong codes.":
         "Этот телефон: привязка заблокирована до {until}, неверных кодов: {failures}.",
     "Unlock": "Разблокировать",
+    "Linking locked (wrong codes from the bill):": "Привязка заблокирована (неверные коды с квитанции):",
     "Linking unlocked.": "Привязка разблокирована.",
     "Reply:": "Ответ:",
     "Language:": "Язык:",

@@ -40,8 +40,16 @@ def test_a_locked_account_is_marked_in_the_thread_and_an_admin_unlocks_it(app, s
     assert post(boris, f"{thread}/unlock", {"number": "5012345680"}).status_code == 404
     assert 'data-testid="unlock"' in igor.get(thread).get_data(as_text=True)
     assert post(igor, f"{thread}/unlock", {"number": "7020001001"}).status_code == 404  # Солнечный
-    assert post(igor, f"{thread}/unlock", {"number": "5012345680"}).status_code == 302
+    # The inbox lists the company's locked accounts; the other company's staff see none.
+    inbox = olga.get("/inbox").get_data(as_text=True)
+    assert 'data-testid="locked-accounts"' in inbox and "Л/с 5012345680" in inbox
+    assert 'data-testid="unlock"' not in inbox
+    assert 'data-testid="locked-accounts"' not in boris.get("/inbox").get_data(as_text=True)
+    assert post(boris, "/inbox/unlock", {"number": "5012345680"}).status_code == 404
+    assert post(olga, "/inbox/unlock", {"number": "5012345680"}).status_code == 403
+    assert post(igor, "/inbox/unlock", {"number": "5012345680"}).status_code == 302
     assert 'data-testid="link-locked"' not in olga.get(thread).get_data(as_text=True)
+    assert 'data-testid="locked-accounts"' not in olga.get("/inbox").get_data(as_text=True)
     with Session(db.engine()) as session:
         attempts = session.exec(select(LinkAttempt)).all()
         assert len(attempts) == 5  # kept, marked cleared and by whom
