@@ -80,7 +80,9 @@ NO_TEXT_INTENTS = frozenset({"balance", "debt", "help", "contacts", "language"})
 """Commands that take no free text: two words beyond their frame in the keyword's sentence mean
 the word was used in passing (`Счёт пришёл неправильный`, `Долг не списался после оплаты`)."""
 WITHOUT_NUMBERS = frozenset({"help", "contacts", "language"})
-"""Commands that take no number either, so a number beside them is something else."""
+"""Commands that take no number either, so a number beside them is something else, and whose
+words are also how people address or call out (`Диспетчер, перезвоните мне`, `Помогите!`):
+one word beyond their frame is enough to leave the message to a person."""
 PHRASED_INTENTS = frozenset({"balance", "debt", "status", "contacts", "help", "language", "meter"})
 """What a short question may ask without its keyword first (a ticket needs its word first:
 its text is free, so no frame can tell it from a complaint to a person)."""
@@ -267,7 +269,8 @@ def _keyword_first(
     written_in = "en" if found in ENGLISH_FORMS else "ru"
     if intent in NO_TEXT_INTENTS:
         clause = tail[: _clause_length(prepared, spans, first)]
-        if phrasing.unframed(clause, intent, numbers_count=intent in WITHOUT_NUMBERS) >= 2:
+        bare = intent in WITHOUT_NUMBERS
+        if phrasing.unframed(clause, intent, numbers_count=bare) >= (1 if bare else 2):
             return None
     elif intent == "ticket" and _asks_status(tail):
         return Command(

@@ -896,6 +896,11 @@ PHRASED_CASES: list[tuple[str, str, dict]] = [
     ("заявка: течет кран?", "ticket", {"rest": "течет кран?"}),
     ("The end", "chat", {}),
     ("done", "chat", {}),
+    ("Диспетчер, перезвоните мне", "chat", {}),
+    ("мой телефон 89161234567", "chat", {}),
+    ("телефоны аварийных служб", "contacts", {}),
+    ("Помогите, у нас не работает лифт", "chat", {}),
+    ("Баланс по квартире 45", "balance", {}),
     ("Готова", "chat", {}),
 ]
 """Over 300 messages as residents phrase them: greetings, questions, readings with no
