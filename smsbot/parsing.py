@@ -158,7 +158,8 @@ class Command:
     """`ru` or `en`, for `language`: the language chosen."""
     written_in: str | None = None
     """`ru` or `en`: the language a command is written in (by its keyword; transliterated
-    Russian is Russian), for replying in kind; None for chat."""
+    Russian is Russian), for replying in kind. Chat is `en` only when plainly English (an
+    alarm in English is answered in English), else None: the resident's language."""
 
 
 def osa_distance(a: str, b: str, limit: int = 2) -> int:
@@ -231,15 +232,16 @@ def _parse(original: str, today: date | None) -> Command:
         for intent, table in (("stop", STOP_WORDS), ("start", START_WORDS)):
             if any(f in table for f in forms):
                 return Command(intent, original, written_in=_typed_in(words[start]))
-    if start == end:
-        return Command("chat", original, **alarm)
-    found = keyword(words[start]) if not words[start].isdigit() else None
+    found = None
+    if start < end and not words[start].isdigit():
+        found = keyword(words[start])
     command = None
     if found is not None:
         command = _keyword_first(original, prepared, spans, start, end, found, asked, alarm)
-    if command is None:
+    if command is None and start < end:
         command = _phrased(original, words[start:end], alarm)
-    return command or Command("chat", original, **alarm)
+    written_in = "en" if phrasing.english_text(words) else None
+    return command or Command("chat", original, written_in=written_in, **alarm)
 
 
 def _typed_in(word: str) -> str:

@@ -162,3 +162,17 @@ def unframed(words: list[str], intent: str, *, numbers_count: bool = False) -> i
         and w not in CLOSERS_ANY
         and w not in frame
     )
+
+
+ENGLISH_MARKERS = frozenset({"the", "is", "are", "was", "were", "of", "in", "on", "at", "to",
+                             "we", "our", "my", "i", "it", "there", "this", "and", "with", "from",
+                             "please", "when", "will", "what", "why", "can", "you", "have", "has",
+                             "not", "no", "be", "been", "a", "an", "for", "since", "still"})  # fmt: skip
+"""Little English words; two of them in a Latin-only message mean it is English, not
+transliterated Russian (`v podezde net sveta` has none)."""
+
+
+def english_text(words: list[str]) -> bool:
+    """Whether a message that is no command is written in English (`smell of gas in the
+    stairwell`, `When will the hot water be back?`), so its answer can be too."""
+    return all(w.isascii() for w in words) and len(ENGLISH_MARKERS.intersection(words)) >= 2

@@ -896,6 +896,11 @@ PHRASED_CASES: list[tuple[str, str, dict]] = [
     ("заявка: течет кран?", "ticket", {"rest": "течет кран?"}),
     ("The end", "chat", {}),
     ("done", "chat", {}),
+    ("smell of gas in the stairwell!", "chat", {"emergency": True, "written_in": "en"}),
+    ("When will the hot water be back?", "chat", {"written_in": "en"}),
+    ("v podezde net sveta i vody", "chat", {"written_in": None}),
+    ("Когда дадут воду?", "chat", {"written_in": None}),
+    ("gas leak", "chat", {"emergency": True, "written_in": None}),  # too short to tell
     ("Диспетчер, перезвоните мне", "chat", {}),
     ("мой телефон 89161234567", "chat", {}),
     ("телефоны аварийных служб", "contacts", {}),

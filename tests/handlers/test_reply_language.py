@@ -55,6 +55,10 @@ def test_a_chosen_language_holds_whatever_the_resident_writes(text):
     assert english(one(text("баланс")))
 
 
-def test_chat_is_answered_in_the_residents_language(text):
+def test_plain_english_chat_and_alarms_are_answered_in_english_transliteration_in_russian(text):
     reply = one(text("When will the hot water be back?", phone=STRANGER))
-    assert reply.template == "chat_ack" and not english(reply)
+    assert reply.template == "chat_ack" and english(reply), reply.body
+    replies = text("There is a smell of gas in the stairwell", phone=STRANGER)
+    assert [r.template for r in replies][:1] == ["emergency"] and english(replies[0])
+    # Transliterated Russian is Russian (a new phone: a thread is acknowledged once).
+    assert not english(one(text("kogda dadut goryachuyu vodu?", phone="+79031112244")))
