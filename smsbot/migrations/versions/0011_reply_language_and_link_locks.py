@@ -5,7 +5,7 @@ Until now a resident's `language` was both the default and the choice; a phone t
 `english` is the only kind with a language other than Russian, so those count as chosen.
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0011"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
