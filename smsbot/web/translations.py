@@ -122,6 +122,14 @@ RU: dict[str, str] = {
     "Account": "Лицевой счёт",
     "apt.": "кв.",
     "No linked account": "Лицевой счёт не привязан",
+    "Linking locked": "Привязка заблокирована",
+    "Account {number}: linking locked until {until} after {failures} wrong codes from {phones} phones.":
+        "Л/с {number}: привязка заблокирована до {until}, неверных кодов: {failures}, с телефонов: {phones}.",
+    "This phone: linking locked until {until} after {failures} wrong codes.":
+        "Этот телефон: привязка заблокирована до {until}, неверных кодов: {failures}.",
+    "Unlock": "Разблокировать",
+    "Linking locked (wrong codes from the bill):": "Привязка заблокирована (неверные коды с квитанции):",
+    "Linking unlocked.": "Привязка разблокирована.",
     "Reply:": "Ответ:",
     "Language:": "Язык:",
     "Assigned to:": "Исполнитель:",
