@@ -1,4 +1,5 @@
-"""`english` / `русский`: the language of every reply to this phone from now on."""
+"""`english` / `русский`: the language of every reply to this phone from now on, whatever
+language later commands are written in."""
 
 from __future__ import annotations
 
@@ -8,4 +9,5 @@ from handlers.registry import Context, Reply, register
 @register("language")
 def language(ctx: Context) -> list[Reply]:
     ctx.resident.language = ctx.command.language or "ru"
+    ctx.resident.language_chosen_at = ctx.now
     return [Reply("language_set")]

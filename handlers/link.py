@@ -1,7 +1,8 @@
 """`привязать <л/с> <код с квитанции>`: link this phone to an account by its bill code.
 
 A wrong code and an unknown account get the same answer; five failures in 24 hours lock the
-phone out and the reply says until when (see smsbot.accounts)."""
+phone out, five on one account (from any phones) lock the account, and the reply says until
+when (see smsbot.accounts)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,12 @@ class Context:
 
     @property
     def language(self) -> str:
-        return self.resident.language
+        """The language of the replies: the one the resident chose (`english`), else the one
+        the command is written in (`balance` is answered in English), else the resident's."""
+        resident = self.resident
+        if resident.language_chosen_at is not None:
+            return resident.language
+        return self.command.written_in or resident.language
 
     @property
     def timezone(self) -> str:

@@ -3,8 +3,11 @@ linking a phone by the code printed on the bill.
 
 Security rules live here. A resident only ever sees accounts linked to their own phone. A
 wrong code and an unknown account number get the same answer, so nobody can probe which
-accounts exist; a phone that fails five times in 24 hours is locked out, and so is an
-account number that many phones fail on (a code has only 10,000 values).
+accounts exist. A code has only 10,000 values, so failures are counted twice: a phone that
+fails five times in 24 hours is locked out, and so is an account number that five wrong
+codes were tried on, from however many phones; guessing from many phones gets nowhere. The
+dispatcher sees the locks of a thread, and a company admin can lift them (the failures stay,
+marked cleared).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from smsbot import routing
@@ -39,8 +42,9 @@ LOCKOUT_WINDOW = timedelta(hours=24)
 """Failed link attempts count for this long."""
 PHONE_FAILURE_LIMIT = 5
 """Failed attempts from one phone within the window that lock it out."""
-ACCOUNT_FAILURE_LIMIT = 10
-"""Failed attempts on one account number (from any phones) that lock the number out."""
+ACCOUNT_FAILURE_LIMIT = 5
+"""Failed attempts on one account number (from any phones) within the window that lock the
+number out: as many as one phone may make, so five phones have no more tries than one."""
 
 LINKED = "linked"
 ALREADY = "already"
@@ -137,13 +141,25 @@ class LinkResult:
     until: datetime | None = None
 
 
+def _counting(since: datetime) -> tuple[Any, ...]:
+    """The failures that count: failed, not cleared, within the window."""
+    return (
+        LinkAttempt.succeeded.is_(False),
+        LinkAttempt.cleared_at.is_(None),
+        LinkAttempt.created_at > since,
+    )
+
+
+def _counted(column: Any, value: str, since: datetime) -> tuple[Any, ...]:
+    """The failures that count against one phone or one account number."""
+    return (column == value, *_counting(since))
+
+
 def _failures(session: Session, column: Any, value: str, since: datetime) -> list[datetime]:
     return list(
         session.exec(
             select(LinkAttempt.created_at)
-            .where(
-                column == value, LinkAttempt.succeeded.is_(False), LinkAttempt.created_at > since
-            )
+            .where(*_counted(column, value, since))
             .order_by(LinkAttempt.created_at)
         )
     )
@@ -200,11 +216,16 @@ def link_with_code(
     )
     if match is None:
         session.flush()
-        failures = _failures(session, LinkAttempt.phone, resident.phone, now - LOCKOUT_WINDOW)
+        since = now - LOCKOUT_WINDOW
         until = lockout(session, resident.phone, number, now)
         if until is not None:
             return LinkResult(LOCKED, until=until)
-        return LinkResult(FAILED, attempts_left=PHONE_FAILURE_LIMIT - len(failures))
+        left = min(
+            PHONE_FAILURE_LIMIT - len(_failures(session, LinkAttempt.phone, resident.phone, since)),
+            ACCOUNT_FAILURE_LIMIT
+            - len(_failures(session, LinkAttempt.account_number, number, since)),
+        )
+        return LinkResult(FAILED, attempts_left=left)
     session.execute(
         delete(AccountUnlink).where(
             AccountUnlink.resident_id == resident.id, AccountUnlink.account_id == match.id
@@ -220,6 +241,92 @@ def link_with_code(
     return LinkResult(
         LINKED, next(a for a in linked(session, resident) if a.account.id == match.id)
     )
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock-out as the dispatcher sees it: of an account number, or (number None) of the
+    thread's phone."""
+
+    number: str | None
+    until: datetime
+    failures: int
+    phones: int
+    """How many phones the failures came from."""
+
+
+def _lock(session: Session, column: Any, value: str, limit: int, now: datetime) -> Lock | None:
+    failures = _failures(session, column, value, now - LOCKOUT_WINDOW)
+    until = _locked_until(failures, limit)
+    if until is None:
+        return None
+    phones = session.exec(
+        select(func.count(func.distinct(LinkAttempt.phone))).where(
+            *_counted(column, value, now - LOCKOUT_WINDOW)
+        )
+    ).one()
+    number = value if column is LinkAttempt.account_number else None
+    return Lock(number, until, len(failures), phones)
+
+
+def locks_of(
+    session: Session, resident: Resident, company_id: int, now: datetime
+) -> tuple[Lock | None, list[Lock]]:
+    """What a thread shows: the phone's own lock, and the locks of the company's accounts this
+    phone is linked to or tried to link in the window."""
+    tried = select(LinkAttempt.account_number).where(
+        LinkAttempt.phone == resident.phone, LinkAttempt.created_at > now - LOCKOUT_WINDOW
+    )
+    own = (
+        select(Account.number)
+        .join(AccountLink, AccountLink.account_id == Account.id)
+        .where(AccountLink.resident_id == resident.id)
+    )
+    numbers = session.exec(
+        select(Account.number)
+        .where(Account.company_id == company_id)
+        .where(Account.number.in_(tried) | Account.number.in_(own))
+        .distinct()
+        .order_by(Account.number)
+    ).all()
+    found = [
+        _lock(session, LinkAttempt.account_number, n, ACCOUNT_FAILURE_LIMIT, now) for n in numbers
+    ]
+    phone = _lock(session, LinkAttempt.phone, resident.phone, PHONE_FAILURE_LIMIT, now)
+    return phone, [lock for lock in found if lock is not None]
+
+
+def locked_in(session: Session, company_ids: list[int] | None, now: datetime) -> list[Lock]:
+    """The companies' account numbers locked now (None: every company), for the inbox."""
+    numbers = select(Account.number)
+    if company_ids is not None:
+        numbers = numbers.where(Account.company_id.in_(company_ids))
+    since = now - LOCKOUT_WINDOW
+    locked = session.exec(
+        select(LinkAttempt.account_number)
+        .where(*_counting(since), LinkAttempt.account_number.in_(numbers))
+        .group_by(LinkAttempt.account_number)
+        .having(func.count() >= ACCOUNT_FAILURE_LIMIT)
+        .order_by(LinkAttempt.account_number)
+    ).all()
+    found = [
+        _lock(session, LinkAttempt.account_number, n, ACCOUNT_FAILURE_LIMIT, now) for n in locked
+    ]
+    return [lock for lock in found if lock is not None]
+
+
+def clear_lock(
+    session: Session, *, now: datetime, user_id: int, phone: str | None = None,
+    number: str | None = None,
+) -> int:  # fmt: skip
+    """Lift the lock of a phone or an account number: its failures in the window count no
+    more. Returns how many were cleared. The caller checks the number is its company's."""
+    column, value = (LinkAttempt.phone, phone) if phone else (LinkAttempt.account_number, number)
+    return session.execute(
+        update(LinkAttempt)
+        .where(*_counted(column, value, now - LOCKOUT_WINDOW))
+        .values(cleared_at=now, cleared_by_id=user_id)
+    ).rowcount
 
 
 def unlink(session: Session, resident: Resident, account: Linked, now: datetime) -> None:

@@ -354,6 +354,7 @@ def _finish(ctx: Context, replies: list[Reply], status: str) -> list[Message]:
             resident=ctx.resident,
             template=reply.template,
             params=reply.params,
+            language=ctx.language,
             reply_to=ctx.message,
             conversation_id=ctx.message.conversation_id,
             reply_key=reply.key,

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from smsbot import meter_rules
 from smsbot.db import insert_ignore
 from smsbot.models import Account, Company, Message, Meter, MeterReading, Resident
-from smsbot.parsing import Reading
+from smsbot.readings import Reading
 
 NO_METER = "no_meter"
 """The account has no meter of that kind."""

@@ -199,6 +199,9 @@ class Resident(SQLModel, table=True):
     opted_out: bool = False
     opted_out_at: datetime | None = None
     created_at: datetime = _now_field()
+    language_chosen_at: datetime | None = None
+    """When the resident sent `english` / `русский`: from then on every reply is in
+    `language`; until then a command is answered in the language it is written in."""
 
 
 class AccountLink(SQLModel, table=True):
@@ -447,6 +450,10 @@ class LinkAttempt(SQLModel, table=True):
     """As typed (digits only), whether or not such an account exists."""
     succeeded: bool = False
     created_at: datetime = _now_field()
+    cleared_at: datetime | None = None
+    """When a company admin lifted the lock-out this failure was part of; it counts no more."""
+    cleared_by_id: int | None = None
+    """The staff user who lifted it (a plain id: staff users are never deleted, only barred)."""
 
 
 class AccountUnlink(SQLModel, table=True):

@@ -1,23 +1,26 @@
-"""What a resident's SMS asks for, decided from its first word, and the arguments after it.
+"""What a resident's SMS asks for, and the arguments after the command word.
 
 Pure: text in, Command out, never raises. Phones send upper case, ё or е, Latin letters
 that look Cyrillic, keywords transliterated on Latin-only phones (`balans`, `zayavka`),
 one-letter typos, stray punctuation (`Заявка:`, `статус №1234`) and invisible characters;
-none of that may matter. A greeting before the keyword (`Добрый день, баланс`) is skipped.
-Opt-out and opt-in words count only as the whole message, as Twilio counts them.
+none of that may matter. Greetings and politeness around the request are cut off
+(`Здравствуйте! Подскажите баланс пожалуйста`, see smsbot.phrasing). Usually the first word
+decides; a short request may also be a question (`сколько я должен?`) or readings with no
+keyword (`хвс 123 гвс 45`), but only when every word fits it, so a command word used in
+passing (`Стоп! Я не то отправил`, `Счёт пришёл неправильный`) leaves the message to a
+person. Opt-out and opt-in words count only as the whole request, as Twilio counts them.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
-from smsbot import danger
-from smsbot import meter_rules as mr
+from smsbot import danger, phrasing
 from smsbot.deadlines import in_heating_season
+from smsbot.readings import Reading, bare_readings, meter_arguments
 from smsbot.textnorm import clean, prepare, spellings, token_spans
+from smsbot.translit import latin_spellings
 
 INTENTS = (
     "help", "balance", "debt", "ticket", "status", "contacts", "meter", "link", "unlink",
@@ -40,6 +43,7 @@ RUSSIAN_KEYWORDS: dict[str, tuple[str, ...]] = {
         "диспетчерская",
         "аварийная",
         "аварийка",
+        "тел",
     ),
     "meter": ("показания", "показание", "счетчики", "счетчик"),
     "link": ("привязать", "привязка"),
@@ -54,7 +58,7 @@ ENGLISH_KEYWORDS: dict[str, tuple[str, ...]] = {
     "debt": ("debt", "debts", "arrears"),
     "ticket": ("ticket", "report", "complaint", "request", "repair"),
     "status": ("status",),
-    "contacts": ("contacts", "contact", "phones", "numbers", "dispatcher", "emergency"),
+    "contacts": ("contacts", "contact", "phones", "phone", "numbers", "dispatcher", "emergency"),
     "meter": ("meter", "meters", "reading", "readings"),
     "link": ("link",),
     "unlink": ("unlink",),
@@ -62,8 +66,9 @@ ENGLISH_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 LANGUAGE_WORDS = {"русский": "ru", "russian": "ru", "rus": "ru", "английский": "en", "англ": "en",
-                  "english": "en", "eng": "en"}  # fmt: skip
-"""Which reply language each language keyword chooses."""
+                  "english": "en", "eng": "en", "русском": "ru", "русски": "ru", "английском": "en",
+                  "английски": "en"}  # fmt: skip
+"""Which reply language each language keyword (or question word: `на английском`) chooses."""
 
 STOP_WORDS = frozenset({"стоп", "отписаться", "отписка", "stop", "stopall", "unsubscribe", "cancel",
                         "end", "quit", "revoke", "optout", "otpisatsya", "otpisatsia"})  # fmt: skip
@@ -71,29 +76,26 @@ STOP_WORDS = frozenset({"стоп", "отписаться", "отписка", "s
 START_WORDS = frozenset({"старт", "подписаться", "start", "unstop", "yes", "podpisatsya"})
 """Opt-in words, also only as the whole message."""
 
-GREETINGS = frozenset({"здравствуйте", "здраствуйте", "здравствуй", "привет", "добрый", "доброе",
-                       "доброго", "день", "утро", "вечер", "дня", "утра", "вечера", "hello", "hi",
-                       "hey", "good", "morning", "afternoon", "evening", "zdravstvuyte"})  # fmt: skip
-"""Words a message may open with before its keyword."""
+NO_TEXT_INTENTS = frozenset({"balance", "debt", "help", "contacts", "language"})
+"""Commands that take no free text: two words beyond their frame in the keyword's sentence mean
+the word was used in passing (`Счёт пришёл неправильный`, `Долг не списался после оплаты`)."""
+WITHOUT_NUMBERS = frozenset({"help", "contacts", "language"})
+"""Commands that take no number either, so a number beside them is something else, and whose
+words are also how people address or call out (`Диспетчер, перезвоните мне`, `Помогите!`):
+one word beyond their frame is enough to leave the message to a person."""
+PHRASED_INTENTS = frozenset({"balance", "debt", "status", "contacts", "help", "language", "meter"})
+"""What a short question may ask without its keyword first (a ticket needs its word first:
+its text is free, so no frame can tell it from a complaint to a person)."""
+SHORT_REQUEST = 8
+"""Most words (greetings and politeness aside) of a request whose keyword is not first."""
+SHORT_READINGS = 24
+"""Most words of meter readings sent with no keyword (`хвс 123 гвс 45 т1 1234 т2 567`)."""
+SENTENCE_ENDS = frozenset("!?;\n")
+"""Characters that end the sentence a keyword opens (`Баланс? И ещё …`); a full stop ends it
+only before a capital letter (`по кв. 45` goes on)."""
 
 FUZZY_MIN_LENGTH = 5
 """Keywords this long or longer also match with one typo (Damerau-Levenshtein distance 1)."""
-
-_TRANSLIT: dict[str, tuple[str, ...]] = {
-    "а": ("a",), "б": ("b",), "в": ("v",), "г": ("g",), "д": ("d",), "е": ("e",),
-    "ж": ("zh", "j", "z"), "з": ("z",), "и": ("i",), "й": ("y", "i", "j", ""), "к": ("k",),
-    "л": ("l",), "м": ("m",), "н": ("n",), "о": ("o",), "п": ("p",), "р": ("r",), "с": ("s",),
-    "т": ("t",), "у": ("u",), "ф": ("f",), "х": ("h", "kh", "x"), "ц": ("ts", "c", "tz"),
-    "ч": ("ch",), "ш": ("sh",), "щ": ("sch", "shch", "sh"), "ъ": ("",), "ы": ("y", "i"),
-    "ь": ("",), "э": ("e",), "ю": ("yu", "iu", "ju", "u"), "я": ("ya", "ia", "ja", "a"),
-}  # fmt: skip
-"""How people on Latin-only phones spell each Cyrillic letter (passport, scholarly, chat)."""
-
-
-def transliterations(word: str) -> set[str]:
-    """Every Latin spelling of a Cyrillic word by the table above."""
-    choices = [_TRANSLIT.get(ch, (ch,)) for ch in word]
-    return {"".join(parts) for parts in itertools.product(*choices)}
 
 
 def _keyword_table() -> dict[str, str]:
@@ -104,7 +106,7 @@ def _keyword_table() -> dict[str, str]:
     for words in RUSSIAN_KEYWORDS.values():
         for word in words:
             table[word] = word
-            for latin in transliterations(word):
+            for latin in latin_spellings(word):
                 table.setdefault(latin, word)
     return table
 
@@ -119,15 +121,15 @@ SPELLINGS: dict[str, str] = _keyword_table()
 """Every first word that names a command (Russian, English, transliterated) → its keyword."""
 KEYWORDS: dict[str, str] = {form: _INTENT_OF[word] for form, word in SPELLINGS.items()}
 """Every first word that names a command → its intent."""
+ENGLISH_FORMS = frozenset(
+    {w for words in ENGLISH_KEYWORDS.values() for w in words}
+    | {w for w in STOP_WORDS | START_WORDS if w.isascii() and w not in ("otpisatsya", "otpisatsia",
+                                                                       "podpisatsya")}
+    | {"owe", "owed", "pay", "due", "overpaid", "overpayment", "tickets", "request", "phone",
+       "call"}
+)  # fmt: skip
+"""Words that mark a request as written in English."""
 _FUZZY = tuple((form, word) for form, word in SPELLINGS.items() if len(form) >= FUZZY_MIN_LENGTH)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One meter value from a `показания` message; kind None when the resident named none."""
-
-    kind: str | None
-    value: Decimal
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,11 @@ class Command:
     """Parts of a meter message that could not be read: kinds without a value, values without
     a kind."""
     language: str | None = None
-    """`ru` or `en`, for `language`."""
+    """`ru` or `en`, for `language`: the language chosen."""
+    written_in: str | None = None
+    """`ru` or `en`: the language a command is written in (by its keyword; transliterated
+    Russian is Russian), for replying in kind. Chat is `en` only when plainly English (an
+    alarm in English is answered in English), else None: the resident's language."""
 
 
 def osa_distance(a: str, b: str, limit: int = 2) -> int:
@@ -186,8 +192,8 @@ def keyword(word: str) -> str | None:
         if len(form) < FUZZY_MIN_LENGTH - 1:
             continue
         near = {kw for candidate, kw in _FUZZY if osa_distance(form, candidate) <= 1}
-        if len({_INTENT_OF[kw] for kw in near}) == 1:
-            return min(near)
+        if len({_INTENT_OF[kw] for kw in near}) == 1:  # Russian wins a tie: `balanse`
+            return min(near, key=lambda kw: (kw in ENGLISH_FORMS, kw))
     return None
 
 
@@ -220,20 +226,144 @@ def _parse(original: str, today: date | None) -> Command:
         if clean(original).strip("?¿ ") == "" and "?" in original:
             return Command("help", original)
         return Command("chat", original, **alarm)
-    if len(words) == 1 and any(f in STOP_WORDS for f in spellings(words[0])):
-        return Command("stop", original)
-    if len(words) == 1 and any(f in START_WORDS for f in spellings(words[0])):
-        return Command("start", original)
-    first = 0
-    while first < min(3, len(words) - 1) and words[first] in GREETINGS:
-        first += 1
-    found = keyword(words[first]) if not words[first].isdigit() else None
-    if found is None:
-        return Command("chat", original, **alarm)
+    start, end, asked = phrasing.request_span(words)
+    if end - start == 1:
+        forms = spellings(words[start])
+        for intent, table in (("stop", STOP_WORDS), ("start", START_WORDS)):
+            if any(f in table for f in forms):
+                return Command(intent, original, written_in=_typed_in(words[start]))
+    found = None
+    if start < end and not words[start].isdigit():
+        found = keyword(words[start])
+    command = None
+    if found is not None:
+        command = _keyword_first(original, prepared, spans, start, end, found, asked, alarm)
+    if command is None and start < end:
+        command = _phrased(original, words[start:end], alarm)
+    written_in = "en" if phrasing.english_text(words) else None
+    return command or Command("chat", original, written_in=written_in, **alarm)
+
+
+def _typed_in(word: str) -> str:
+    """`en` for a word typed in English, `ru` for Russian (in either script)."""
+    return "en" if word in ENGLISH_FORMS else "ru"
+
+
+def _keyword_first(
+    original: str,
+    prepared: str,
+    spans: list[tuple[str, int, int]],
+    first: int,
+    end: int,
+    found: str,
+    asked: bool,
+    alarm: dict,
+) -> Command | None:
+    """The command a message opens with (after greetings), unless what follows shows the
+    word was used in passing (`Счёт пришёл неправильный`); None then."""
+    words = [t for t, _, _ in spans]
     intent = _INTENT_OF[found]
     rest = prepared[spans[first][2] :].strip(" \t\r\n:;,.!-—–")
+    if not any(ch.isalnum() for ch in rest):
+        rest = ""  # `Заявка?` asks what is wrong; `?` is no description to file
     args = tuple(words[first + 1 :])
-    return Command(intent, original, args, rest, **alarm, **_arguments(intent, found, args))
+    tail = words[first + 1 : end]
+    written_in = "en" if found in ENGLISH_FORMS else "ru"
+    if intent in NO_TEXT_INTENTS:
+        clause = tail[: _clause_length(prepared, spans, first)]
+        bare = intent in WITHOUT_NUMBERS
+        if phrasing.unframed(clause, intent, numbers_count=bare) >= (1 if bare else 2):
+            return None
+    elif intent == "ticket" and _asks_status(tail):
+        return Command(
+            "status", original, args, rest, written_in=written_in, **alarm,
+            **_arguments("status", found, args),
+        )  # fmt: skip
+    extra = _arguments(intent, found, args)
+    idle = intent == "meter" and not extra["readings"] and not extra["unread"]
+    if idle and phrasing.unframed(tail, "meter") >= (1 if asked else 2):
+        return None  # `счётчик сломался, что делать?` is about the meter, not readings
+    return Command(intent, original, args, rest, written_in=written_in, **alarm, **extra)
+
+
+def _clause_length(prepared: str, spans: list[tuple[str, int, int]], first: int) -> int:
+    """How many words follow word `first` before the sentence ends (`баланс? и …` → 0)."""
+    count = 0
+    for (_, _, previous_end), (_, next_start, _) in zip(
+        spans[first:], spans[first + 1 :], strict=False
+    ):
+        gap = prepared[previous_end:next_start]
+        if any(ch in SENTENCE_ENDS for ch in gap) or (
+            "." in gap and prepared[next_start].isupper()
+        ):
+            break
+        count += 1
+    return count
+
+
+STATUS_FRAME = phrasing.FILLER_ANY | phrasing.FRAMES_ANY["status"]
+"""Words beside a ticket's number that still only ask about it (`заявка 12 что с ней`)."""
+
+
+def _asks_status(tail: list[str]) -> bool:
+    """`заявка 1234 статус`, `заявка №1234?`: a ticket's number and nothing to file."""
+    if not any(w.isdigit() for w in tail):
+        return False
+    return all(
+        w.isdigit() or _named(w)[0] in ("status", "ticket") or w in STATUS_FRAME for w in tail
+    )
+
+
+def _named(word: str) -> tuple[str | None, str | None]:
+    """(intent, keyword) a word names exactly: a command word or a question word."""
+    for form in spellings(word):
+        if form in SPELLINGS:
+            return _INTENT_OF[SPELLINGS[form]], SPELLINGS[form]
+        if form in phrasing.QUESTION_ANY:
+            return phrasing.QUESTION_ANY[form], form
+    return None, None
+
+
+def _phrased(original: str, core: list[str], alarm: dict) -> Command | None:
+    """A short request whose command word is not first (`сколько я должен?`, `какой статус
+    заявки 12`) or that has none (`хвс 123 гвс 45`); None unless every word fits it."""
+    if len(core) <= SHORT_READINGS:
+        found = bare_readings(core)
+        if found is not None:
+            return Command("meter", original, tuple(core), **alarm, **found)
+    if len(core) > SHORT_REQUEST:
+        return None
+    named: dict[str, str] = {}
+    others: list[str] = []
+    english = False
+    for word in core:
+        intent, found = _named(word)
+        if intent is None:
+            others.append(word)
+            continue
+        named.setdefault(intent, found)
+        english = english or word in ENGLISH_FORMS
+    intents = set(named)
+    if not intents:
+        return None
+    if intents <= {"ticket", "status"}:
+        intent = "status"
+    elif intents == {"balance", "debt"}:
+        intent = "debt"
+    elif len(intents) == 1:
+        intent = intents.pop()
+    else:
+        return None
+    if intent not in PHRASED_INTENTS:
+        return None
+    if phrasing.unframed(others, intent, numbers_count=intent in WITHOUT_NUMBERS):
+        return None
+    args = tuple(others)
+    word = named.get(intent, "")
+    return Command(
+        intent, original, args, written_in="en" if english else "ru", **alarm,
+        **_arguments(intent, word, args),
+    )  # fmt: skip
 
 
 def _arguments(intent: str, word: str, args: tuple[str, ...]) -> dict:
@@ -249,91 +379,5 @@ def _arguments(intent: str, word: str, args: tuple[str, ...]) -> dict:
     if intent == "language":
         return {"language": LANGUAGE_WORDS[word]}
     if intent == "meter":
-        return _meter_arguments(args)
+        return meter_arguments(args)
     return {}
-
-
-# --- meter readings ----------------------------------------------------------------------------
-
-METER_WORDS: dict[str, str] = {
-    **dict.fromkeys(("хвс", "хв", "хол", "холодная", "холодной", "холод", "хвод", "cold", "cw", "hvs",
-                     "khvs", "xvs", "holodnaya"), mr.COLD),
-    **dict.fromkeys(("гвс", "гв", "гор", "горячая", "горячей", "горяч", "гвод", "hot", "hw", "gvs",
-                     "goryachaya"), mr.HOT),
-    **dict.fromkeys(("эл", "элек", "электр", "электричество", "электроэнергия", "электроэнергии", "свет",
-                     "ээ", "el", "elec", "electricity", "electro", "power", "svet"), mr.ELECTRICITY),
-    **dict.fromkeys(("день", "дневной", "дневная", "дн", "day", "den"), mr.DAY),
-    **dict.fromkeys(("ночь", "ночной", "ночная", "ноч", "night", "noch"), mr.NIGHT),
-    **dict.fromkeys(("отопление", "отоп", "отопл", "тепло", "теплоэнергия", "heating", "heat",
-                     "otoplenie"), mr.HEAT),
-    **dict.fromkeys(("газ", "gas", "gaz"), mr.GAS),
-}  # fmt: skip
-"""Words residents use for each meter kind (`т1`/`т2` and `х/в`, `г/в` are handled as pairs)."""
-METER_PREFIXES = (
-    ("холодн", mr.COLD),
-    ("горяч", mr.HOT),
-    ("электр", mr.ELECTRICITY),
-    ("отопл", mr.HEAT),
-)
-_PAIRS = {("т", "1"): mr.DAY, ("т", "2"): mr.NIGHT, ("t", "1"): mr.DAY, ("t", "2"): mr.NIGHT,
-          ("х", "в"): mr.COLD, ("г", "в"): mr.HOT}  # fmt: skip
-_UNITS = frozenset({"м", "m", "куб", "кубов", "кубометров", "кубометра", "квт", "ч", "квтч", "kwh", "kw",
-                    "h", "гкал", "gcal", "л", "литр", "литров"})  # fmt: skip
-
-
-def _meter_kind(word: str) -> str | None:
-    if word in METER_WORDS:
-        return METER_WORDS[word]
-    return next((kind for prefix, kind in METER_PREFIXES if word.startswith(prefix)), None)
-
-
-def _decimal(token: str) -> Decimal | None:
-    try:
-        value = Decimal(token.replace(",", "."))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _meter_arguments(args: tuple[str, ...]) -> dict:
-    """`[<account>] <kind> <value> [<kind> <value> …]`, or a lone value for a single meter."""
-    readings: list[Reading] = []
-    unread: list[str] = []
-    account: str | None = None
-    pending: str | None = None
-    seen_kind = False
-    loose: list[str] = []
-    i = 0
-    while i < len(args):
-        token, following = args[i], args[i + 1] if i + 1 < len(args) else ""
-        kind = _PAIRS.get((token, following))
-        i += 2 if kind is not None else 1
-        kind = kind or _meter_kind(token)
-        if kind is not None:
-            if pending is not None:
-                unread.append(pending)
-            pending, seen_kind = kind, True
-            continue
-        if token in _UNITS:
-            if following == "3":  # м3: the 3 is part of the unit
-                i += 1
-            continue
-        value = _decimal(token) if token[:1].isdigit() else None
-        if value is None:
-            continue
-        if pending is not None:
-            readings.append(Reading(pending, value))
-            pending = None
-        elif not seen_kind and token.isdigit() and account is None and not loose:
-            account = token
-        else:
-            loose.append(token)
-    if pending is not None:
-        unread.append(pending)
-    if not seen_kind:
-        if account is not None and not loose:
-            account, loose = None, [account]
-        if len(loose) == 1:
-            readings.append(Reading(None, _decimal(loose.pop())))
-    unread.extend(loose)
-    return {"account": account, "readings": tuple(readings), "unread": tuple(unread)}

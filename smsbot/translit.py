@@ -6,6 +6,8 @@ SMS: `щ`→`shch`, `ы`→`y`, `ь`/`ъ` dropped, `₽`→`rub`.
 
 from __future__ import annotations
 
+import itertools
+
 _TABLE = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
@@ -35,3 +37,21 @@ def transliterate(text: str) -> str:
 
 def _capital(text: str, i: int) -> bool:
     return 0 <= i < len(text) and text[i].isupper()
+
+
+_READ_AS: dict[str, tuple[str, ...]] = {
+    "а": ("a",), "б": ("b",), "в": ("v",), "г": ("g",), "д": ("d",), "е": ("e",),
+    "ж": ("zh", "j", "z"), "з": ("z",), "и": ("i",), "й": ("y", "i", "j", ""), "к": ("k",),
+    "л": ("l",), "м": ("m",), "н": ("n",), "о": ("o",), "п": ("p",), "р": ("r",), "с": ("s",),
+    "т": ("t",), "у": ("u",), "ф": ("f",), "х": ("h", "kh", "x"), "ц": ("ts", "c", "tz"),
+    "ч": ("ch",), "ш": ("sh",), "щ": ("sch", "shch", "sh"), "ъ": ("",), "ы": ("y", "i"),
+    "ь": ("",), "э": ("e",), "ю": ("yu", "iu", "ju", "u"), "я": ("ya", "ia", "ja", "a"),
+}  # fmt: skip
+"""How people on Latin-only phones spell each Cyrillic letter (passport, scholarly, chat):
+the other direction from `transliterate`, where one spelling is chosen."""
+
+
+def latin_spellings(word: str) -> set[str]:
+    """Every Latin spelling of a Cyrillic word a resident may type (`zayavka`, `zajavka`)."""
+    choices = [_READ_AS.get(ch, (ch,)) for ch in word]
+    return {"".join(parts) for parts in itertools.product(*choices)}

@@ -7,18 +7,17 @@ so the same sender and retry rules as the bot's own replies apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from smsbot import canned, conversations, users, waiting
+from smsbot import accounts, canned, conversations, resident_side, search, users, waiting
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
-from smsbot.models import Company, Conversation, Resident, User
-from smsbot.phones import InvalidPhone, normalize
+from smsbot.models import Account, Company, Conversation, Resident, User
 from smsbot.web.common import (
     dbs,
     first_submit,
@@ -26,7 +25,9 @@ from smsbot.web.common import (
     live,
     live_items,
     refused,
+    require_admin,
     require_writer,
+    scope,
     visible_companies,
 )
 from smsbot.web.i18n import gettext
@@ -41,19 +42,13 @@ def _signed_in() -> None:
 
 
 def _view() -> str:
-    view = request.args.get("view", "open")
+    """The tab; a search looks through every conversation unless a tab was chosen."""
+    view = request.args.get("view", "all" if request.args.get("q") else "open")
     return view if view in conversations.INBOX_FILTERS else "open"
 
 
-def _phone_filter() -> str | None:
-    raw = (request.args.get("q") or "").strip()
-    if not raw:
-        return None
-    try:
-        return normalize(raw)
-    except InvalidPhone:
-        digits = "".join(c for c in raw if c.isdigit())
-        return digits or None
+def _query() -> search.Query | None:
+    return search.parse(request.args.get("q"))
 
 
 def _label_id() -> int | None:
@@ -67,7 +62,7 @@ def _rows():  # noqa: ANN202
         company_ids=visible_companies(),
         view=_view(),
         user_id=current_user.id,
-        phone=_phone_filter(),
+        search=_query(),
         label_id=_label_id(),
     )
 
@@ -82,9 +77,13 @@ def _labels() -> list:
 
 @bp.get("")
 def index():  # noqa: ANN201
+    query = _query()
+    if query is not None and query.explicit_ticket:  # `№548` in the search box opens it
+        return redirect(url_for("tickets.index", q=query.raw))
     return render_template(
         "inbox/index.html",
         rows=_rows(),
+        locks=accounts.locked_in(dbs(), visible_companies(), utcnow()),
         view=_view(),
         views=conversations.INBOX_FILTERS,
         q=request.args.get("q", ""),
@@ -123,7 +122,12 @@ def _thread_context(conversation: Conversation) -> dict:
     session = dbs()
     resident = session.get(Resident, conversation.resident_id)
     thread = conversations.thread(session, conversation)
+    phone_lock, account_locks = accounts.locks_of(
+        session, resident, conversation.company_id, utcnow()
+    )
     return {
+        "phone_lock": phone_lock,
+        "account_locks": account_locks,
         "conversation": conversation,
         "resident": resident,
         "thread": thread,
@@ -137,6 +141,7 @@ def _thread_context(conversation: Conversation) -> dict:
         else None,
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
+        "side": resident_side.of(session, conversation, thread.messages),
         "company": session.get(Company, conversation.company_id),
         "labels": conversations.labels_for(session, conversation.company_id),
         "labelled": {
@@ -299,3 +304,46 @@ def read(conversation_id: int):  # noqa: ANN201
     """The open page saw new messages arrive: they are read."""
     _change(conversation_id, lambda s, c: conversations.mark_read(s, c.id))
     return "", 204
+
+
+def _digits(name: str) -> str:
+    return "".join(ch for ch in request.form.get(name, "") if ch.isdigit())[:32]
+
+
+def _unlock(session: Session, *, company_ids: Iterable[int] | None, **target: str) -> None:
+    """Clear the lock of a phone, or of an account number that one of `company_ids` (None:
+    any company) has; another company's number is a 404, as if it did not exist."""
+    if "number" in target:
+        query = select(Account.id).where(Account.number == target["number"])
+        if company_ids is not None:
+            query = query.where(Account.company_id.in_(list(company_ids)))
+        if session.exec(query).first() is None:
+            abort(404)
+    accounts.clear_lock(session, now=utcnow(), user_id=current_user.id, **target)
+    flash(gettext("Linking unlocked."), "ok")
+
+
+@bp.post("/unlock")
+@require_admin
+def unlock_account():  # noqa: ANN201
+    """Lift the lock-out of an account number the inbox lists (a resident who really lost the
+    bill code called the office)."""
+    with session_scope() as session:
+        _unlock(session, company_ids=scope(), number=_digits("number"))
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/<int:conversation_id>/unlock")
+@require_admin
+def unlock(conversation_id: int):  # noqa: ANN201
+    """Lift a linking lock-out this thread shows: of the resident's phone, or of an account
+    number of the thread's company."""
+    conversation = get_scoped(Conversation, conversation_id)
+    number = _digits("number")
+    with session_scope() as session:
+        if number:
+            _unlock(session, company_ids=[conversation.company_id], number=number)
+        else:
+            resident = session.get(Resident, conversation.resident_id)
+            _unlock(session, company_ids=[conversation.company_id], phone=resident.phone)
+    return _back(conversation_id)

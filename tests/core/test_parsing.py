@@ -11,16 +11,21 @@ from hypothesis import strategies as st
 
 from smsbot import danger
 from smsbot.parsing import INTENTS, KEYWORDS, Command, keyword_intent, osa_distance, parse
-from tests.core.parsing_cases import CASES, DANGER_CASES
+from tests.core.parsing_cases import CASES, DANGER_CASES, PHRASED_CASES
 
 
 def test_the_table_is_large_enough_and_covers_every_intent():
     assert len(CASES) >= 200
     assert {intent for _, intent, _ in CASES} == set(INTENTS)
+    new = {text for text, _, _ in PHRASED_CASES} - {text for text, _, _ in CASES}
+    assert len(new) >= 300  # some old messages are there again to check their language
+    assert {intent for _, intent, _ in PHRASED_CASES} == set(INTENTS)
 
 
 @pytest.mark.parametrize(
-    ("text", "intent", "expected"), CASES, ids=[c[0][:40] or "empty" for c in CASES]
+    ("text", "intent", "expected"),
+    CASES + PHRASED_CASES,
+    ids=[c[0][:40] or "empty" for c in CASES + PHRASED_CASES],
 )
 def test_message(text, intent, expected):
     command = parse(text)

@@ -110,3 +110,20 @@ def test_the_demo_phone_is_linked_by_billing_on_its_first_message(text):
     with Session(db.engine()) as session:
         links = session.exec(select(AccountLink).where(AccountLink.source == "billing")).all()
     assert len(links) == 2 and DEMO_PHONE
+
+
+def test_five_wrong_codes_from_five_phones_lock_the_account(text):
+    phones = [f"+7903555{n:04d}" for n in range(6)]
+    for n, phone in enumerate(phones[:4]):
+        reply = one(text(f"привязать 5012345680 {1000 + n}", phone=phone))
+        assert reply.template == "link_failed"
+        assert f"попыток: {4 - n}" in reply.body  # the account's tries run out, not each phone's
+    assert one(text("привязать 5012345680 1004", phone=phones[4])).template == "link_locked"
+    # Locked for everyone, the right code too; a sixth phone gets no fresh tries.
+    assert one(text("привязать 5012345680 7710", phone=phones[5])).template == "link_locked"
+    # The phones themselves are not locked: each failed once, and other accounts still link.
+    assert one(text("привязать 5012345690 3301", phone=phones[0])).template == "link_ok"
+    # As reported: one phone failing five times left a second phone four tries; none now.
+    for n in range(5):
+        text(f"привязать 7020001001 {2000 + n}", phone=STRANGER)
+    assert one(text("привязать 7020001001 2005", phone=ANOTHER)).template == "link_locked"
