@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from smsbot import danger
+from smsbot import alarms, danger
 from smsbot.deadlines import in_heating_season
 from smsbot.models import Company, Conversation, Message, Resident
 from smsbot.parsing import Command
@@ -69,12 +69,14 @@ class Context:
 
     @property
     def emergency(self) -> bool:
-        """Whether to answer with the emergency numbers: a danger, and no heating only in the
-        heating season."""
+        """Whether to answer with the emergency numbers: a danger, no heating only in the
+        heating season, and not a phrase in passing in a complaint about something else."""
         command = self.command
         if not command.emergency or command.intent in ("stop", "start"):
             return False
-        return command.danger != danger.HEATING or in_heating_season(self.today)
+        if command.danger == danger.HEATING and not in_heating_season(self.today):
+            return False
+        return not alarms.in_passing(command.text, command.danger)
 
 
 Handler = Callable[[Context], list[Reply]]
