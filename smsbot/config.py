@@ -55,6 +55,12 @@ class Settings:
     """A staff session unused this long ends (an open inbox page keeps it in use)."""
     session_max_hours: int = 12
     """A staff session ends this long after sign-in, used or not: one shift."""
+    chat_ack_hours: int = 4
+    """A resident's later chat messages get at most one acknowledgement per conversation
+    this often (the first message always gets one)."""
+    chat_ack_quiet_minutes: int = 30
+    """No acknowledgement while a dispatcher answered the thread this recently: a person is
+    on it, and a bot line in between would only interrupt."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -190,4 +196,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         inbound_batch=_int(env, "SMSBOT_INBOUND_BATCH", 50, minimum=1),
         session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
+        chat_ack_hours=_int(env, "SMSBOT_CHAT_ACK_HOURS", 4),
+        chat_ack_quiet_minutes=_int(env, "SMSBOT_CHAT_ACK_QUIET_MINUTES", 30),
     )

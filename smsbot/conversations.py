@@ -321,6 +321,7 @@ def reply(
         session, company_id=conversation.company_id, resident_id=resident.id, now=now
     )
     conversation.last_message_at = now
+    conversation.staff_replied_at = now
     conversation.unread = 0
     if conversation.assignee_id is None and author.company_id == conversation.company_id:
         conversation.assignee_id = author.id

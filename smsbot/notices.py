@@ -6,26 +6,34 @@ way, so opting out works for them too). Opted-out phones are skipped. Every copy
 Message row stored with the notice in one transaction, so a notice is never half-created;
 the copies are sent from the notices queue, which workers take last, so replies to residents
 never wait behind a notice to a thousand flats.
+
+A notice may announce an outage: what is off and until when (smsbot.outages). While it
+lasts, residents of its buildings who ask about it get its facts by return (handlers.outage),
+and an outage longer than the law allows is flagged to the company admins by SMS when the
+notice is sent, and on its page.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from smsbot import outgoing
+from smsbot import outages, outgoing
 from smsbot.clock import utcnow
 from smsbot.conversations import clean_text, sms_text
 from smsbot.exceptions import Refused
 from smsbot.models import (
+    KIND_ALERT,
     KIND_NOTICE,
     OUT_QUEUED,
+    ROLE_COMPANY_ADMIN,
     Account,
     AccountLink,
     AccountPhone,
@@ -35,6 +43,7 @@ from smsbot.models import (
     Message,
     Notice,
     Resident,
+    User,
 )
 from smsbot.segments import measure
 
@@ -130,6 +139,31 @@ def preview(
     return Preview(len(who.phones), who.opted_out, m.encoding, m.segments, len(text))
 
 
+OUTAGE_MAX_AHEAD = timedelta(days=31)
+"""An outage announced to last longer is a typo in the date, not a plan."""
+
+
+def check_outage(kind: str | None, until: datetime | None, now: datetime) -> None:
+    """Refuse an outage the notice cannot carry: half given, unknown, over or far ahead."""
+    if kind is None and until is None:
+        return
+    if kind not in outages.KINDS:
+        raise Refused("Choose what is off.")
+    if until is None:
+        raise Refused("Say until when it is off.")
+    if until <= now:
+        raise Refused("The outage must end in the future.")
+    if until - now > OUTAGE_MAX_AHEAD:
+        raise Refused("An outage can be announced for at most 31 days.")
+
+
+def over_limit(notice: Notice) -> bool:
+    """Whether the outage the notice announces is longer than the law allows at once."""
+    if notice.outage is None or notice.outage_until is None:
+        return False
+    return outages.over_limit(notice.outage, notice.created_at, notice.outage_until)
+
+
 def create(
     session: Session,
     *,
@@ -137,9 +171,13 @@ def create(
     author_id: int | None,
     building_ids: Sequence[int] | None,
     body: str,
+    outage: str | None = None,
+    outage_until: datetime | None = None,
 ) -> Notice:
     """Store the notice and one copy per recipient; the copies are queued at the commit."""
     text = sms_text(body, empty="Write the notice first.")
+    now = utcnow()
+    check_outage(outage, outage_until, now)
     ids = _check_buildings(session, company_id, building_ids)
     who = audience(session, company_id, ids)
     if not who.phones:
@@ -158,9 +196,14 @@ def create(
         skipped_opted_out=who.opted_out,
         encoding=m.encoding,
         segments=m.segments,
+        outage=outage,
+        outage_until=outage_until,
+        created_at=now,
     )
     session.add(notice)
     session.flush()
+    if over_limit(notice):
+        _flag_to_admins(session, notice, company, via)
     people = _residents(session, who.phones)
     threads = dict(
         session.exec(
@@ -183,6 +226,69 @@ def create(
         notice_id=notice.id,
     )
     return notice
+
+
+def _flag_to_admins(
+    session: Session, notice: Notice, company: Company, via: outgoing.Route
+) -> None:
+    """Tell the company admins by SMS that the announced outage is longer than the law allows:
+    the inspectorate fines for it, and the date may simply be a typo."""
+    admins = session.exec(
+        select(User).where(
+            User.company_id == company.id,
+            User.role == ROLE_COMPANY_ADMIN,
+            User.active.is_(True),
+            User.phone.is_not(None),
+        )
+    )
+    hours = (notice.outage_until - notice.created_at).total_seconds() / 3600
+    for phone, language in {a.phone: a.language for a in admins}.items():
+        outgoing.compose(
+            session,
+            kind=KIND_ALERT,
+            to_phone=phone,
+            company=company,
+            template="alert_outage",
+            params={
+                "outage": notice.outage,
+                "until": notice.outage_until,
+                "hours": round(hours),
+                "allowed": int(outages.ALLOWED[notice.outage].at_once.total_seconds() // 3600),
+            },
+            language=language,
+            via=via,
+        )
+
+
+def active_outages(
+    session: Session, company_ids: Iterable[int], now: datetime
+) -> list[outages.Outage]:
+    """The outages announced by these companies' notices that last at `now` (one query)."""
+    ids = sorted(set(company_ids))
+    if not ids:
+        return []
+    rows = session.exec(
+        select(
+            Notice.id, Notice.company_id, Notice.building_ids, Notice.outage,
+            Notice.created_at, Notice.outage_until,
+        ).where(
+            Notice.company_id.in_(ids),
+            Notice.outage.is_not(None),
+            Notice.outage_until > now,
+            Notice.created_at <= now,
+        )
+    )  # fmt: skip
+    return [
+        outages.Outage(
+            notice_id=notice_id,
+            company_id=company_id,
+            building_ids=frozenset(json.loads(buildings)) if buildings else None,
+            kind=kind,
+            starts=starts,
+            until=until,
+        )
+        for notice_id, company_id, buildings, kind, starts, until in rows
+    ]
 
 
 CHUNK = 500
