@@ -1,16 +1,22 @@
 """Notices: a company's text to its buildings, previewed (recipients, segments, total)
-before it is sent, then followed copy by copy as the deliveries come in."""
+before it is sent, then followed copy by copy as the deliveries come in. A notice may say
+what is off and until when; an outage longer than the law allows is flagged before sending,
+on the notice's page, and by SMS to the company admins."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
-from smsbot import notices
+from smsbot import notices, outages
+from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
-from smsbot.models import Building, Notice, User
+from smsbot.models import Building, Company, Notice, User
 from smsbot.web.common import (
     acting_company,
     dbs,
@@ -26,6 +32,54 @@ from smsbot.web.inbox import _signed_in
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 bp.before_request(_signed_in)
+
+
+OUTAGE_NAMES = {
+    outages.HOT_WATER: "Hot water",
+    outages.COLD_WATER: "Cold water",
+    outages.WATER: "Hot and cold water",
+    outages.HEATING: "Heating",
+    outages.POWER: "Power",
+    outages.GAS: "Gas",
+    outages.LIFT: "Lift",
+}
+"""What the notice form offers as "what is off"."""
+
+
+def _outage(company: Company) -> tuple[str | None, datetime | None]:
+    """What is off and until when (the form's local time, in the company's zone, as UTC)."""
+    kind = request.form.get("outage", "").strip() or None
+    raw = request.form.get("outage_until", "").strip()
+    if not raw:
+        return kind, None
+    try:
+        local = datetime.fromisoformat(raw)
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=ZoneInfo(company.timezone))
+        return kind, local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Refused("Write when the outage ends as a date and a time.") from None
+
+
+def _outage_view(company: Company, kind: str | None, until: datetime | None) -> dict:
+    """What the form and the confirmation show about the outage."""
+    local = until.astimezone(ZoneInfo(company.timezone)) if until else None
+    return {
+        "outage": kind,
+        "outage_until": until,
+        "outage_until_local": local.strftime("%Y-%m-%dT%H:%M") if local else "",
+        "outage_names": OUTAGE_NAMES,
+        "over_limit": bool(
+            kind in outages.ALLOWED and until and outages.over_limit(kind, utcnow(), until)
+        ),
+        "allowed_hours": _allowed_hours(kind),
+    }
+
+
+def _allowed_hours(kind: str | None) -> int | None:
+    if kind not in outages.ALLOWED:
+        return None
+    return int(outages.ALLOWED[kind].at_once.total_seconds() // 3600)
 
 
 def _chosen_buildings() -> list[int] | None:
@@ -53,8 +107,10 @@ def new():  # noqa: ANN201
     buildings = notices.buildings(dbs(), company.id)
     body = request.form.get("body", "")
     chosen = _chosen_buildings() if request.method == "POST" else []
+    kind, until = None, None
     if request.method == "POST":
         try:
+            kind, until = _outage(company)
             if request.form.get("step") == "send":
                 if not first_submit():
                     return redirect(url_for("notices.index"))
@@ -65,9 +121,14 @@ def new():  # noqa: ANN201
                         author_id=current_user.id,
                         building_ids=chosen,
                         body=body,
+                        outage=kind,
+                        outage_until=until,
                     )
                 flash(gettext("The notice is being sent."), "ok")
+                if notices.over_limit(notice):
+                    flash(gettext("The outage is longer than the law allows; the company admins were told by SMS."), "error")  # fmt: skip
                 return redirect(url_for("notices.show", notice_id=notice.id))
+            notices.check_outage(kind, until, utcnow())
             preview = notices.preview(dbs(), company.id, chosen, body)
             if not preview.characters:
                 raise Refused("Write the notice first.")
@@ -80,11 +141,17 @@ def new():  # noqa: ANN201
                 chosen=chosen,
                 body=body,
                 preview=preview,
+                **_outage_view(company, kind, until),
             )
         except Refused as exc:
             refused(exc)
     return render_template(
-        "notices/new.html", company=company, buildings=buildings, chosen=chosen, body=body
+        "notices/new.html",
+        company=company,
+        buildings=buildings,
+        chosen=chosen,
+        body=body,
+        **_outage_view(company, kind, until),
     ), (422 if request.method == "POST" else 200)
 
 
@@ -112,6 +179,9 @@ def _notice_context(notice: Notice) -> dict:
         )
     return {
         "notice": notice,
+        "outage_names": OUTAGE_NAMES,
+        "over_limit": notices.over_limit(notice),
+        "allowed_hours": _allowed_hours(notice.outage),
         "addresses": addresses,
         "progress": notices.progress(session, notice.id),
         "author": session.get(User, notice.author_id) if notice.author_id else None,

@@ -155,3 +155,42 @@ def test_empty_notices_and_foreign_buildings_are_refused(app, signed_in, staff):
         as_text=True
     )
     assert outbound_messages() == []
+
+
+def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
+    app, signed_in, staff
+):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from smsbot.clock import utcnow
+    from smsbot.models import KIND_ALERT, User
+
+    with Session(db.engine()) as session:
+        session.get(User, staff.users["igor"]).phone = "+79037770011"  # the company admin
+        session.commit()
+    olga = signed_in("olga")
+    moscow = ZoneInfo("Europe/Moscow")
+    until = (utcnow() + timedelta(hours=30)).astimezone(moscow).strftime("%Y-%m-%dT%H:%M")
+    form = {"audience": "buildings", "building": building_id(MOLODEZHNAYA),
+            "body": "Ремонт стояка: холодной воды не будет до завтра.", "outage": "cold_water",
+            "outage_until": until}  # fmt: skip
+    for bad in ({"outage": "bogus"}, {"outage_until": "завтра"}, {"outage_until": ""},
+                {"outage_until": "2020-01-01T10:00"}):  # fmt: skip
+        response = post(olga, "/notices/new", {**form, **bad})
+        assert response.status_code == 422, bad  # refused with the reason, nothing sent
+    page = post(olga, "/notices/new", form).get_data(as_text=True)
+    assert "Холодная вода, до" in page and 'data-testid="over-limit"' in page
+    assert "не более 4 ч подряд" in page
+
+    response = post(olga, "/notices/new", {**form, "step": "send", "nonce": "o1"})
+    assert response.status_code == 302
+    with Session(db.engine()) as session:
+        [notice] = session.exec(select(Notice)).all()
+    expected = datetime.fromisoformat(until).replace(tzinfo=moscow).astimezone(UTC)
+    assert (notice.outage, notice.outage_until) == ("cold_water", expected)
+    [alert] = outbound_messages(kind=KIND_ALERT)
+    assert alert.to_phone == "+79037770011" and alert.template == "alert_outage"
+    assert "дольше разрешённого: не более 4 ч подряд" in alert.body
+    shown = olga.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert 'data-testid="over-limit"' in shown and "Холодная вода, до" in shown
