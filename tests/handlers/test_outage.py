@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from smsbot import db, notices
 from smsbot.clock import utcnow
 from smsbot.models import Account, AccountPhone, Building, Company, Conversation, Resident, Ticket
-from tests.handlers.conftest import DEMO_PHONE, OTHER_RESIDENT, one
+from tests.handlers.conftest import DEMO_PHONE, OTHER_RESIDENT, ZARECHYE, one
+from tests.support import outbound_messages
 
 RESIDENT_OF_B = "+79167770003"
 """On the bill of the flat in ул. Советская, д. 3 (building B of Заречье)."""
@@ -93,3 +94,37 @@ def test_a_heating_notice_answers_until_it_ends_and_is_no_emergency(text, announ
         assert session.exec(select(Ticket)).all() == []
     clock.advance(timedelta(hours=30, minutes=1))
     assert one(text("нет отопления")).template == "emergency"  # it has ended: the alarm again
+
+
+def test_a_batch_looks_the_outages_up_once(app, announce):
+    """Hundreds of residents ask at once: one query for the outages per batch, not per SMS."""
+    from sqlalchemy import event
+
+    from smsbot import inbound
+    from smsbot.providers.base import InboundSms
+
+    announce("hot_water", hours=3)
+    phones = [f"+7916555{n:04d}" for n in range(20)]
+    with Session(db.engine()) as session:
+        flat = session.exec(select(Account.id).where(Account.number == "5012345680")).one()
+        session.add_all(AccountPhone(account_id=flat, phone=p) for p in phones)
+        for n, phone in enumerate(phones):
+            inbound.store(session, InboundSms("outbox", f"batch-{n}", phone, ZARECHYE, "нет воды"))
+        session.commit()
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    with Session(db.engine()) as session:
+        event.listen(db.engine(), "before_cursor_execute", count)
+        try:
+            messages = inbound.claim_waiting(session, 50)
+            inbound.handle_many(session, messages, give_up_after=3)
+            session.commit()
+        finally:
+            event.remove(db.engine(), "before_cursor_execute", count)
+    assert len(messages) == 20
+    assert len([s for s in seen if "FROM notice" in s]) == 1
+    replies = outbound_messages(kind="reply")
+    assert len(replies) == 20 and {m.template for m in replies} == {"outage"}
