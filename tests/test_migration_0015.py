@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from smsbot import db, migrate
@@ -26,7 +27,8 @@ MESSAGES = [
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_conversations_remember_their_last_acknowledgement_and_staff_reply(empty_database, kind):  # noqa: F811
     cfg = migrate.alembic_config(empty_database)
-    command.upgrade(cfg, "0008")
+    before = ScriptDirectory.from_config(cfg).get_revision("0015").down_revision
+    command.upgrade(cfg, before)
     engine = db.make_engine(empty_database)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO company (slug, name, timezone, language, transliterate, created_at, "
@@ -66,7 +68,7 @@ def test_conversations_remember_their_last_acknowledgement_and_staff_reply(empty
         (None, None, None),  # never acknowledged, never answered
     ]
     assert {"outage", "outage_until"} <= {c["name"] for c in inspect(engine).get_columns("notice")}
-    command.downgrade(cfg, "0008")
+    command.downgrade(cfg, before)
     engine.dispose()
     engine = db.make_engine(empty_database)
     columns = {c["name"] for c in inspect(engine).get_columns("conversation")}

@@ -157,6 +157,7 @@ RU: dict[str, str] = {
     "While it lasts, residents of these buildings who ask about it get what is off, until when and what the law allows by SMS at once, without a dispatcher.":
         "Пока оно длится, жители этих домов, которые о нём спросят, сразу получат SMS: что отключено, до какого времени и что допускает закон, без диспетчера.",
     "Outage": "Отключение",
+    "Answered by a notice": "Ответ дан оповещением",
     "until": "до",
     "Longer than the law allows: at most {n} h at once (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
         "Дольше, чем допускает закон: не более {n} ч подряд (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",

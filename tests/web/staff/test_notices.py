@@ -6,9 +6,9 @@ from rq import Queue
 from sqlmodel import Session, select
 
 from smsbot import db, notices, queues
-from smsbot.models import KIND_NOTICE, Building, Notice, Resident
+from smsbot.models import KIND_NOTICE, Building, Conversation, Notice, Resident
 from tests.conftest import run_jobs
-from tests.support import outbound_messages
+from tests.support import outbound_messages, post_inbound
 from tests.web.staff.conftest import post
 
 MOLODEZHNAYA = "ул. Молодёжная, д. 12"
@@ -194,3 +194,12 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
     assert "дольше разрешённого: не более 4 ч подряд" in alert.body
     shown = olga.get(f"/notices/{notice.id}").get_data(as_text=True)
     assert 'data-testid="over-limit"' in shown and "Холодная вода, до" in shown
+
+    post_inbound(app.test_client(), app, "Почему нет воды?")  # a resident of the building asks
+    run_jobs(app)
+    [answer] = outbound_messages(template="outage")
+    assert answer.body.startswith("Нет холодной воды до ")
+    with Session(db.engine()) as session:
+        [conversation] = session.exec(select(Conversation)).all()
+    thread = olga.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert 'data-testid="answered-by-notice"' in thread and "Ответ дан оповещением" in thread
