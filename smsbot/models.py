@@ -334,6 +334,34 @@ class User(SQLModel, table=True):
         return f"{self.id}:{self.session_token}"
 
 
+class StaffSession(SQLModel, table=True):
+    """One signed-in browser: signing out ends this row, so a copied cookie stops working.
+
+    Flask's signed cookie alone cannot be taken back once issued. The cookie carries a
+    random session key; only its SHA-256 is stored, so a leaked database row signs nobody in.
+    """
+
+    __tablename__ = "staff_session"
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 (hex) of the key in the cookie."""
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    created_at: datetime = _now_field()
+    ended_at: datetime | None = None
+
+
+class StaffChange(SQLModel, table=True):
+    """Who changed which staff account, company or number, and when (the staff audit log)."""
+
+    __tablename__ = "staff_change"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _now_field()
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=200)
+    """What was changed, as staff read it: a login, a company's slug, a phone number."""
+
+
 class ConversationNote(SQLModel, table=True):
     """An internal note on a conversation: staff see it, the resident never does."""
 

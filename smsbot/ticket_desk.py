@@ -192,6 +192,22 @@ class TicketPage:
     assignee: User | None
 
 
+STAGES = (
+    ("Accepted", "accepted_at"),
+    ("First reply to the resident", "first_reply_at"),
+    ("Done", "first_done_at"),
+    ("Confirmed by the resident", "confirmed_at"),
+    ("Reopened by the resident", "reopened_at"),
+)
+
+
+def stages(ticket: Ticket) -> list[tuple[str, datetime]]:
+    """The stages a ticket has passed, in the order they happened (a resident who reopens and
+    then confirms is listed reopened first), ties in the workflow's order."""
+    passed = [(label, getattr(ticket, field)) for label, field in STAGES]
+    return sorted(((label, at) for label, at in passed if at), key=lambda stage: stage[1])
+
+
 def page(session: Session, ticket: Ticket) -> TicketPage:
     resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
     account = session.get(Account, ticket.account_id) if ticket.account_id else None

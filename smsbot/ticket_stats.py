@@ -678,10 +678,14 @@ def overview(
     return sla.worst_first(figures)
 
 
-def trend(session: Session, company_id: int, weeks: int, now: datetime) -> list[sla.TrendWeek]:
-    """The company's last `weeks` weeks, for the trend chart."""
+def trend(
+    session: Session, company_id: int, weeks: int, now: datetime, until: date | None = None
+) -> list[sla.TrendWeek]:
+    """The company's `weeks` weeks up to `until` (today by default), for the trend chart."""
     company = session.get(Company, company_id)
     today = local_today(company.timezone if company else None, now)
+    if until is not None and until < today:
+        today = until
     first = sla.week_start(today) - timedelta(weeks=weeks - 1)
     rows = _day_rows(session, [company_id], first, today, histograms=False)
     days = [(row["day"], bool(row["nonworking"]), sla.Tally.from_row(row)) for row in rows]

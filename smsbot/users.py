@@ -3,18 +3,20 @@
 Passwords are stored only as werkzeug hashes. Failed sign-ins are counted in Redis, shared
 by every web process, so an attacker cannot spread guesses over gunicorn workers or
 machines. Each user carries a session token that is part of every session cookie: a new
-password or a deactivation changes it and so ends every session that user had.
+password, a deactivation or an admin's "end sessions" changes it and so ends every session
+that user had. Each sign-in also has its own row in `staff_session`, which sign-out ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,10 +25,13 @@ from smsbot.exceptions import Refused
 from smsbot.models import (
     COMPANY_ROLES,
     ROLE_COMPANY_ADMIN,
+    ROLE_DISPATCHER,
     ROLE_INSPECTOR,
     ROLE_SUPERADMIN,
     ROLES,
     Company,
+    StaffChange,
+    StaffSession,
     User,
 )
 
@@ -150,9 +155,57 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 
 def deactivate(session: Session, user: User) -> None:
+    """Disable an account: it cannot sign in, and every open session of it ends now."""
     user.active = False
+    end_all_sessions(session, user)
+
+
+def reactivate(session: Session, user: User) -> None:
+    user.active = True
+    session.add(user)
+
+
+def session_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def open_session(session: Session, user_id: int) -> str:
+    """Record a new sign-in; returns the random key that goes in the cookie (stored hashed)."""
+    key = secrets.token_urlsafe(24)
+    session.add(StaffSession(id=session_key_hash(key), user_id=user_id))
+    return key
+
+
+def end_session(session: Session, key: str) -> None:
+    """Sign-out: this browser's session ends on the server, so a copy of its cookie is dead."""
+    session.execute(
+        update(StaffSession)
+        .where(StaffSession.id == session_key_hash(key), StaffSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    """Every browser the user is signed in on is signed out (an admin's "end sessions")."""
     user.session_token = secrets.token_hex(16)
     session.add(user)
+    session.execute(
+        update(StaffSession)
+        .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def open_sessions(session: Session, user_ids: list[int]) -> dict[int, int]:
+    """How many browsers each of these users is signed in on (sessions not ended)."""
+    if not user_ids:
+        return {}
+    rows = session.exec(
+        select(StaffSession.user_id, func.count())
+        .where(StaffSession.user_id.in_(user_ids), StaffSession.ended_at.is_(None))
+        .group_by(StaffSession.user_id)
+    ).all()
+    return dict(rows)
 
 
 def authenticate(session: Session, login: str, password: str) -> User | None:
@@ -244,3 +297,50 @@ class SignInThrottle:
             self.redis.delete(self._keys(login, address)["pair"])
         except RedisError as exc:
             log.warning("could not reset the sign-in counter: %s", exc)
+
+
+# --- staff management (the admin's "Staff" page) -----------------------------------------------
+
+MANAGED_ROLES = (ROLE_DISPATCHER, ROLE_COMPANY_ADMIN)
+"""The roles a company admin gives and manages; inspectors and superadmins are made on the
+command line by the service's operator."""
+
+
+def record_change(
+    session: Session, actor: User, action: str, target: str, company_id: int | None
+) -> None:
+    """One line of the audit log: who did what to whom, when."""
+    session.add(
+        StaffChange(actor_id=actor.id, company_id=company_id, action=action, target=target[:200])
+    )
+
+
+def managed_user(session: Session, actor: User, user_id: int, company_id: int) -> User:
+    """A staff member of `company_id` the actor may manage; Refused otherwise (not theirs)."""
+    user = session.get(User, user_id)
+    if (
+        user is None
+        or user.company_id != company_id
+        or user.role not in MANAGED_ROLES
+        or not in_scope(actor, company_id)
+    ):
+        raise Refused("No such staff member in this company.")
+    return user
+
+
+def temporary_password() -> str:
+    """A password the admin passes on once; 14 characters from an unambiguous alphabet."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(14))
+
+
+def changes(session: Session, company_id: int, limit: int = 50) -> list[tuple[StaffChange, str]]:
+    """The company's latest staff changes, newest first, with the actor's name."""
+    rows = session.exec(
+        select(StaffChange, User.name)
+        .join(User, User.id == StaffChange.actor_id, isouter=True)
+        .where(StaffChange.company_id == company_id)
+        .order_by(StaffChange.at.desc(), StaffChange.id.desc())
+        .limit(limit)
+    ).all()
+    return [(change, name or "—") for change, name in rows]

@@ -1,9 +1,12 @@
 """Signing in and out, session lifetime, and the per-user language and company choices.
 
 Sessions live in Flask's signed cookie. Each holds the user's id and session token (so a new
-password ends it), the time of sign-in and of last use; `check_session` ends it after
-SMSBOT_SESSION_IDLE_MINUTES unused or SMSBOT_SESSION_MAX_HOURS after sign-in, checked on the
-server from those times, not trusted to the cookie's own expiry.
+password or "end all sessions" ends it), a random key of this one sign-in, the time of
+sign-in and of last use; `check_session` ends it after SMSBOT_SESSION_IDLE_MINUTES unused or
+SMSBOT_SESSION_MAX_HOURS after sign-in, checked on the server from those times, not trusted
+to the cookie's own expiry. A signed cookie cannot be taken back, so the key's row in
+`staff_session` is what signing out ends: a copied cookie dies with it. The user and their
+session row come back in one query, so this costs no extra round trip per request.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from wtforms import PasswordField, StringField
 
 from smsbot import queues, users
 from smsbot.db import session_scope
-from smsbot.models import ROLE_INSPECTOR, Company, User
+from smsbot.models import ROLE_INSPECTOR, Company, StaffSession, User
 from smsbot.web.common import dbs, settings
 from smsbot.web.i18n import LANGUAGES, gettext
 
@@ -42,13 +45,29 @@ class SignInForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    user_id, token, key = (session_id.split(":") + ["", ""])[:3]
+    if not user_id.isdigit() or not token or not key:
         return None
-    user = dbs().get(User, int(user_id))
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
+    return (
+        dbs()
+        .exec(
+            select(User)
+            .join(StaffSession, StaffSession.user_id == User.id)
+            .where(
+                User.id == int(user_id),
+                User.active.is_(True),
+                User.session_token == token,
+                StaffSession.id == users.session_key_hash(key),
+                StaffSession.ended_at.is_(None),
+            )
+        )
+        .first()
+    )
+
+
+def _cookie_key() -> str:
+    """This browser's session key (the third part of the cookie's user id), or ''."""
+    return (str(session.get("_user_id", "")).split(":") + ["", ""])[2]
 
 
 @login_manager.unauthorized_handler
@@ -125,10 +144,12 @@ def login():  # noqa: ANN201
             else:
                 with session_scope() as db_session:
                     users.record_sign_in(db_session, user.id)
+                    key = users.open_session(db_session, user.id)
                 throttle.succeeded(login_name, address)
                 language = session.get("lang")
                 session.clear()  # a fresh session: nothing from before sign-in carries over
                 login_user(user)
+                session["_user_id"] = f"{user.get_id()}:{key}"
                 session.permanent = True
                 session["signed_in_at"] = session["seen_at"] = int(time.time())
                 if language in LANGUAGES and language != user.language:
@@ -140,6 +161,10 @@ def login():  # noqa: ANN201
 @bp.post("/logout")
 def logout():  # noqa: ANN201
     language = session.get("lang")
+    key = _cookie_key()
+    if key:
+        with session_scope() as db_session:
+            users.end_session(db_session, key)
     logout_user()
     session.clear()
     if language:

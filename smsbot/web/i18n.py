@@ -48,3 +48,15 @@ def ngettext(count: int, singular: str, plural: str, **params: object) -> str:
     else:
         text = singular if count == 1 else plural
     return text.format(n=count, **params)
+
+
+def decimal(value: float, places: int = 1) -> str:
+    """A number as the reader writes it: `7,9` in Russian (the decimal comma), `7.9` in English."""
+    text = f"{value:.{places}f}"
+    return text.replace(".", ",") if current_language() == "ru" else text
+
+
+def csv_dialect() -> tuple[str, str]:
+    """(field separator, decimal mark) a spreadsheet in the reader's locale expects: Russian
+    Excel splits on `;` and reads `30,6` as a number (with `,` it shows one column)."""
+    return (";", ",") if current_language() == "ru" else (",", ".")

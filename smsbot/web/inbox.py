@@ -16,7 +16,7 @@ from sqlmodel import Session
 from smsbot import canned, conversations, users
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
-from smsbot.models import Conversation, Resident, User
+from smsbot.models import Company, Conversation, Resident, User
 from smsbot.phones import InvalidPhone, normalize
 from smsbot.web.common import (
     dbs,
@@ -111,6 +111,7 @@ def _thread_context(conversation: Conversation) -> dict:
         else None,
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
+        "company": session.get(Company, conversation.company_id),
     }
 
 

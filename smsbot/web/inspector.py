@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, flash, render_template, request
 from flask_login import current_user, login_required
@@ -20,7 +20,7 @@ from smsbot import sla, ticket_stats, users
 from smsbot.clock import utcnow
 from smsbot.models import ROLE_COMPANY_ADMIN, ROLE_INSPECTOR, ROLE_SUPERADMIN, Company
 from smsbot.web.common import dbs, require, scope
-from smsbot.web.i18n import gettext
+from smsbot.web.i18n import csv_dialect, gettext
 
 bp = Blueprint("inspector", __name__, url_prefix="/inspector")
 
@@ -31,7 +31,10 @@ PRESETS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 """A longer custom period is cut to this (the rollup holds every day, the page stays fast)."""
-TREND_WEEKS = 26
+MIN_TREND_WEEKS = 4
+"""The chart covers the chosen period's weeks, but never fewer than this (a trend of one
+week is a dot)."""
+MAX_TREND_WEEKS = MAX_DAYS // 7 + 1
 TZ = ticket_stats.DEFAULT_TZ
 """The inspectorate's clock: periods and export times are read in Moscow time."""
 
@@ -63,25 +66,56 @@ def _today() -> date:
     return ticket_stats.local_today(TZ, utcnow())
 
 
+EARLIEST = date(2000, 1, 1)
+"""Periods start no earlier (a year like 1900 is a typo, not a question about tickets)."""
+
+
 def _period() -> tuple[sla.Period, str]:
-    """The period the request asks for (`days`, or `from` and `to`), and its preset key."""
-    args, today = request.args, _today()
-    start, end = args.get("from", ""), args.get("to", "")
+    """The period the request asks for (`days`, or `from` and `to`), and its preset key.
+
+    What the page cannot read is said in a message beside the figures, never silently
+    replaced: the figures shown then are the last 30 days, and the message says so.
+    """
+    period, preset, problem = read_period(request.args, _today())
+    if problem is not None:
+        flash(gettext(problem[0], **problem[1]), "error")
+    return period, preset
+
+
+def read_period(args, today: date):  # noqa: ANN001, ANN201
+    """(period, preset key, problem or None) from `days` or `from`/`to`; pure, no flashing."""
+    fallback = sla.Period.last(DEFAULT_DAYS, today), str(DEFAULT_DAYS)
+    start, end = args.get("from", "").strip(), args.get("to", "").strip()
     if start or end:
         try:
             first = date.fromisoformat(start) if start else today
             last = date.fromisoformat(end) if end else today
         except ValueError:
-            flash(gettext("Dates are written as YYYY-MM-DD."), "error")
-        else:
-            if first > last:
-                first, last = last, first
-            if (last - first).days >= MAX_DAYS:
-                first = date.fromordinal(last.toordinal() - MAX_DAYS + 1)
-            return sla.Period(first, last), "custom"
-    days = args.get("days", "")
-    chosen = int(days) if days.isdigit() and int(days) in PRESETS else DEFAULT_DAYS
-    return sla.Period.last(chosen, today), str(chosen)
+            return *fallback, ("Dates are written as YYYY-MM-DD; showing the last 30 days.", {})
+        first, last = min(first, last), max(first, last)
+        latest = today + timedelta(days=366)
+        if first < EARLIEST or last > latest:
+            return *fallback, (
+                "Dates lie between {earliest} and {latest}; showing the last 30 days.",
+                {"earliest": EARLIEST.strftime("%d.%m.%Y"), "latest": latest.strftime("%d.%m.%Y")},
+            )
+        if (last - first).days >= MAX_DAYS:
+            first = date.fromordinal(last.toordinal() - MAX_DAYS + 1)
+            cut = sla.Period(first, last)
+            return cut, "custom", (
+                "A period is at most {n} days; showing {start} to {end}.",
+                {"n": MAX_DAYS, "start": first.strftime("%d.%m.%Y"), "end": last.strftime("%d.%m.%Y")},
+            )  # fmt: skip
+        return sla.Period(first, last), "custom", None
+    days = args.get("days", "").strip()
+    if not days:
+        return *fallback, None
+    if days.isdigit() and 1 <= int(days) <= MAX_DAYS:
+        return sla.Period.last(int(days), today), days.lstrip("0"), None
+    return *fallback, (
+        "The period is a whole number of days from 1 to {n}; showing the last 30 days.",
+        {"n": MAX_DAYS},
+    )
 
 
 def _company(company_id: int) -> Company:
@@ -153,7 +187,11 @@ def company(company_id: int):  # noqa: ANN201
 @bp.get("/trend/<int:company_id>.svg")
 def trend_chart(company_id: int):  # noqa: ANN201
     found = _company(company_id)
-    weeks = ticket_stats.trend(dbs(), found.id, TREND_WEEKS, utcnow())
+    period, _, _ = read_period(request.args, _today())
+    count = (sla.week_start(period.end) - sla.week_start(period.start)).days // 7 + 1
+    weeks = ticket_stats.trend(
+        dbs(), found.id, min(max(count, MIN_TREND_WEEKS), MAX_TREND_WEEKS), utcnow(), period.end
+    )
     svg = trend_svg(
         weeks,
         title=found.name,
@@ -300,6 +338,15 @@ def _heading(period: sla.Period) -> list[list[str]]:
     ]
 
 
+def _export_period() -> sla.Period:
+    """An export of a period it cannot read answers 400 with the reason (a file of another
+    period under the asked-for name would mislead whoever opens it later)."""
+    period, _, problem = read_period(request.args, _today())
+    if problem is not None:
+        abort(Response(gettext(problem[0], **problem[1]), 400, mimetype="text/plain"))
+    return period
+
+
 def _filename(period: sla.Period, extension: str) -> str:
     return f"overdue-{period.start.isoformat()}-{period.end.isoformat()}.{extension}"
 
@@ -312,20 +359,24 @@ def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
 
 @bp.get("/export.csv")
 def export_csv():  # noqa: ANN201
-    period, _ = _period()
+    period = _export_period()
     columns, rows = _table(_figures(period))
     out = io.StringIO()
-    writer = csv.writer(out)
+    separator, mark = csv_dialect()
+    writer = csv.writer(out, delimiter=separator)
     writer.writerows(_heading(period))
     writer.writerow([])
     writer.writerow(columns)
+
+    def cell(i: int, value: object) -> object:
+        if value is None:
+            return ""
+        if i in SHARE_COLUMNS:
+            value = round(value * 100, 1)
+        return str(value).replace(".", mark) if isinstance(value, float) else value
+
     for row in rows:
-        writer.writerow(
-            [
-                "" if value is None else f"{value * 100:.1f}" if i in SHARE_COLUMNS else value
-                for i, value in enumerate(row)
-            ]
-        )
+        writer.writerow([cell(i, value) for i, value in enumerate(row)])
     # A byte-order mark, so that Excel reads the Russian as UTF-8.
     body = ("\ufeff" + out.getvalue()).encode("utf-8")
     return _attachment(body, "text/csv; charset=utf-8", _filename(period, "csv"))
@@ -336,7 +387,7 @@ def export_xlsx():  # noqa: ANN201
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    period, _ = _period()
+    period = _export_period()
     columns, rows = _table(_figures(period))
     book = Workbook()
     sheet = book.active

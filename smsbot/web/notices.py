@@ -5,6 +5,7 @@ on the notice's page, and by SMS to the company admins."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,18 @@ def new():  # noqa: ANN201
     body = request.form.get("body", "")
     chosen = _chosen_buildings() if request.method == "POST" else []
     kind, until = None, None
+    if request.method == "POST" and request.form.get("step") == "edit":
+        # "Change" on the confirmation: back to the form, filled in as it was sent.
+        with suppress(Refused):  # checked before the confirmation; a tampered copy starts blank
+            kind, until = _outage(company)
+        return render_template(
+            "notices/new.html",
+            company=company,
+            buildings=buildings,
+            chosen=chosen,
+            body=body,
+            **_outage_view(company, kind, until),
+        )
     if request.method == "POST":
         try:
             kind, until = _outage(company)

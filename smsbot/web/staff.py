@@ -16,10 +16,10 @@ from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from smsbot import conversations, users
+from smsbot import conversations, ticket_desk, users
 from smsbot.models import ConversationNote
 from smsbot.web import auth, common, security
-from smsbot.web.i18n import LANGUAGES, current_language, gettext, ngettext
+from smsbot.web.i18n import LANGUAGES, current_language, decimal, gettext, ngettext
 
 HERE = Path(__file__).resolve().parent
 ui = Blueprint(
@@ -118,6 +118,7 @@ def init_app(app: Flask) -> None:
         inspector,
         notices,
         phone,
+        team,
         tickets,
     )
 
@@ -162,6 +163,8 @@ def init_app(app: Flask) -> None:
         }
 
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["decimal"] = decimal
+    app.jinja_env.globals["stages"] = ticket_desk.stages
     app.jinja_env.tests["note"] = lambda item: isinstance(item, ConversationNote)
 
     @app.errorhandler(CSRFError)
@@ -174,7 +177,17 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code))
 
     app.register_blueprint(ui)
-    for module in (auth, inbox, tickets, notices, phone, canned, deadline_settings, inspector):
+    for module in (
+        auth,
+        inbox,
+        tickets,
+        notices,
+        phone,
+        canned,
+        deadline_settings,
+        inspector,
+        team,
+    ):
         app.register_blueprint(module.bp)
 
 

@@ -21,10 +21,11 @@
     function update() {
       var text = SmsSegments.clean(textarea.value);
       var m = SmsSegments.measure(text);
+      var segments = text ? m.segments : 0;  // nothing written costs nothing
       output.textContent = fill(output.dataset.template, {
-        chars: Array.from(text).length, segments: m.segments, encoding: m.encoding
+        chars: Array.from(text).length, segments: segments, encoding: m.encoding
       });
-      output.dataset.segments = m.segments;
+      output.dataset.segments = segments;
       output.dataset.encoding = m.encoding;
       output.title = m.nonGsm.length && m.nonGsm.length < 5 ? "UCS-2: " + m.nonGsm.join(" ") : "";
       output.classList.toggle("warn", warnOver > 0 && m.segments > warnOver);
@@ -228,6 +229,12 @@
     form.addEventListener("change", update);
     update();
   }
+
+  // A destructive button asks first (deleting a canned reply, disabling a colleague).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     wireUp(document);

@@ -139,10 +139,14 @@ def test_assign_close_and_reopen(app, signed_in, staff):
     conversation = resident_writes(olga, app, "Вопрос")
     post(olga, f"/inbox/{conversation.id}/assign", {"assignee_id": str(staff.users["igor"])})
     assert conversation_of(NEIGHBOUR).assignee_id == staff.users["igor"]
-    post(
-        olga, f"/inbox/{conversation.id}/assign", {"assignee_id": str(staff.users["anna"])}
-    )  # other company
+    other = post(
+        olga,
+        f"/inbox/{conversation.id}/assign",
+        {"assignee_id": str(staff.users["anna"])},  # other company
+        follow_redirects=True,
+    )
     assert conversation_of(NEIGHBOUR).assignee_id == staff.users["igor"]
+    assert "Назначить можно только действующего диспетчера" in other.get_data(as_text=True)
     assert "Игорь Смирнов" in olga.get("/inbox?view=all").get_data(as_text=True)
     assert NEIGHBOUR not in olga.get("/inbox?view=mine").get_data(as_text=True)
 

@@ -77,7 +77,7 @@ def test_the_inspector_lands_on_the_table_worst_company_first(signed_in, history
     assert zarechye < page.index(f'data-company="{staff.solnechny}"')
     assert 'class="company worst"' in page and "больше всего просрочек" in page
     assert "Выходные и праздники" in page and "Рабочие дни" in page and "Дни подачи" in page
-    assert "66.7&nbsp;%" in page  # 2 of 3 decided tickets missed the deadline (30 days)
+    assert "66,7&nbsp;%" in page  # 2 of 3 decided tickets missed the deadline (30 days)
     no_resident_phones(page)
 
 
@@ -131,9 +131,38 @@ def test_the_period_selector(signed_in, history, staff):
     week = inspector.get("/inspector?days=7").get_data(as_text=True)
     assert "с 14.11.2026 по 20.11.2026" in week or "14.11.2026" in week
     custom = inspector.get("/inspector?from=2026-11-04&to=2026-11-04").get_data(as_text=True)
-    assert "04.11.2026" in custom and "100.0&nbsp;%" in custom  # the holiday ticket, late
+    assert "04.11.2026" in custom and "100,0&nbsp;%" in custom  # the holiday ticket, late
     wrong = inspector.get("/inspector?from=4.11.2026", follow_redirects=True)
     assert wrong.status_code == 200 and "ГГГГ-ММ-ДД" in wrong.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("days=abc", "целое число дней от 1 до 1098"),
+        ("days=-5", "целое число дней от 1 до 1098"),
+        ("days=100000", "целое число дней от 1 до 1098"),
+        ("from=1900-01-01", "Даты должны быть между 01.01.2000"),
+        ("from=2020-01-01&to=2026-11-20", "Период не длиннее 1098 дней"),
+    ],
+)
+def test_a_period_the_page_cannot_read_gets_a_message_not_a_silent_substitute(
+    signed_in, history, staff, query, says
+):
+    inspector = signed_in("inspector")
+    page = inspector.get(f"/inspector?{query}").get_data(as_text=True)
+    assert says in page and "2096" not in page
+    assert inspector.get(f"/inspector/export.csv?{query}").status_code == 400
+    assert inspector.get("/inspector?days=14").get_data(as_text=True).count("flash error") == 1
+
+
+def test_the_weekly_chart_follows_the_chosen_period(signed_in, history, staff):
+    inspector = signed_in("inspector")
+    page = inspector.get(f"/inspector/company/{staff.zarechye}?from=2026-06-01&to=2026-08-31")
+    assert "from=2026-06-01" in page.get_data(as_text=True)  # the chart's address carries it
+    summer = inspector.get(f"/inspector/trend/{staff.zarechye}.svg?from=2026-06-01&to=2026-08-31")
+    recent = inspector.get(f"/inspector/trend/{staff.zarechye}.svg?days=30")
+    assert "01.06" in summer.get_data(as_text=True) and "01.06" not in recent.get_data(as_text=True)
 
 
 def test_the_trend_chart_is_an_svg_drawn_by_matplotlib(signed_in, history, staff):
@@ -152,7 +181,7 @@ def test_the_csv_export_has_the_period_and_the_time_of_export(signed_in, history
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     text = response.get_data(as_text=True).lstrip("\ufeff")
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))  # as Russian Excel reads it
     assert rows[1] == ["Период", "с 22.10.2026 по 20.11.2026 (по дате подачи)"]
     assert rows[2] == ["Выгружено", "20.11.2026 15:00 (Europe/Moscow)"]
     header = rows[4]
@@ -164,7 +193,9 @@ def test_the_csv_export_has_the_period_and_the_time_of_export(signed_in, history
         "Поданные в выходные и праздники",
     ]
     share = header.index("Доля просроченных за период")
-    assert [r[share] for r in zarechye] == ["66.7", "50.0", "100.0"]
+    assert [r[share] for r in zarechye] == ["66,7", "50,0", "100,0"]  # decimal commas
+    assert float(zarechye[0][share].replace(",", ".")) == pytest.approx(66.7)
+    assert response.get_data().startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
     no_resident_phones(text)
 
 

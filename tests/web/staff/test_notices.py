@@ -64,6 +64,18 @@ def test_the_form_shows_recipients_and_segments_before_sending(app, signed_in):
     assert audience == {"recipients": 2, "opted_out": 0}
 
 
+def test_change_on_the_confirmation_returns_to_the_filled_form(app, signed_in):
+    olga = signed_in("olga")
+    building = building_id(MOLODEZHNAYA)
+    text = "25.11 с 10:00 до 16:00 не будет холодной воды."
+    form = {"audience": "buildings", "building": building, "body": text}
+    page = post(olga, "/notices/new", {**form, "step": "edit"}).get_data(as_text=True)
+    assert "Проверить перед отправкой" in page and "Отправить на" not in page
+    assert f">{text}</textarea>" in page
+    assert f'name="building" value="{building}" checked' in page
+    assert outbound_messages() == []
+
+
 def test_sending_queues_copies_on_the_notices_queue_and_tracks_delivery(app, signed_in, staff):
     opt_out("+79161234567")
     olga = signed_in("olga")
@@ -182,6 +194,8 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
     page = post(olga, "/notices/new", form).get_data(as_text=True)
     assert "Холодная вода, до" in page and 'data-testid="over-limit"' in page
     assert "не более 4 ч подряд" in page
+    edit = post(olga, "/notices/new", {**form, "step": "edit"}).get_data(as_text=True)
+    assert '<option value="cold_water" selected>' in edit and f'value="{until}"' in edit
 
     response = post(olga, "/notices/new", {**form, "step": "send", "nonce": "o1"})
     assert response.status_code == 302

@@ -214,3 +214,22 @@ def test_inspectors_see_every_company_but_change_nothing(app, signed_in):
             == 403
         )
     assert ticket(filed.id).status == "new"
+
+
+def test_a_tickets_stages_are_listed_in_the_order_they_happened():
+    from datetime import UTC, datetime
+
+    from smsbot import ticket_desk
+    from smsbot.models import Ticket
+
+    at = lambda hour: datetime(2026, 11, 20, hour, tzinfo=UTC)  # noqa: E731
+    ticket = Ticket(accepted_at=at(9), first_reply_at=at(9), first_done_at=at(11),
+                    reopened_at=at(12), confirmed_at=at(15))  # fmt: skip
+    assert [label for label, _ in ticket_desk.stages(ticket)] == [
+        "Accepted",
+        "First reply to the resident",  # the same minute: the workflow's order
+        "Done",
+        "Reopened by the resident",
+        "Confirmed by the resident",  # after it was reopened and done again
+    ]
+    assert ticket_desk.stages(Ticket()) == []
