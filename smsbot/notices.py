@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -157,11 +158,54 @@ def check_outage(kind: str | None, until: datetime | None, now: datetime) -> Non
         raise Refused("An outage can be announced for at most 31 days.")
 
 
-def over_limit(notice: Notice) -> bool:
-    """Whether the outage the notice announces is longer than the law allows at once."""
-    if notice.outage is None or notice.outage_until is None:
-        return False
-    return outages.over_limit(notice.outage, notice.created_at, notice.outage_until)
+def overrun(
+    session: Session,
+    *,
+    company: Company,
+    building_ids: Sequence[int] | None,
+    kind: str | None,
+    starts: datetime,
+    until: datetime | None,
+    before_id: int | None = None,
+) -> outages.Overrun | None:
+    """How an outage to these buildings breaks decree 354, with the company's earlier outage
+    notices of the same local month that reached any of the same buildings (None: all). An
+    earlier notice counts until this one begins: a new notice about a running outage (it was
+    extended) replaces the old one rather than adding to it."""
+    if kind not in outages.ALLOWED or until is None:
+        return None
+    zone = ZoneInfo(company.timezone)
+    month = starts.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    query = select(
+        Notice.outage, Notice.building_ids, Notice.created_at, Notice.outage_until
+    ).where(
+        Notice.company_id == company.id,
+        Notice.outage.is_not(None),
+        Notice.created_at >= month.astimezone(UTC),
+        Notice.created_at <= starts,
+    )
+    if before_id is not None:
+        query = query.where(Notice.id < before_id)
+    mine = set(building_ids) if building_ids is not None else None
+    earlier = [
+        (other, min(other_until, starts) - other_start)
+        for other, ids, other_start, other_until in session.exec(query)
+        if mine is None or ids is None or mine & set(json.loads(ids))
+    ]
+    return outages.overrun(kind, until - starts, earlier)
+
+
+def overrun_of(session: Session, notice: Notice) -> outages.Overrun | None:
+    """How the outage a sent notice announces breaks decree 354, if it does."""
+    return overrun(
+        session,
+        company=session.get(Company, notice.company_id),
+        building_ids=building_ids_of(notice),
+        kind=notice.outage,
+        starts=notice.created_at,
+        until=notice.outage_until,
+        before_id=notice.id,
+    )
 
 
 def create(
@@ -202,8 +246,9 @@ def create(
     )
     session.add(notice)
     session.flush()
-    if over_limit(notice):
-        _flag_to_admins(session, notice, company, via)
+    broken = overrun_of(session, notice)
+    if broken is not None:
+        _flag_to_admins(session, notice, broken, company, via)
     people = _residents(session, who.phones)
     threads = dict(
         session.exec(
@@ -229,7 +274,11 @@ def create(
 
 
 def _flag_to_admins(
-    session: Session, notice: Notice, company: Company, via: outgoing.Route
+    session: Session,
+    notice: Notice,
+    broken: outages.Overrun,
+    company: Company,
+    via: outgoing.Route,
 ) -> None:
     """Tell the company admins by SMS that the announced outage is longer than the law allows:
     the inspectorate fines for it, and the date may simply be a typo."""
@@ -253,7 +302,8 @@ def _flag_to_admins(
                 "outage": notice.outage,
                 "until": notice.outage_until,
                 "hours": round(hours),
-                "allowed": int(outages.ALLOWED[notice.outage].at_once.total_seconds() // 3600),
+                "allowed": broken.allowed_hours,
+                "per_month": broken.per_month,
             },
             language=language,
             via=via,

@@ -53,9 +53,44 @@ ALLOWED: dict[str, Allowance] = {
 """Decree 354 annex 1 (DESIGN.md's table); the lift from the reference table of deadlines."""
 
 
-def over_limit(kind: str, starts: datetime, until: datetime) -> bool:
-    """Whether an outage from `starts` to `until` is longer than the law allows at once."""
-    return until - starts > ALLOWED[kind].at_once
+SERVICES = {WATER: (HOT_WATER, COLD_WATER)}
+"""The services an outage stops, where it is more than its own kind: each has its own monthly
+allowance (8 h of hot water and 8 h of cold water)."""
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """How an announced outage breaks the law: the service, its allowance, and whether it is
+    the month's total (else the one outage) that is too long."""
+
+    service: str
+    allowed: timedelta
+    per_month: bool
+
+    @property
+    def allowed_hours(self) -> int:
+        return int(self.allowed.total_seconds() // 3600)
+
+
+def overrun(
+    kind: str, length: timedelta, earlier: Iterable[tuple[str, timedelta]]
+) -> Overrun | None:
+    """Whether an outage of `length` breaks decree 354: longer than allowed at once, or, with
+    the same service's `earlier` outages of the month (kind, length), longer than its monthly
+    total."""
+    if length > ALLOWED[kind].at_once:
+        return Overrun(kind, ALLOWED[kind].at_once, per_month=False)
+    earlier = list(earlier)
+    for service in SERVICES.get(kind, (kind,)):
+        allowance = ALLOWED[service].per_month
+        if allowance is None:
+            continue
+        total = length + sum(
+            (d for k, d in earlier if service in SERVICES.get(k, (k,))), timedelta(0)
+        )
+        if total > allowance:
+            return Overrun(service, allowance, per_month=True)
+    return None
 
 
 _COVERS = {

@@ -255,8 +255,8 @@ SAMPLES: dict[str, list[dict]] = {
         for kind in outages.KINDS for same_day in (False, True)
     ],
     "alert_outage": [
-        {"outage": kind, "until": AT, "hours": 744, "allowed": 24, "tz": TZ}
-        for kind in outages.KINDS
+        {"outage": kind, "until": AT, "hours": 744, "allowed": 24, "per_month": m, "tz": TZ}
+        for kind in outages.KINDS for m in (False, True)
     ],
 }  # fmt: skip
 

@@ -62,7 +62,9 @@ def _outage(company: Company) -> tuple[str | None, datetime | None]:
         raise Refused("Write when the outage ends as a date and a time.") from None
 
 
-def _outage_view(company: Company, kind: str | None, until: datetime | None) -> dict:
+def _outage_view(
+    company: Company, chosen: list[int] | None, kind: str | None, until: datetime | None
+) -> dict:
     """What the form and the confirmation show about the outage."""
     local = until.astimezone(ZoneInfo(company.timezone)) if until else None
     return {
@@ -70,17 +72,10 @@ def _outage_view(company: Company, kind: str | None, until: datetime | None) -> 
         "outage_until": until,
         "outage_until_local": local.strftime("%Y-%m-%dT%H:%M") if local else "",
         "outage_names": OUTAGE_NAMES,
-        "over_limit": bool(
-            kind in outages.ALLOWED and until and outages.over_limit(kind, utcnow(), until)
+        "overrun": notices.overrun(
+            dbs(), company=company, building_ids=chosen, kind=kind, starts=utcnow(), until=until
         ),
-        "allowed_hours": _allowed_hours(kind),
     }
-
-
-def _allowed_hours(kind: str | None) -> int | None:
-    if kind not in outages.ALLOWED:
-        return None
-    return int(outages.ALLOWED[kind].at_once.total_seconds() // 3600)
 
 
 def _chosen_buildings() -> list[int] | None:
@@ -119,7 +114,7 @@ def new():  # noqa: ANN201
             buildings=buildings,
             chosen=chosen,
             body=body,
-            **_outage_view(company, kind, until),
+            **_outage_view(company, chosen, kind, until),
         )
     if request.method == "POST":
         try:
@@ -138,7 +133,7 @@ def new():  # noqa: ANN201
                         outage_until=until,
                     )
                 flash(gettext("The notice is being sent."), "ok")
-                if notices.over_limit(notice):
+                if notices.overrun_of(dbs(), notice) is not None:
                     flash(gettext("The outage is longer than the law allows; the company admins were told by SMS."), "error")  # fmt: skip
                 return redirect(url_for("notices.show", notice_id=notice.id))
             notices.check_outage(kind, until, utcnow())
@@ -154,7 +149,7 @@ def new():  # noqa: ANN201
                 chosen=chosen,
                 body=body,
                 preview=preview,
-                **_outage_view(company, kind, until),
+                **_outage_view(company, chosen, kind, until),
             )
         except Refused as exc:
             refused(exc)
@@ -164,7 +159,7 @@ def new():  # noqa: ANN201
         buildings=buildings,
         chosen=chosen,
         body=body,
-        **_outage_view(company, kind, until),
+        **_outage_view(company, chosen, kind, until),
     ), (422 if request.method == "POST" else 200)
 
 
@@ -193,8 +188,7 @@ def _notice_context(notice: Notice) -> dict:
     return {
         "notice": notice,
         "outage_names": OUTAGE_NAMES,
-        "over_limit": notices.over_limit(notice),
-        "allowed_hours": _allowed_hours(notice.outage),
+        "overrun": notices.overrun_of(session, notice),
         "addresses": addresses,
         "progress": notices.progress(session, notice.id),
         "author": session.get(User, notice.author_id) if notice.author_id else None,

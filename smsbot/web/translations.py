@@ -161,6 +161,8 @@ RU: dict[str, str] = {
     "until": "до",
     "Longer than the law allows: at most {n} h at once (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
         "Дольше, чем допускает закон: не более {n} ч подряд (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",
+    "With the earlier outages of this month, longer than the law allows: at most {n} h a month (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
+        "Вместе с прежними отключениями этого месяца дольше, чем допускает закон: не более {n} ч в месяц (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",
     "The outage is longer than the law allows; the company admins were told by SMS.":
         "Отключение дольше, чем допускает закон; администраторам УК отправлено SMS.",
     "Write when the outage ends as a date and a time.": "Укажите дату и время окончания отключения.",

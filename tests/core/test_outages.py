@@ -74,8 +74,8 @@ def test_answers(notice, question, answers):
         (outages.LIFT, 25, True),
     ],
 )
-def test_over_limit(kind, hours, over):
-    assert outages.over_limit(kind, START, START + hours * H) is over
+def test_longer_than_allowed_at_once(kind, hours, over):
+    assert (outages.overrun(kind, hours * H, []) is not None) is over
 
 
 def _outage(notice_id: int, kind: str, buildings: frozenset[int] | None) -> Outage:
@@ -92,3 +92,24 @@ def test_an_outage_concerns_the_residents_of_its_buildings_only():
     assert outages.find([a_only, everywhere], "нет воды") is everywhere  # the latest notice
     assert outages.find([a_only], "нет света") is None
     assert outages.find([], "нет воды") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "hours", "earlier", "expected"),
+    [
+        (outages.HOT_WATER, 3, [], None),
+        (outages.HOT_WATER, 5, [], (outages.HOT_WATER, 4, False)),
+        (outages.HOT_WATER, 3, [(outages.HOT_WATER, 4)], None),  # 7 h this month
+        (outages.HOT_WATER, 3, [(outages.HOT_WATER, 4), (outages.HOT_WATER, 2)],
+         (outages.HOT_WATER, 8, True)),
+        (outages.HOT_WATER, 3, [(outages.COLD_WATER, 7)], None),  # another service
+        (outages.HOT_WATER, 3, [(outages.WATER, 6)], (outages.HOT_WATER, 8, True)),
+        (outages.WATER, 3, [(outages.COLD_WATER, 6)], (outages.COLD_WATER, 8, True)),
+        (outages.HEATING, 12, [(outages.HEATING, 13)], (outages.HEATING, 24, True)),
+        (outages.POWER, 20, [(outages.POWER, 20)], None),  # no monthly total for power
+        (outages.GAS, 3, [(outages.GAS, 2)], (outages.GAS, 4, True)),
+    ],
+)  # fmt: skip
+def test_overrun_at_once_and_over_the_month(kind, hours, earlier, expected):
+    got = outages.overrun(kind, hours * H, [(k, h * H) for k, h in earlier])
+    assert (got and (got.service, got.allowed_hours, got.per_month)) == expected

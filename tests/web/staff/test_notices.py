@@ -205,7 +205,7 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
     assert (notice.outage, notice.outage_until) == ("cold_water", expected)
     [alert] = outbound_messages(kind=KIND_ALERT)
     assert alert.to_phone == "+79037770011" and alert.template == "alert_outage"
-    assert "дольше разрешённого: не более 4 ч подряд" in alert.body
+    assert "а закон допускает не более 4 ч подряд" in alert.body
     shown = olga.get(f"/notices/{notice.id}").get_data(as_text=True)
     assert 'data-testid="over-limit"' in shown and "Холодная вода, до" in shown
 
@@ -217,3 +217,39 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
         [conversation] = session.exec(select(Conversation)).all()
     thread = olga.get(f"/inbox/{conversation.id}").get_data(as_text=True)
     assert 'data-testid="answered-by-notice"' in thread and "Ответ дан оповещением" in thread
+
+
+def test_outages_of_a_month_add_up_per_building(app, staff, monkeypatch):
+    """Decree 354 allows 8 h of hot water outages a month: the third notice that takes a
+    building past it is flagged; another building's outages and last month's do not count."""
+    from datetime import UTC, datetime, timedelta
+
+    from smsbot import clock
+    from smsbot.models import KIND_ALERT, Account, AccountPhone, User
+
+    with Session(db.engine()) as session:
+        session.get(User, staff.users["igor"]).phone = "+79037770011"
+        flat = session.exec(select(Account.id).where(Account.number == "5012345690")).one()
+        session.add(AccountPhone(account_id=flat, phone="+79167770003"))
+        session.commit()
+    a, b = building_id(MOLODEZHNAYA), building_id("Советская")
+
+    def announce(day: int, hours: int, building: int, month: int = 12) -> str | None:
+        at = datetime(2026, month, day, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+        monkeypatch.setattr(clock, "now", lambda: at)
+        with Session(db.engine()) as session:
+            notice = notices.create(session, company_id=staff.zarechye, author_id=None,
+                                    building_ids=[building], body="Нет горячей воды",
+                                    outage="hot_water", outage_until=at + timedelta(hours=hours))  # fmt: skip
+            session.commit()
+            broken = notices.overrun_of(session, notice)
+        return broken and f"{broken.allowed_hours} h {'a month' if broken.per_month else 'at once'}"
+
+    assert announce(30, 4, a, month=11) is None  # last month
+    assert announce(2, 4, a) is None
+    assert announce(3, 4, b) is None  # another building
+    assert announce(9, 3, a) is None  # 7 h in December so far
+    assert outbound_messages(kind=KIND_ALERT) == []
+    assert announce(16, 2, a) == "8 h a month"  # 9 h
+    [alert] = outbound_messages(kind=KIND_ALERT)
+    assert "с прежними за месяц больше 8 ч, допустимых законом" in alert.body
