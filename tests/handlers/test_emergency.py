@@ -115,6 +115,11 @@ def test_the_door_complaint_files_its_own_ticket_beside_an_open_heating_emergenc
         assert [n for n in notes if n] == []  # nothing joined the heating emergency
     again = one(text("Батареи так и не греют, в квартире +15"))
     assert again.template == "emergency" and f"аварийную заявку №{first.number}" in again.body
+    gas = one(text("В подъезде пахнет газом"))  # another danger: its own emergency ticket
+    assert gas.template == "emergency" and f"№{first.number}" not in gas.body
     landing = one(text("заявка батареи на площадке холодные"))  # the flats are warm
     assert landing.template == "ticket_created"
-    assert [(t.problem, t.emergency) for t in _all()[2:]] == [("heating_fault", False)]
+    assert [(t.problem, t.emergency) for t in _all()[2:]] == [
+        ("gas_smell", True),
+        ("heating_fault", False),
+    ]
