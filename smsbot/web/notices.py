@@ -92,6 +92,7 @@ def index():  # noqa: ANN201
         "notices/index.html",
         notices=found,
         progress={n.id: notices.progress(dbs(), n.id) for n in found},
+        outage_names=OUTAGE_NAMES,
     )
 
 

@@ -208,6 +208,9 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
     assert "а закон допускает не более 4 ч подряд" in alert.body
     shown = olga.get(f"/notices/{notice.id}").get_data(as_text=True)
     assert 'data-testid="over-limit"' in shown and "Холодная вода, до" in shown
+    assert 'data-testid="outage-tag">Холодная вода, до' in olga.get("/notices").get_data(
+        as_text=True
+    )
 
     post_inbound(app.test_client(), app, "Почему нет воды?")  # a resident of the building asks
     run_jobs(app)
