@@ -11,7 +11,7 @@ for the service's operator.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -105,8 +105,11 @@ CHANGE_NAMES = {
 @require_admin
 def change(user_id: int, action: str):  # noqa: ANN201
     if action not in ACTIONS:
-        return redirect(url_for("team.index"))
+        abort(404)
     company = acting_company()
+    target = dbs().get(User, user_id)
+    if target is None or target.company_id != company.id or target.role not in users.MANAGED_ROLES:
+        abort(404)  # as for every row of another company: the id reveals nothing
     password = None
     try:
         with session_scope() as session:

@@ -18,7 +18,7 @@ from smsbot import jobs
 from tests.jobs.test_crashes import QUICK, recover, start_worker, stop
 from tests.support import outbound_messages, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pairwise]
 
 COMPANY_NUMBER = "+74951230001"
 PHONES = [f"+7985{n:07d}" for n in range(1, 6)]

@@ -100,6 +100,7 @@ def test_two_jobs_never_claim_the_same_message(client, app, demo, database_url):
     assert not {m.id for m in mine} & {m.id for m in theirs}
 
 
+@pytest.mark.pairwise
 def test_worker_killed_mid_batch_loses_nothing_and_replies_once(crashing, provider):
     app, env, markers = crashing
     _text_all(app, provider)  # all waiting before any worker runs: one batch

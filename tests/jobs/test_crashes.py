@@ -121,6 +121,7 @@ def recover(env, predicate, what: str) -> None:  # noqa: ANN001
         stop(healthy)
 
 
+@pytest.mark.pairwise
 def test_worker_killed_mid_handling_loses_nothing_and_replies_once(crashing, provider):
     kill_worker_at(crashing, provider, "inbound.before_commit")
     [message] = inbound_messages()
@@ -137,6 +138,7 @@ def test_worker_killed_mid_handling_loses_nothing_and_replies_once(crashing, pro
     assert len(outbound_messages()) == 1
 
 
+@pytest.mark.pairwise
 def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(crashing, provider):
     kill_worker_at(crashing, provider, "send.after_provider")
     [sent] = provider.sent(DEMO_PHONE)
@@ -147,6 +149,7 @@ def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(
     assert len(provider.sent(DEMO_PHONE)) == 1
 
 
+@pytest.mark.pairwise
 def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provider):
     """Killed after the claim but before the provider call: the sweep asks, then sends."""
     kill_worker_at(crashing, provider, "send.before_provider")
