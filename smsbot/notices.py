@@ -310,6 +310,15 @@ def _flag_to_admins(
         )
 
 
+def end_outage(session: Session, notice: Notice, now: datetime) -> None:
+    """The service came back before the time announced: from now on residents who ask are
+    not told it is still off (a dispatcher presses "It is back")."""
+    if notice.outage is None or notice.outage_until is None or notice.outage_until <= now:
+        raise Refused("This outage is already over.")
+    notice.outage_until = now
+    session.add(notice)
+
+
 def active_outages(
     session: Session, company_ids: Iterable[int], now: datetime
 ) -> list[outages.Outage]:

@@ -190,6 +190,7 @@ def _notice_context(notice: Notice) -> dict:
         "notice": notice,
         "outage_names": OUTAGE_NAMES,
         "overrun": notices.overrun_of(session, notice),
+        "outage_active": bool(notice.outage_until and notice.outage_until > utcnow()),
         "addresses": addresses,
         "progress": notices.progress(session, notice.id),
         "author": session.get(User, notice.author_id) if notice.author_id else None,
@@ -205,3 +206,17 @@ def show(notice_id: int):  # noqa: ANN201
 def show_live(notice_id: int):  # noqa: ANN201
     context = _notice_context(get_scoped(Notice, notice_id))
     return live({"regions": {"progress": render_template("notices/_progress.html", **context)}})
+
+
+@bp.post("/<int:notice_id>/outage-over")
+@require_writer
+def outage_over(notice_id: int):  # noqa: ANN201
+    """The service is back before the announced time: stop answering that it is off."""
+    get_scoped(Notice, notice_id)
+    try:
+        with session_scope() as session:
+            notices.end_outage(session, session.get(Notice, notice_id), utcnow())
+        flash(gettext("The outage is over: residents who ask now go to the dispatcher."), "ok")
+    except Refused as exc:
+        refused(exc)
+    return redirect(url_for("notices.show", notice_id=notice_id))

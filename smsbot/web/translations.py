@@ -158,6 +158,10 @@ RU: dict[str, str] = {
         "Пока оно длится, жители этих домов, которые о нём спросят, сразу получат SMS: что отключено, до какого времени и что допускает закон, без диспетчера.",
     "Outage": "Отключение",
     "Answered by a notice": "Ответ дан оповещением",
+    "It is back": "Уже включили",
+    "The outage is over: residents who ask now go to the dispatcher.":
+        "Отключение закончилось: вопросы жителей снова идут диспетчеру.",
+    "This outage is already over.": "Это отключение уже закончилось.",
     "until": "до",
     "Longer than the law allows: at most {n} h at once (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
         "Дольше, чем допускает закон: не более {n} ч подряд (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",

@@ -221,6 +221,15 @@ def test_an_outage_notice_carries_what_is_off_and_flags_one_longer_than_the_law(
     thread = olga.get(f"/inbox/{conversation.id}").get_data(as_text=True)
     assert 'data-testid="answered-by-notice"' in thread and "Ответ дан оповещением" in thread
 
+    assert 'data-testid="outage-over"' in olga.get(f"/notices/{notice.id}").get_data(as_text=True)
+    over = post(olga, f"/notices/{notice.id}/outage-over", follow_redirects=True)
+    assert "Отключение закончилось" in over.get_data(as_text=True)
+    assert 'data-testid="outage-over"' not in over.get_data(as_text=True)
+    assert post(olga, f"/notices/{notice.id}/outage-over").status_code == 302  # refused, kept
+    post_inbound(app.test_client(), app, "Почему нет воды?")  # the water is back: to a person
+    run_jobs(app)
+    assert len(outbound_messages(template="outage")) == 1
+
 
 def test_outages_of_a_month_add_up_per_building(app, staff, monkeypatch):
     """Decree 354 allows 8 h of hot water outages a month: the third notice that takes a
