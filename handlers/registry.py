@@ -54,7 +54,7 @@ class Context:
     command: Command
     now: datetime
     outages: tuple[outages.Outage, ...] = ()
-    """Outages announced for the resident's buildings that last now (smsbot.notices)."""
+    """Outages announced for the resident's buildings that last now (smsbot.outage_notices)."""
 
     @property
     def language(self) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from smsbot import conversations, notices, outages, outgoing, parsing, residents, routing
+from smsbot import conversations, outage_notices, outages, outgoing, parsing, residents, routing
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.models import (
@@ -262,7 +262,7 @@ def _place_all(
         known=threads,
     )
     housed = {c for m in messages if (c := chosen[m.id]) and (people[m.from_phone].id, c) in homes}
-    announced = notices.active_outages(session, housed, now) if housed else []
+    announced = outage_notices.active_outages(session, housed, now) if housed else []
     places: dict[int, Place] = {}
     for message in messages:
         resident, company_id = people[message.from_phone], chosen[message.id]

@@ -7,34 +7,28 @@ Message row stored with the notice in one transaction, so a notice is never half
 the copies are sent from the notices queue, which workers take last, so replies to residents
 never wait behind a notice to a thousand flats.
 
-A notice may announce an outage: what is off and until when (smsbot.outages). While it
-lasts, residents of its buildings who ask about it get its facts by return (handlers.outage),
-and an outage longer than the law allows is flagged to the company admins by SMS when the
-notice is sent, and on its page.
+A notice may announce an outage: what is off and until when (smsbot.outage_notices).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from smsbot import outages, outgoing
+from smsbot import outage_notices, outgoing
 from smsbot.clock import utcnow
 from smsbot.conversations import clean_text, sms_text
 from smsbot.exceptions import Refused
 from smsbot.models import (
-    KIND_ALERT,
     KIND_NOTICE,
     OUT_QUEUED,
-    ROLE_COMPANY_ADMIN,
     Account,
     AccountLink,
     AccountPhone,
@@ -44,7 +38,6 @@ from smsbot.models import (
     Message,
     Notice,
     Resident,
-    User,
 )
 from smsbot.segments import measure
 
@@ -140,74 +133,6 @@ def preview(
     return Preview(len(who.phones), who.opted_out, m.encoding, m.segments, len(text))
 
 
-OUTAGE_MAX_AHEAD = timedelta(days=31)
-"""An outage announced to last longer is a typo in the date, not a plan."""
-
-
-def check_outage(kind: str | None, until: datetime | None, now: datetime) -> None:
-    """Refuse an outage the notice cannot carry: half given, unknown, over or far ahead."""
-    if kind is None and until is None:
-        return
-    if kind not in outages.KINDS:
-        raise Refused("Choose what is off.")
-    if until is None:
-        raise Refused("Say until when it is off.")
-    if until <= now:
-        raise Refused("The outage must end in the future.")
-    if until - now > OUTAGE_MAX_AHEAD:
-        raise Refused("An outage can be announced for at most 31 days.")
-
-
-def overrun(
-    session: Session,
-    *,
-    company: Company,
-    building_ids: Sequence[int] | None,
-    kind: str | None,
-    starts: datetime,
-    until: datetime | None,
-    before_id: int | None = None,
-) -> outages.Overrun | None:
-    """How an outage to these buildings breaks decree 354, with the company's earlier outage
-    notices of the same local month that reached any of the same buildings (None: all). An
-    earlier notice counts until this one begins: a new notice about a running outage (it was
-    extended) replaces the old one rather than adding to it."""
-    if kind not in outages.ALLOWED or until is None:
-        return None
-    zone = ZoneInfo(company.timezone)
-    month = starts.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    query = select(
-        Notice.outage, Notice.building_ids, Notice.created_at, Notice.outage_until
-    ).where(
-        Notice.company_id == company.id,
-        Notice.outage.is_not(None),
-        Notice.created_at >= month.astimezone(UTC),
-        Notice.created_at <= starts,
-    )
-    if before_id is not None:
-        query = query.where(Notice.id < before_id)
-    mine = set(building_ids) if building_ids is not None else None
-    earlier = [
-        (other, min(other_until, starts) - other_start)
-        for other, ids, other_start, other_until in session.exec(query)
-        if mine is None or ids is None or mine & set(json.loads(ids))
-    ]
-    return outages.overrun(kind, until - starts, earlier)
-
-
-def overrun_of(session: Session, notice: Notice) -> outages.Overrun | None:
-    """How the outage a sent notice announces breaks decree 354, if it does."""
-    return overrun(
-        session,
-        company=session.get(Company, notice.company_id),
-        building_ids=building_ids_of(notice),
-        kind=notice.outage,
-        starts=notice.created_at,
-        until=notice.outage_until,
-        before_id=notice.id,
-    )
-
-
 def create(
     session: Session,
     *,
@@ -221,7 +146,7 @@ def create(
     """Store the notice and one copy per recipient; the copies are queued at the commit."""
     text = sms_text(body, empty="Write the notice first.")
     now = utcnow()
-    check_outage(outage, outage_until, now)
+    outage_notices.check(outage, outage_until, now)
     ids = _check_buildings(session, company_id, building_ids)
     who = audience(session, company_id, ids)
     if not who.phones:
@@ -246,9 +171,9 @@ def create(
     )
     session.add(notice)
     session.flush()
-    broken = overrun_of(session, notice)
+    broken = outage_notices.overrun_of(session, notice)
     if broken is not None:
-        _flag_to_admins(session, notice, broken, company, via)
+        outage_notices.flag_to_admins(session, notice, broken, company, via)
     people = _residents(session, who.phones)
     threads = dict(
         session.exec(
@@ -271,83 +196,6 @@ def create(
         notice_id=notice.id,
     )
     return notice
-
-
-def _flag_to_admins(
-    session: Session,
-    notice: Notice,
-    broken: outages.Overrun,
-    company: Company,
-    via: outgoing.Route,
-) -> None:
-    """Tell the company admins by SMS that the announced outage is longer than the law allows:
-    the inspectorate fines for it, and the date may simply be a typo."""
-    admins = session.exec(
-        select(User).where(
-            User.company_id == company.id,
-            User.role == ROLE_COMPANY_ADMIN,
-            User.active.is_(True),
-            User.phone.is_not(None),
-        )
-    )
-    hours = (notice.outage_until - notice.created_at).total_seconds() / 3600
-    for phone, language in {a.phone: a.language for a in admins}.items():
-        outgoing.compose(
-            session,
-            kind=KIND_ALERT,
-            to_phone=phone,
-            company=company,
-            template="alert_outage",
-            params={
-                "outage": notice.outage,
-                "until": notice.outage_until,
-                "hours": round(hours),
-                "allowed": broken.allowed_hours,
-                "per_month": broken.per_month,
-            },
-            language=language,
-            via=via,
-        )
-
-
-def end_outage(session: Session, notice: Notice, now: datetime) -> None:
-    """The service came back before the time announced: from now on residents who ask are
-    not told it is still off (a dispatcher presses "It is back")."""
-    if notice.outage is None or notice.outage_until is None or notice.outage_until <= now:
-        raise Refused("This outage is already over.")
-    notice.outage_until = now
-    session.add(notice)
-
-
-def active_outages(
-    session: Session, company_ids: Iterable[int], now: datetime
-) -> list[outages.Outage]:
-    """The outages announced by these companies' notices that last at `now` (one query)."""
-    ids = sorted(set(company_ids))
-    if not ids:
-        return []
-    rows = session.exec(
-        select(
-            Notice.id, Notice.company_id, Notice.building_ids, Notice.outage,
-            Notice.created_at, Notice.outage_until,
-        ).where(
-            Notice.company_id.in_(ids),
-            Notice.outage.is_not(None),
-            Notice.outage_until > now,
-            Notice.created_at <= now,
-        )
-    )  # fmt: skip
-    return [
-        outages.Outage(
-            notice_id=notice_id,
-            company_id=company_id,
-            building_ids=frozenset(json.loads(buildings)) if buildings else None,
-            kind=kind,
-            starts=starts,
-            until=until,
-        )
-        for notice_id, company_id, buildings, kind, starts, until in rows
-    ]
 
 
 CHUNK = 500

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import current_user
 from sqlmodel import select
 
-from smsbot import notices, outages
+from smsbot import notices, outage_notices, outages
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
@@ -72,7 +72,7 @@ def _outage_view(
         "outage_until": until,
         "outage_until_local": local.strftime("%Y-%m-%dT%H:%M") if local else "",
         "outage_names": OUTAGE_NAMES,
-        "overrun": notices.overrun(
+        "overrun": outage_notices.overrun(
             dbs(), company=company, building_ids=chosen, kind=kind, starts=utcnow(), until=until
         ),
     }
@@ -134,10 +134,10 @@ def new():  # noqa: ANN201
                         outage_until=until,
                     )
                 flash(gettext("The notice is being sent."), "ok")
-                if notices.overrun_of(dbs(), notice) is not None:
+                if outage_notices.overrun_of(dbs(), notice) is not None:
                     flash(gettext("The outage is longer than the law allows; the company admins were told by SMS."), "error")  # fmt: skip
                 return redirect(url_for("notices.show", notice_id=notice.id))
-            notices.check_outage(kind, until, utcnow())
+            outage_notices.check(kind, until, utcnow())
             preview = notices.preview(dbs(), company.id, chosen, body)
             if not preview.characters:
                 raise Refused("Write the notice first.")
@@ -189,7 +189,7 @@ def _notice_context(notice: Notice) -> dict:
     return {
         "notice": notice,
         "outage_names": OUTAGE_NAMES,
-        "overrun": notices.overrun_of(session, notice),
+        "overrun": outage_notices.overrun_of(session, notice),
         "outage_active": bool(notice.outage_until and notice.outage_until > utcnow()),
         "addresses": addresses,
         "progress": notices.progress(session, notice.id),
@@ -215,7 +215,7 @@ def outage_over(notice_id: int):  # noqa: ANN201
     get_scoped(Notice, notice_id)
     try:
         with session_scope() as session:
-            notices.end_outage(session, session.get(Notice, notice_id), utcnow())
+            outage_notices.end_outage(session, session.get(Notice, notice_id), utcnow())
         flash(gettext("The outage is over: residents who ask now go to the dispatcher."), "ok")
     except Refused as exc:
         refused(exc)

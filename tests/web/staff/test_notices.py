@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq import Queue
 from sqlmodel import Session, select
 
-from smsbot import db, notices, queues
+from smsbot import db, notices, outage_notices, queues
 from smsbot.models import KIND_NOTICE, Building, Conversation, Notice, Resident
 from tests.conftest import run_jobs
 from tests.support import outbound_messages, post_inbound
@@ -254,7 +254,7 @@ def test_outages_of_a_month_add_up_per_building(app, staff, monkeypatch):
                                     building_ids=[building], body="Нет горячей воды",
                                     outage="hot_water", outage_until=at + timedelta(hours=hours))  # fmt: skip
             session.commit()
-            broken = notices.overrun_of(session, notice)
+            broken = outage_notices.overrun_of(session, notice)
         return broken and f"{broken.allowed_hours} h {'a month' if broken.per_month else 'at once'}"
 
     assert announce(30, 4, a, month=11) is None  # last month
