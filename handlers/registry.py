@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from smsbot import alarms, danger, outages
+from smsbot import alarms, danger, interruptions
 from smsbot.deadlines import in_heating_season
 from smsbot.models import Company, Conversation, Message, Resident
 from smsbot.parsing import Command
@@ -53,7 +53,7 @@ class Context:
     conversation: Conversation | None
     command: Command
     now: datetime
-    outages: tuple[outages.Outage, ...] = ()
+    outages: tuple[interruptions.Outage, ...] = ()
     """Outages announced for the resident's buildings that last now (smsbot.outage_notices)."""
 
     @property
@@ -84,9 +84,9 @@ class Context:
         return not alarms.in_passing(command.text, command.danger)
 
     @property
-    def announced_outage(self) -> outages.Outage | None:
+    def announced_outage(self) -> interruptions.Outage | None:
         """The announced outage this message asks about (`нет горячей воды`), if any."""
-        return outages.find(self.outages, self.command.text)
+        return interruptions.find(self.outages, self.command.text)
 
 
 Handler = Callable[[Context], list[Reply]]

@@ -7,7 +7,6 @@ product package does not depend on its stand-ins and demo data to import or to s
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ import click
 from smsbot import config
 from smsbot.exceptions import ConfigError
 from smsbot.runner import FAKE_PROVIDERS
+from smsbot.wording import counted
 
 
 def load_settings(*, with_runtime: bool = False) -> config.Settings:
@@ -111,48 +111,18 @@ def smpp() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queue_names", multiple=True, help="Listen to these queues only.")
 def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
-    """Run one RQ worker (jobs run in-process, no fork per job)."""
+    """Run one RQ worker (jobs run in-process, no fork per job), through outages."""
     import worker as worker_module
 
-    w = worker_module.build(_app(), queue_names or None)
-    w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    worker_module.work(_app(), queue_names or None, burst=burst)
 
 
 @main.command()
 def clock() -> None:
-    """Run the clock: queues the sweep (and other periodic jobs) on time."""
-    from rq.cron import CronScheduler
+    """Run the clock: queues the sweep (and other periodic jobs) on time, through outages."""
+    from smsbot import periodic
 
-    from smsbot import deadline_clock, jobs, queues, ticket_stats
-    from smsbot.sweeping import SWEEP_INTERVAL
-
-    _app()
-    # The app's logging is set up first, so RQ leaves its level alone: quiet the "enqueued
-    # job sweep" line it would print every few seconds.
-    logging.getLogger("rq.cron").setLevel(logging.WARNING)
-    scheduler = CronScheduler(connection=queues.connection(), logging_level="WARNING")
-    scheduler.register(
-        jobs.sweep, queues.MAINTENANCE_QUEUE, interval=SWEEP_INTERVAL, job_timeout=120
-    )
-    scheduler.register(
-        jobs.deadline_clock,
-        queues.MAINTENANCE_QUEUE,
-        interval=deadline_clock.INTERVAL,
-        job_timeout=120,
-    )
-    scheduler.register(
-        jobs.refresh_ticket_stats,
-        queues.MAINTENANCE_QUEUE,
-        interval=ticket_stats.REFRESH_INTERVAL,
-        job_timeout=300,
-    )
-    scheduler.register(
-        jobs.rebuild_ticket_stats,
-        queues.MAINTENANCE_QUEUE,
-        cron=ticket_stats.REBUILD_CRON,
-        job_timeout=1800,
-    )
-    scheduler.start()
+    periodic.run(_app().config["SMSBOT_SETTINGS"])
 
 
 @main.command()
@@ -398,9 +368,11 @@ def import_accounts(path: Path, slug: str, skip_invalid: bool) -> None:
         stats = billing_import.load(session, company, checked.rows)
         session.commit()
     click.echo(
-        f"{len(checked.rows)} accounts: {stats.created} new, {stats.updated} updated, "
-        f"{stats.unchanged} unchanged; {stats.buildings} new buildings; "
-        f"{stats.unlinked} phones unlinked; {len(checked.errors)} bad rows skipped "
+        f"{counted(len(checked.rows), 'account', 'accounts')}: {stats.created} new, "
+        f"{stats.updated} updated, {stats.unchanged} unchanged; "
+        f"{counted(stats.buildings, 'new building', 'new buildings')}; "
+        f"{counted(stats.unlinked, 'phone', 'phones')} unlinked; "
+        f"{counted(len(checked.errors), 'bad row', 'bad rows')} skipped "
         f"({time.monotonic() - started:.1f} s)"
     )
 

@@ -61,6 +61,15 @@ class Settings:
     chat_ack_quiet_minutes: int = 30
     """No acknowledgement while a dispatcher answered the thread this recently: a person is
     on it, and a bot line in between would only interrupt."""
+    sweep_interval_seconds: int = 10
+    """Seconds between the clock's sweeps (smsbot.sweeping)."""
+    reconnect_first_seconds: int = 1
+    """The first wait before a process tries Redis or the database again (smsbot.outages)."""
+    reconnect_max_seconds: int = 10
+    """The longest such wait: an outage costs at most this much after it ends."""
+    webhook_db_wait_seconds: float = 5.0
+    """How long a webhook waits for SQLite's write lock before it keeps the message in the
+    spool instead (smsbot.spool): well inside a provider's time limit (Twilio's is 15 s)."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -106,6 +115,20 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
         raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number above 0 and below 10000 (a rate, seconds), or `default` when unset."""
+    raw = env_value(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not 0 < value < 10_000:
+        raise ConfigError(name, f"must be above 0 and below 10000, got {raw!r}")
     return value
 
 
@@ -198,4 +221,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
         chat_ack_hours=_int(env, "SMSBOT_CHAT_ACK_HOURS", 4),
         chat_ack_quiet_minutes=_int(env, "SMSBOT_CHAT_ACK_QUIET_MINUTES", 30),
+        sweep_interval_seconds=_int(env, "SMSBOT_SWEEP_INTERVAL_SECONDS", 10, minimum=1),
+        reconnect_first_seconds=_int(env, "SMSBOT_RECONNECT_FIRST_SECONDS", 1, minimum=1),
+        reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 10, minimum=1),
+        webhook_db_wait_seconds=positive_number(env, "SMSBOT_WEBHOOK_DB_WAIT_SECONDS", 5.0),
     )

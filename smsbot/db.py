@@ -22,18 +22,24 @@ from sqlmodel import Session, create_engine
 from smsbot import counting
 
 _engine: Engine | None = None
-_writer: Engine | None = None
-_writer_of: Engine | None = None
+_writers: dict[float | None, Engine] = {}
+_writers_of: Engine | None = None
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long SQLite itself waits on a lock inside a transaction (rare in WAL mode)."""
 WRITER_OPTION = "smsbot_writer"
 """Execution option marking connections whose transactions will write (see `writer`)."""
+LOCK_WAIT_OPTION = "smsbot_lock_wait"
+"""Execution option: seconds a writer waits for SQLite's write lock, when not
+SQLITE_LOCK_TIMEOUT (a webhook must answer within its provider's time limit)."""
+POSTGRES_CONNECT_TIMEOUT = 5
+"""Seconds to wait for PostgreSQL to accept a connection: a server gone silent (not
+refusing) must cost a webhook seconds, not the kernel's two minutes, before it spools."""
 SQLITE_LOCK_TIMEOUT = 30.0
 """Seconds a transaction waits for SQLite's write lock before giving up."""
 
 
-def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
+def begin_immediate(dbapi_conn: sqlite3.Connection, timeout: float = SQLITE_LOCK_TIMEOUT) -> None:
     """Start an SQLite transaction holding the write lock, waiting for it in fine steps.
 
     Why: SQLite has one writer. A deferred transaction that reads and then writes fails at
@@ -54,7 +60,7 @@ def begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
                 raise
             now = time.monotonic()
             if deadline is None:
-                deadline = now + SQLITE_LOCK_TIMEOUT
+                deadline = now + timeout
             elif now > deadline:
                 raise
         time.sleep(pause * (0.5 + random.random()))
@@ -114,9 +120,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn):  # noqa: ANN001
             pooled = conn.connection
             dbapi_conn = pooled.dbapi_connection
-            if conn.get_execution_options().get(WRITER_OPTION):
+            options = conn.get_execution_options()
+            if options.get(WRITER_OPTION):
                 _busy_timeout(pooled, dbapi_conn, 0)
-                begin_immediate(dbapi_conn)
+                begin_immediate(dbapi_conn, options.get(LOCK_WAIT_OPTION, SQLITE_LOCK_TIMEOUT))
                 if not pooled.info.get("wal"):  # its COMMIT may wait for readers' locks
                     _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
             else:
@@ -125,6 +132,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
@@ -145,17 +153,25 @@ def engine() -> Engine:
     return _engine
 
 
-def writer() -> Engine:
+def writer(lock_wait: float | None = None) -> Engine:
     """The engine for units of work that write: on SQLite they hold the write lock from BEGIN.
 
     Use it for anything that reads and then writes (jobs, webhooks, form posts); plain
-    `engine()` sessions are for reading, and never block writers.
+    `engine()` sessions are for reading, and never block writers. `lock_wait`: seconds to
+    wait for SQLite's write lock before giving up (OperationalError), when not the default.
     """
-    global _writer, _writer_of
+    global _writers_of
     current = engine()
-    if _writer is None or _writer_of is not current:  # (an option engine's .engine is itself)
-        _writer, _writer_of = current.execution_options(**{WRITER_OPTION: True}), current
-    return _writer
+    if _writers_of is not current:  # (an option engine's .engine is itself)
+        _writers.clear()
+        _writers_of = current
+    found = _writers.get(lock_wait)
+    if found is None:
+        options = {WRITER_OPTION: True}
+        if lock_wait is not None:
+            options[LOCK_WAIT_OPTION] = lock_wait
+        found = _writers[lock_wait] = current.execution_options(**options)
+    return found
 
 
 @contextmanager

@@ -20,7 +20,15 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from smsbot import conversations, outage_notices, outages, outgoing, parsing, residents, routing
+from smsbot import (
+    conversations,
+    interruptions,
+    outage_notices,
+    outgoing,
+    parsing,
+    residents,
+    routing,
+)
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.models import (
@@ -54,13 +62,16 @@ INCOMPLETE = "smsbot_incomplete"
 """Kept in a message's params when parts of a long text never arrived."""
 
 
-def store(conn: Session | Connection, sms: InboundSms) -> tuple[int, bool]:
+def store(
+    conn: Session | Connection, sms: InboundSms, *, received_at: datetime | None = None
+) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
-    the ORM session costs half as much.
+    the ORM session costs half as much. `received_at`: when the webhook took it, for a
+    message kept in the spool (smsbot.spool) while the database was down.
     """
-    now = utcnow()
+    now = received_at or utcnow()
     m = measure(sms.body)
     new_id = insert_ignore(
         conn,
@@ -204,7 +215,7 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
     )
 
 
-Place = tuple[Resident, "Company | None", "Conversation | None", tuple[outages.Outage, ...]]
+Place = tuple[Resident, "Company | None", "Conversation | None", tuple[interruptions.Outage, ...]]
 """Sender, company, thread, and the announced outages of the sender's buildings there."""
 
 

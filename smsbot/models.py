@@ -111,6 +111,8 @@ class Company(SQLModel, table=True):
     emergency_phone: str | None = Field(default=None, max_length=32)
     language: str = Field(default="ru", max_length=2)
     transliterate: bool = False
+    """Bot replies in Latin letters (GSM-7: 160 characters an SMS, not 70), to cut cost; the
+    company admin sets it on the replies page."""
     created_at: datetime = _now_field()
     meter_window_start: int = 15
     """First day of the month meter readings are accepted (company time zone)."""
@@ -231,6 +233,9 @@ class Message(SQLModel, table=True):
         Index("ix_message_sweep", "direction", "status", "created_at"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_provider_external", "provider", "external_id", unique=True),
+        Index(
+            "ix_message_company_costs", "company_id", "created_at", "kind", "status", "num_segments"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     direction: str = Field(max_length=3)
@@ -403,7 +408,7 @@ class Notice(SQLModel, table=True):
     """Segments per copy; the notice costs recipients × segments."""
     created_at: datetime = _now_field()
     outage: str | None = Field(default=None, max_length=16)
-    """What is off (smsbot.outages.KINDS), when the notice announces an outage."""
+    """What is off (smsbot.interruptions.KINDS), when the notice announces an outage."""
     outage_until: datetime | None = None
     """Until when it is off: while it lasts, residents who ask get the facts by return."""
 

@@ -1,4 +1,4 @@
-"""Outage notices: the database side of smsbot.outages.
+"""Outage notices: the database side of smsbot.interruptions.
 
 A notice may say what is off and until when. While it lasts, residents of its buildings who
 ask about it get its facts by return (handlers.outage; the inbound batch loads the outages
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from smsbot import outages, outgoing
+from smsbot import interruptions, outgoing
 from smsbot.exceptions import Refused
 from smsbot.models import KIND_ALERT, ROLE_COMPANY_ADMIN, Company, Notice, User
 
@@ -28,7 +28,7 @@ def check(kind: str | None, until: datetime | None, now: datetime) -> None:
     """Refuse an outage the notice cannot carry: half given, unknown, over or far ahead."""
     if kind is None and until is None:
         return
-    if kind not in outages.KINDS:
+    if kind not in interruptions.KINDS:
         raise Refused("Choose what is off.")
     if until is None:
         raise Refused("Say until when it is off.")
@@ -47,12 +47,12 @@ def overrun(
     starts: datetime,
     until: datetime | None,
     before_id: int | None = None,
-) -> outages.Overrun | None:
+) -> interruptions.Overrun | None:
     """How an outage to these buildings breaks decree 354, with the company's earlier outage
     notices of the same local month that reached any of the same buildings (None: all). An
     earlier notice counts until this one begins: a new notice about a running outage (it was
     extended) replaces the old one rather than adding to it."""
-    if kind not in outages.ALLOWED or until is None:
+    if kind not in interruptions.ALLOWED or until is None:
         return None
     zone = ZoneInfo(company.timezone)
     month = starts.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -72,10 +72,10 @@ def overrun(
         for other, ids, other_start, other_until in session.exec(query)
         if mine is None or ids is None or mine & set(json.loads(ids))
     ]
-    return outages.overrun(kind, until - starts, earlier)
+    return interruptions.overrun(kind, until - starts, earlier)
 
 
-def overrun_of(session: Session, notice: Notice) -> outages.Overrun | None:
+def overrun_of(session: Session, notice: Notice) -> interruptions.Overrun | None:
     """How the outage a sent notice announces breaks decree 354, if it does."""
     return overrun(
         session,
@@ -91,7 +91,7 @@ def overrun_of(session: Session, notice: Notice) -> outages.Overrun | None:
 def flag_to_admins(
     session: Session,
     notice: Notice,
-    broken: outages.Overrun,
+    broken: interruptions.Overrun,
     company: Company,
     via: outgoing.Route,
 ) -> None:
@@ -136,7 +136,7 @@ def end_outage(session: Session, notice: Notice, now: datetime) -> None:
 
 def active_outages(
     session: Session, company_ids: Iterable[int], now: datetime
-) -> list[outages.Outage]:
+) -> list[interruptions.Outage]:
     """The outages announced by these companies' notices that last at `now` (one query)."""
     ids = sorted(set(company_ids))
     if not ids:
@@ -153,7 +153,7 @@ def active_outages(
         )
     )  # fmt: skip
     return [
-        outages.Outage(
+        interruptions.Outage(
             notice_id=notice_id,
             company_id=company_id,
             building_ids=frozenset(json.loads(buildings)) if buildings else None,

@@ -1,199 +1,103 @@
-"""Outages: what a notice says is off, what the law allows, and whether a resident's SMS asks
-about it.
+"""Riding out Redis and database outages: the long-running processes never exit for them.
 
-When the water, heating, power, gas or a lift goes off in a building, hundreds of residents
-text the dispatcher at once (`нет воды`, `когда дадут горячую воду?`). A notice that carries
-what is off and until when answers them by return (handlers.outage), so the dispatcher keeps
-time for real problems. The allowed interruptions are decree 354 annex 1 (lifts are no utility
-service there: the reference table's one day for a stopped lift applies). Pure.
+`smsbot clock`, `smsbot worker` and `smsbot smpp` run for months, often without `smsbot
+run` to restart them (the README's production layout). An outage of Redis or the database
+is a pause for them, not an end: whatever fails with one of OUTAGE_ERRORS is logged once
+per attempt and tried again after a backoff that doubles from SMSBOT_RECONNECT_FIRST_SECONDS
+up to SMSBOT_RECONNECT_MAX_SECONDS, and a SIGTERM or SIGINT still stops the process at once,
+even in the middle of a wait. Nothing is lost meanwhile: the database is the truth, and the
+sweep queues again what Redis forgot (smsbot.sweeping).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+import logging
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from smsbot.textnorm import words_text
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
-HOT_WATER = "hot_water"
-COLD_WATER = "cold_water"
-WATER = "water"
-"""Hot and cold water both."""
-HEATING = "heating"
-POWER = "power"
-GAS = "gas"
-LIFT = "lift"
+from smsbot.config import Settings
 
-KINDS = (HOT_WATER, COLD_WATER, WATER, HEATING, POWER, GAS, LIFT)
-"""What a notice may say is off, in the order the notice form offers them."""
+log = logging.getLogger(__name__)
+
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, SQLAlchemyError, OSError)
+"""What Redis or the database going away raises (redis-py, SQLAlchemy, a refused socket)."""
+STOP_POLL = 0.1
+"""Seconds between looks at the stop flag while waiting: how late a SIGTERM is heard."""
 
 
-@dataclass(frozen=True)
-class Allowance:
-    """The longest interruption the law allows: at once, and added up over a month."""
+@dataclass
+class Backoff:
+    """Seconds to wait before the next attempt: doubling from `first` up to `maximum`."""
 
-    at_once: timedelta
-    per_month: timedelta | None = None
+    first: float = 1.0
+    maximum: float = 10.0
+    _next: float = 0.0
 
+    @classmethod
+    def of(cls, settings: Settings) -> Backoff:
+        return cls(settings.reconnect_first_seconds, settings.reconnect_max_seconds)
 
-_H = timedelta(hours=1)
-ALLOWED: dict[str, Allowance] = {
-    HOT_WATER: Allowance(4 * _H, 8 * _H),
-    COLD_WATER: Allowance(4 * _H, 8 * _H),
-    WATER: Allowance(4 * _H, 8 * _H),
-    # at once 16 h at +12 °C and warmer outside, 8 h at +10…+12, 4 h at +8…+10
-    HEATING: Allowance(16 * _H, 24 * _H),
-    # 24 h with one supply to the building, 2 h where it has two
-    POWER: Allowance(24 * _H),
-    GAS: Allowance(4 * _H, 4 * _H),
-    LIFT: Allowance(24 * _H),
-}
-"""Decree 354 annex 1 (DESIGN.md's table); the lift from the reference table of deadlines."""
+    def next(self) -> float:
+        self._next = min(self.maximum, self._next * 2 if self._next else self.first)
+        return self._next
+
+    def reset(self) -> None:
+        self._next = 0.0
 
 
-SERVICES = {WATER: (HOT_WATER, COLD_WATER)}
-"""The services an outage stops, where it is more than its own kind: each has its own monthly
-allowance (8 h of hot water and 8 h of cold water)."""
+@dataclass
+class Stopping:
+    """Set by SIGTERM or SIGINT while a process waits out an outage (`install`).
+
+    A flag polled in short sleeps, not a threading.Event: an Event set by a signal handler
+    in the very thread that waits on it is only seen when the wait times out.
+    """
+
+    requested: bool = False
+
+    def install(self) -> None:
+        """Handle SIGTERM and SIGINT here (RQ installs its own while it works)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.request)
+
+    def request(self, *_: object) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds` unless told to stop first; True when told to stop."""
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(STOP_POLL, left))
+        return self.requested
 
 
-@dataclass(frozen=True)
-class Overrun:
-    """How an announced outage breaks the law: the service, its allowance, and whether it is
-    the month's total (else the one outage) that is too long."""
+def outlast(run: Callable[[], bool], *, what: str, backoff: Backoff, stopping: Stopping) -> None:
+    """Call `run` until it returns True (done: it was asked to stop, or had nothing more to
+    do); after an outage error or an early return, wait the backoff and call it again.
 
-    service: str
-    allowed: timedelta
-    per_month: bool
-
-    @property
-    def allowed_hours(self) -> int:
-        return int(self.allowed.total_seconds() // 3600)
-
-
-def overrun(
-    kind: str, length: timedelta, earlier: Iterable[tuple[str, timedelta]]
-) -> Overrun | None:
-    """Whether an outage of `length` breaks decree 354: longer than allowed at once, or, with
-    the same service's `earlier` outages of the month (kind, length), longer than its monthly
-    total."""
-    if length > ALLOWED[kind].at_once:
-        return Overrun(kind, ALLOWED[kind].at_once, per_month=False)
-    earlier = list(earlier)
-    for service in SERVICES.get(kind, (kind,)):
-        allowance = ALLOWED[service].per_month
-        if allowance is None:
-            continue
-        total = length + sum(
-            (d for k, d in earlier if service in SERVICES.get(k, (k,))), timedelta(0)
-        )
-        if total > allowance:
-            return Overrun(service, allowance, per_month=True)
-    return None
-
-
-_COVERS = {
-    HOT_WATER: frozenset({HOT_WATER, WATER}),
-    COLD_WATER: frozenset({COLD_WATER, WATER}),
-    WATER: frozenset({HOT_WATER, COLD_WATER, WATER}),
-    HEATING: frozenset({HEATING}),
-    POWER: frozenset({POWER}),
-    GAS: frozenset({GAS}),
-    LIFT: frozenset({LIFT}),
-}
-"""The outages a question about a kind is answered by: `нет воды` by a hot-water notice too,
-`нет горячей воды` not by a cold-water one."""
-
-_HOT = r"горяч\w*|гор|hot|goryach\w*"
-_COLD = r"холодн\w*|хол|cold|holodn\w*"
-_WATER = r"вод\w*|water|vod\w*"
-_ASKING = re.compile(
-    r"(?<!\S)(?:нет|не|без|отключ\w*|выключ\w*|пропал\w*|дадут|дали|дать|включ\w*|будет|"
-    r"появит\w*|когда|почему|сколько|долго|no|not|off|when|why|back|"
-    r"net|kogda)(?!\S)"
-)
-"""Words that make a mention of water or heat a question about its absence."""
-_GAP = r"(?: \S+){0,3}"
-
-
-def _near(a: str, b: str) -> str:
-    return rf"(?<!\S)(?:{a}){_GAP} (?:{b})(?!\S)|(?<!\S)(?:{b}){_GAP} (?:{a})(?!\S)"
-
-
-_COLD_RADIATORS = re.compile(
-    _near(r"холодн\w*|ледян\w*|греют|греет|cold", r"батаре\w*|радиатор\w*|radiators?")
-)
-"""`батареи холодные` asks about the heating without a question word."""
-
-
-def _any(words: str) -> str:
-    return rf"(?<!\S)(?:{words})(?!\S)"
-
-
-_SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
-    for kind, pattern in (
-        (HOT_WATER, _near(_HOT, _WATER) + "|" + _any(r"гвс|gvs")),
-        (COLD_WATER, _near(_COLD, _WATER) + "|" + _any(r"хвс|hvs")),
-        (WATER, _any(_WATER)),
-        (HEATING, _any(r"отоплени\w*|тепл\w*|батаре\w*|радиатор\w*|heating|heat|otoplenie")),
-        (POWER, _any(r"свет|света|электричеств\w*|электроэнерги\w*|power|electricity|svet")),
-        (GAS, _any(r"газ|газа|газу|gas|gaz|gaza")),
-        (LIFT, _any(r"лифт\w*|lift|elevator|lifty")),
-    )
-)
-SHORT_WORDS = 15
-"""A question about an outage is short; a longer message is a complaint for a person."""
-
-
-def asked(text: str) -> str | None:
-    """The outage a short message asks about (`нет воды` → water, `когда дадут горячую
-    воду?` → hot water), or None: it must name the service and ask after its absence."""
-    normal = words_text(text)
-    if not normal or len(normal.split(" ")) > SHORT_WORDS:
-        return None
-    if _COLD_RADIATORS.search(normal):
-        return HEATING
-    if not _ASKING.search(normal):
-        return None
-    for kind, pattern in _SUBJECTS:
-        if pattern.search(normal):
-            return kind
-    return None
-
-
-def answers(notice_kind: str, question_kind: str) -> bool:
-    """Whether an outage of `notice_kind` is what a question about `question_kind` is about."""
-    return notice_kind in _COVERS[question_kind]
-
-
-@dataclass(frozen=True)
-class Outage:
-    """An active outage notice as the inbound batch holds it: whom it concerns and its facts."""
-
-    notice_id: int
-    company_id: int
-    building_ids: frozenset[int] | None
-    """None: every building of the company."""
-    kind: str
-    starts: datetime
-    until: datetime
-
-    def concerns(self, company_id: int | None, building_ids: frozenset[int]) -> bool:
-        """Whether a resident with accounts in these buildings of this company lives there."""
-        if company_id != self.company_id or not building_ids:
-            return False
-        return self.building_ids is None or bool(self.building_ids & building_ids)
-
-
-def find(outages: Iterable[Outage], text: str) -> Outage | None:
-    """The outage (of the resident's own buildings) that the text asks about, if any."""
-    outages = list(outages)
-    if not outages:
-        return None
-    kind = asked(text)
-    if kind is None:
-        return None
-    fitting = [o for o in outages if answers(o.kind, kind)]
-    return max(fitting, key=lambda o: o.notice_id, default=None)
+    `run` returns False when it ended by itself without being asked (RQ's loop gives up on
+    some Redis errors and returns instead of raising). A run that lasted is a recovery: the
+    backoff starts again from its first step.
+    """
+    while not stopping.requested:
+        started = time.monotonic()
+        try:
+            if run():
+                return
+            problem = "stopped by itself"
+        except OUTAGE_ERRORS as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if stopping.requested:
+            return
+        if time.monotonic() - started > backoff.maximum:
+            backoff.reset()
+        pause = backoff.next()
+        log.warning("%s: %s; trying again in %.0f s", what, problem, pause)
+        stopping.install()
+        if stopping.wait(pause):
+            return

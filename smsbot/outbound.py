@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -261,9 +261,15 @@ def _forward(status: str, by: str, with_error: bool) -> Update:
     )
 
 
-def _move(session: Session | Connection, status: StatusUpdate | str, **where: Any) -> Row | None:
-    """Run `_forward` for one row (m_id=…; m_provider=…, m_external_id=…; or all three)."""
-    params = {"m_now": utcnow(), **where}
+def _move(
+    session: Session | Connection,
+    status: StatusUpdate | str,
+    at: datetime | None = None,
+    **where: Any,
+) -> Row | None:
+    """Run `_forward` for one row (m_id=…; m_provider=…, m_external_id=…; or all three), as
+    of `at` (now, unless the state waited in the spool)."""
+    params = {"m_now": at or utcnow(), **where}
     by = BY_EXTERNAL_ID if "m_id" not in where else BY_CALLBACK if len(where) > 1 else BY_ID
     if isinstance(status, str):
         return session.execute(_forward(status, by, False), params).first()
@@ -304,8 +310,15 @@ def find_by_external_id(
     return found
 
 
-def apply_status(session: Session | Connection, provider: str, status: StatusUpdate) -> str:
+def apply_status(
+    session: Session | Connection,
+    provider: str,
+    status: StatusUpdate,
+    *,
+    at: datetime | None = None,
+) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
+    `at`: when the provider reported it, for a state kept in the spool (smsbot.spool).
 
     One UPDATE … RETURNING on the common path (Twilio's two callbacks per message): no ORM
     load, no read before the write. When the callback URL names our id (it is signed with
@@ -320,17 +333,18 @@ def apply_status(session: Session | Connection, provider: str, status: StatusUpd
         moved = _move(
             session,
             status,
+            at,
             m_id=status.message_id,
             m_provider=provider,
             m_external_id=status.provider_id,
         )
     if moved is None:
-        moved = _move(session, status, m_provider=provider, m_external_id=status.provider_id)
+        moved = _move(session, status, at, m_provider=provider, m_external_id=status.provider_id)
     if moved is None:
         message_id = _claim(session, provider, status)
         if message_id is None:
             return "unknown"
-        moved = _move(session, status, m_id=message_id)
+        moved = _move(session, status, at, m_id=message_id)
         if moved is None:
             return "ignored"
     if status.meaning == OPTED_OUT and moved.resident_id is not None:

@@ -29,6 +29,7 @@ from smsbot.models import (
     OUT_UNDELIVERED,
     CompanyNumber,
     Message,
+    Resident,
 )
 from smsbot.phones import InvalidPhone, normalize
 from smsbot.providers.base import playable
@@ -108,8 +109,46 @@ def play(
     yield from _replies(provider.name, phone, started, wait)
 
 
+WHY_NOT_SENT = {
+    OUT_CANCELED: "the resident has opted out (СТОП), so nothing is sent until СТАРТ",
+    OUT_FAILED: "the provider refused it or gave up",
+    OUT_UNDELIVERED: "the provider sent it, but the carrier could not deliver it",
+}
+"""Why a reply never reached the phone, by its final state (the row's error adds detail)."""
+
+
+def describe(reply: Message) -> str | None:
+    """The lines to print for one reply, or None while it is still on its way.
+
+    A reply that never reached the resident is marked NOT SENT with the reason, and what it
+    would have said is shown below that mark, never as if the resident had got it.
+    """
+    if reply.status in NOT_SENT:
+        detail = f" ({reply.error_message})" if reply.error_message else ""
+        if reply.status == OUT_CANCELED:
+            detail = ""  # "resident opted out" says less than the reason
+        return (
+            f"✗ reply NOT SENT [{reply.status}]: {WHY_NOT_SENT[reply.status]}{detail}. "
+            f"It would have said ({reply.num_segments} SMS):\n{reply.body}"
+        )
+    if OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]:
+        return (
+            f"← {reply.from_phone} via {reply.provider} "
+            f"[{reply.status}, {reply.num_segments} SMS]:\n{reply.body}"
+        )
+    return None
+
+
+def no_reply(resident: Resident | None) -> str:
+    """Why a handled message got no reply at all."""
+    if resident is not None and resident.opted_out:
+        return "(no reply: this phone has opted out with СТОП; it gets nothing until СТАРТ)"
+    return "(no reply: the message went to the dispatchers' inbox)"
+
+
 def _replies(provider: str, phone: str, since, wait: float) -> Iterator[str]:  # noqa: ANN001
     shown: set[int] = set()
+    replies: list[Message] = []
     deadline = time.monotonic() + wait
     with Session(db.engine()) as session:
         while time.monotonic() < deadline:
@@ -126,25 +165,26 @@ def _replies(provider: str, phone: str, since, wait: float) -> Iterator[str]:  #
                 .order_by(Message.id.desc())
             ).first()
             if inbound is not None and inbound.status != IN_RECEIVED:
-                replies = session.exec(
-                    select(Message).where(Message.reply_to_id == inbound.id).order_by(Message.id)
-                ).all()
+                replies = list(
+                    session.exec(
+                        select(Message)
+                        .where(Message.reply_to_id == inbound.id)
+                        .order_by(Message.id)
+                    ).all()
+                )
                 for reply in replies:
-                    if reply.id in shown:
-                        continue
-                    if reply.status in NOT_SENT:
+                    line = describe(reply) if reply.id not in shown else None
+                    if line is not None:
                         shown.add(reply.id)
-                        yield f"← reply NOT sent ({reply.status}): {reply.error_message or ''}"
-                    elif OUT_RANK.get(reply.status, 0) >= OUT_RANK[OUT_SENT]:
-                        shown.add(reply.id)
-                        yield (
-                            f"← {reply.from_phone} via {reply.provider} "
-                            f"[{reply.status}, {reply.num_segments} SMS]:\n{reply.body}"
-                        )
+                        yield line
                 if replies and len(shown) == len(replies):
                     return
                 if not replies:
-                    yield "(no reply: the message went to the dispatchers' inbox)"
+                    resident = session.exec(select(Resident).where(Resident.phone == phone)).first()
+                    yield no_reply(resident)
                     return
             time.sleep(0.2)
-    raise CannotPlay(f"no reply within {wait:.0f}s; are the workers running?")
+        waiting = [r for r in replies if r.id not in shown]
+    for reply in waiting:
+        yield f"✗ reply NOT SENT yet [{reply.status}] after {wait:.0f}s:\n{reply.body}"
+    raise CannotPlay(f"no reply sent within {wait:.0f}s; are the workers running?")

@@ -1,5 +1,8 @@
 """The sweep: the database is the truth, Redis only a fast path.
 
+The clock queues it every SMSBOT_SWEEP_INTERVAL_SECONDS (10), so with the default age
+threshold (SMSBOT_SWEEP_AFTER_SECONDS, 20) a lost message is back in ≤ 30 s.
+
 A message stored while Redis was down, or whose worker died mid-job, is still in the
 database in a non-final state. Every few seconds the sweep finds such rows that have no live
 job and queues them again; since every job claims its row first, a job that turns out to be
@@ -17,7 +20,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, outgoing, providers, queues
+from smsbot import outbound, outgoing, providers, queues, spool
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -33,8 +36,6 @@ from smsbot.models import (
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL = 10
-"""Seconds between sweeps; with the default age threshold a lost message is back in ≤ 30 s."""
 BATCH = 1000
 """Rows looked at per kind and sweep; a larger backlog drains over several sweeps."""
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -123,7 +124,9 @@ def _lost_sends(
 
 
 def sweep(settings: Settings) -> dict[str, int]:
-    """Requeue lost inbound and outbound messages; reconcile sends left half-done."""
+    """Store what the spool kept while the database was down; requeue lost inbound and
+    outbound messages; reconcile sends left half-done."""
+    spooled = spool.drain(settings)
     now = utcnow()
     grace = timedelta(seconds=settings.sweep_after_seconds)
     cutoff = now - grace
@@ -189,6 +192,8 @@ def sweep(settings: Settings) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - one provider hiccup must not stop the sweep
             log.exception("could not reconcile message %s; next sweep tries again", message_id)
     counts = {"inbound": len(lost_in), "outbound": lost_out, "reconciled": reconciled}
+    if spooled:
+        counts["spooled"] = spooled
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
     return counts

@@ -3,6 +3,12 @@
 Code hands a template name and data; words live only in the template files, so a company or
 a translator edits a text file, never Python. Each file declares its budget in SMS segments
 on its first line, `{# segments: 2 #}`, and the template tests hold every text to it.
+
+A reply that lists sums (a bill's lines) may say `{# segments: 2; folds: lines #}`: when its
+text is over budget with the data it got, the smallest `amount` of that list moves to a list
+`folded` and the text is rendered again, until it fits. The template prints what was folded
+as one line (`Ещё 3 услуги 930,00`), so a long bill costs its budget instead of a segment per
+line, and the big lines stay in sight, in the bill's order.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from smsbot import money
 from smsbot.exceptions import UnknownTemplate
 from smsbot.segments import Measure, measure
 from smsbot.translit import transliterate
+from smsbot.wording import counted, hours_en, latin_name
 
 ROOT = Path(__file__).resolve().parent / "templates_sms"
 """Where the reply texts live: inside the package, so a plain (non-editable) install ships them."""
@@ -31,7 +38,7 @@ LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+\n")
-_BUDGET = re.compile(r"\{#\s*segments:\s*(\d+)\s*#\}")
+_BUDGET = re.compile(r"\{#\s*segments:\s*(\d+)\s*(?:;\s*folds:\s*(\w+)\s*)?#\}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,19 @@ def _time(value: datetime, tz: str | None = None) -> str:
     return value.strftime("%H:%M")
 
 
+def _daytime(value: datetime, tz: str | None = None) -> str:
+    """A deadline inside a short reply: `31.12 23:59`, the day without the year (a deadline
+    is days away, and the year costs five characters of a 70-character SMS)."""
+    if tz and value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(tz))
+    return value.strftime("%d.%m %H:%M")
+
+
+def _capfirst(value: str) -> str:
+    """Jinja's `capitalize` lowercases the rest (`кв. 1024А` → `кв. 1024а`); this does not."""
+    return value[:1].upper() + value[1:]
+
+
 def _phone(value: str | None) -> str:
     """+74957770101 as people dial it: +7 495 777-01-01."""
     if not value:
@@ -92,6 +112,11 @@ def _environment(root: Path) -> jinja2.Environment:
     env.filters["time"] = _time
     env.filters["phone"] = _phone
     env.filters["latin"] = transliterate
+    env.filters["daytime"] = _daytime
+    env.filters["capfirst"] = _capfirst
+    env.filters["counted"] = counted
+    env.filters["latin_name"] = latin_name
+    env.filters["hours_en"] = hours_en
     return env
 
 
@@ -102,7 +127,7 @@ def names(language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> list[str]:
 
 def budget(name: str, language: str = DEFAULT_LANGUAGE, root: Path = ROOT) -> int:
     """The segment budget the template file declares on its first line."""
-    return _budget(root / language / f"{name}.txt", _mtime(root / language / f"{name}.txt"))
+    return _header(root / language / f"{name}.txt", _mtime(root / language / f"{name}.txt"))[0]
 
 
 def _mtime(path: Path) -> int:
@@ -113,7 +138,7 @@ def _mtime(path: Path) -> int:
 
 
 @lru_cache(maxsize=512)
-def _budget(path: Path, mtime: int) -> int:
+def _header(path: Path, mtime: int) -> tuple[int, str | None]:
     """Read once per version of the file: every reply carries its budget, and a worker
     renders hundreds a second (keyed on the mtime, so an edited text is read again)."""
     match = _BUDGET.search(path.read_text(encoding="utf-8").split("\n", 1)[0])
@@ -121,7 +146,7 @@ def _budget(path: Path, mtime: int) -> int:
         raise UnknownTemplate(
             f"{path.parent.name}/{path.stem} has no '{{# segments: N #}}' first line"
         )
-    return int(match.group(1))
+    return int(match.group(1)), match.group(2)
 
 
 def render(
@@ -141,9 +166,28 @@ def render(
         template = _environment(root).get_template(f"{language}/{name}.txt")
     except jinja2.TemplateNotFound:
         raise UnknownTemplate(f"{language}/{name}") from None
+    path = root / language / f"{name}.txt"
+    limit, folds = _header(path, _mtime(path))
+    if folds is None:
+        text = _text(template, params, translit)
+        return Rendered(name, language, text, measure(text), limit)
+    items = list(params.get(folds) or ())
+    kept = list(range(len(items)))
+    by_size = sorted(kept, key=lambda i: (abs(items[i].get("amount", 0)), -i))
+    while True:
+        shown = [items[i] for i in kept]
+        folded = [items[i] for i in range(len(items)) if i not in kept]
+        text = _text(template, params | {folds: shown, "folded": folded}, translit)
+        measured = measure(text)
+        if measured.segments <= limit or not kept:
+            return Rendered(name, language, text, measured, limit)
+        kept.remove(by_size.pop(0))
+        if not folded and by_size:  # one line folded into "1 more" saves nothing
+            kept.remove(by_size.pop(0))
+
+
+def _text(template: jinja2.Template, params: dict[str, Any], translit: bool) -> str:
     text = template.render(**params).strip()
     if " \n" in text or "\t\n" in text:
         text = _TRAILING_BLANKS.sub("\n", text)
-    if translit:
-        text = transliterate(text)
-    return Rendered(name, language, text, measure(text), budget(name, language, root))
+    return transliterate(text) if translit else text

@@ -17,15 +17,21 @@ _TABLE = {
 
 
 def transliterate(text: str) -> str:
-    """Latin rendering of `text`, keeping case of the first letter of each replaced pair."""
+    """Latin rendering of `text`. A capital becomes a capital (`Щ` → `Shch`), and a capital
+    inside a word in capitals stays all capitals (`ЗАЯВКА` → `ZAIAVKA`, not `ZAIaVKA`)."""
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         low = ch.lower()
         rep = _TABLE.get(low)
         if rep is None:
             out.append(ch)
         elif ch != low and rep:
-            out.append(rep[0].upper() + rep[1:])
+            shouting = _capital(text, i - 1) or _capital(text, i + 1)
+            out.append(rep.upper() if shouting else rep[0].upper() + rep[1:])
         else:
             out.append(rep)
     return "".join(out)
+
+
+def _capital(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isupper()

@@ -5,18 +5,20 @@ fails any test reaching beyond this machine.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from redis import Redis
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
-"""External conformance vectors, beside the repository when present."""
 
 REDIS_SERVER = os.environ.get("SMSBOT_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
 """The machine's Redis; each test run claims a database number of its own on it (14 down to 1)."""
@@ -65,6 +67,68 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+# --- no process left behind ----------------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+LEFTOVER_GRACE = 10.0
+"""Seconds the processes the tests started get to end after the last test (a scheduler child
+notices its worker is gone within a second or two)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():  # noqa: ANN201
+    """Fail the run if any process the tests started outlives them.
+
+    This process becomes a child subreaper (Linux), so a grandchild orphaned by its parent's
+    death (RQ's scheduler child of a SIGKILLed worker) is reparented here rather than to
+    init, and still counts. Set up first and torn down last of the session's fixtures; with
+    xdist each worker checks its own. Leftovers are killed, so they cannot take jobs from the
+    Redis database a later test run is given.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    me = psutil.Process()
+
+    def running() -> list[psutil.Process]:
+        alive = []
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)  # an orphan that ended here: reap it
+                    continue
+                alive.append(child)
+        return alive
+
+    left = running()
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = running()
+    if left:
+        described = []
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                described.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+                process.kill()
+        pytest.fail("processes started by the tests outlived them: " + "; ".join(described))
+
+
+# --- the conformance vectors ------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A vector test whose file is missing skips, or fails where the vectors are required."""
+    from tests import vectors
+
+    marker = item.get_closest_marker("testdata_missing")
+    if marker is None:
+        return
+    if vectors.required():
+        pytest.fail(f"{marker.args[0]} is missing and {vectors.REQUIRED_VARIABLE} is set")
+    pytest.skip(f"{marker.args[0]} not present")
 
 
 # --- no internet -------------------------------------------------------------------------------

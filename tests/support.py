@@ -3,11 +3,17 @@ each provider's stand-in behind one face for the tests that run for every provid
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
+import subprocess
+import threading
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from smsbot import providers, simulate
 from smsbot.providers.twilio import signed_request
+from smsbot.runner import _wait_for_port, free_port, redis_executable
 from smsbot.simulate import new_provider_id
 
 PUBLIC = "http://127.0.0.1:5000"
@@ -206,3 +212,106 @@ class OutboxStandIn(StandIn):
         from smsbot.providers import outbox
 
         return [m for m in reversed(outbox.messages(limit=10_000)) if m["to"] == to]
+
+
+# --- outages: a Redis and a database link of the test's own, to stop and start -----------------
+
+
+class OwnRedis:
+    """A redis-server of this test's own, so it can be stopped without hurting others (the
+    machine's Redis at 6379 serves every other session). Restarted on the same port, empty,
+    as a Redis without persistence comes back."""
+
+    def __init__(self, directory: Any) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.executable = redis_executable()
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_port(self.port, "test Redis")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+class CuttableLink:
+    """A TCP relay to a server (PostgreSQL) that the test can cut and restore, so the server
+    seems to go down without being touched: while cut, the port refuses connections and
+    every relayed connection is closed."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: list[Any] = []
+        self._listener: Any = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self.cut()
+
+    def url_for(self, url: str) -> str:
+        """`url` (a database URL) through this link."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _accept(self, listener: Any) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: Any, sink: Any) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

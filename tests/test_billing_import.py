@@ -98,7 +98,8 @@ def test_skip_invalid_imports_the_good_rows(run, company, tmp_path):
     result = run(str(path), "--company", company, "--skip-invalid")
     assert result.exit_code == 0
     assert "row 3: account: must have 6–20 digits, has 5" in result.output
-    assert "1 accounts: 1 new" in result.output and "1 bad rows skipped" in result.output
+    assert "1 account: 1 new" in result.output and "1 bad row skipped" in result.output
+    assert "; 1 new building; 0 phones unlinked; " in result.output  # one, not "1 buildings"
     assert count(Account) == 1
 
 

@@ -101,7 +101,7 @@ def test_run_then_text_the_bot(tmp_path, flags):
 
         result = smsbot("sms", "+79851234567", "помощь", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
-        assert "Команды (УК «Заречье»)" in result.stdout
+        assert "БАЛАНС, ДОЛГ, ТЕЛЕФОНЫ" in result.stdout
         # shown once the provider took it: the delivery report may come a moment later
         assert "[sent, " in result.stdout or "[delivered, " in result.stdout
 
@@ -110,6 +110,14 @@ def test_run_then_text_the_bot(tmp_path, flags):
         assert "передано диспетчеру" in result.stdout
 
         if not flags:
+            # an opted-out phone gets nothing, and the player says so instead of "inbox"
+            assert (
+                "Вы отписались"
+                in smsbot("sms", "+79161234567", "стоп", cwd=tmp_path, env=env).stdout
+            )
+            result = smsbot("sms", "+79161234567", "баланс", cwd=tmp_path, env=env)
+            assert result.returncode == 0, result.stderr
+            assert "(no reply: this phone has opted out with СТОП" in result.stdout
             outbox = smsbot("outbox", "-n", "5", cwd=tmp_path, env=env)
             assert "+79161234567" in outbox.stdout
             # the clock's jobs, run by hand against the same service

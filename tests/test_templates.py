@@ -13,17 +13,31 @@ from decimal import Decimal
 
 import pytest
 
-from smsbot import outages, templates, tickets
+from smsbot import interruptions, money, templates, tickets
 from smsbot.addresses import short_address
 from smsbot.services import SERVICES
 from smsbot.translit import transliterate
 from standins import demo
+
+LIMITS = {
+    "balance": {"ru": 1, "en": 1},
+    "help": {"ru": 2, "en": 2},
+    "debt": {"ru": 2, "en": 2},
+    "contacts": {"ru": 2, "en": 2},
+    "emergency": {"ru": 2, "en": 2},
+    "ticket_created": {"ru": 1, "en": 1},
+    "chat_ack": {"ru": 1, "en": 1},
+}
+"""Issue 12: the most a reply may cost, in segments. A template's own budget may be lower,
+never higher: raising one is a decision about what residents and companies pay."""
 
 LONG_COMPANY = max((c["name"] for c in demo.COMPANIES), key=len)
 LONGER_COMPANY = "ООО «Управляющая компания Солнечный город Подмосковья»"
 LONG_ADDRESS = "ул. Маршала Рокоссовского, д. 128, корп. 3, стр. 1"
 DEMO_ADDRESS = max((short_address(b[0]) for c in demo.COMPANIES for b in c["buildings"]), key=len)
 BIG = Decimal("1234567.89")
+LARGE = Decimal("123456.78")
+"""A large debt as issue 12 writes it (123 456,78 ₽): the long sum a typical reply must fit."""
 AT = datetime(2026, 12, 31, 20, 59, tzinfo=UTC)
 TZ = "Europe/Moscow"
 
@@ -51,16 +65,25 @@ BILL_LINES = [
     for s in SERVICES
 ]
 
+TYPICAL_BILL = [
+    {"service": s, "amount": Decimal(a)}
+    for s, a in [("maintenance", "4120.00"), ("capital_repairs", "1350.00"), ("cold_water", "640.00"),
+                 ("hot_water", "1870.00"), ("sewerage", "510.00"), ("electricity", "1220.00"),
+                 ("waste", "310.00")]
+]  # fmt: skip
+"""A typical monthly bill (ЕПД): the seven everyday lines with sums in the thousands."""
+
 SAMPLES: dict[str, list[dict]] = {
     "help": [{"company_name": LONG_COMPANY}, {"company_name": None}],
     "chat_ack": [{"company_name": LONGER_COMPANY}, {"company_name": ""}],
     "unrouted": [{}],
     "balance": [
         {"account": account(), "balance": b, "as_of": date(2026, 11, 1)}
-        for b in (BIG, -BIG, Decimal(0))
+        for b in (BIG, -BIG, LARGE, -LARGE, Decimal(0))
     ],
     "debt": [
         {"account": account(), "balance": BIG, "as_of": date(2026, 11, 1), "lines": BILL_LINES},
+        {"account": account(), "balance": LARGE, "as_of": date(2026, 11, 1), "lines": TYPICAL_BILL},
         {
             "account": account(),
             "balance": Decimal("-512.00"),
@@ -252,11 +275,11 @@ SAMPLES: dict[str, list[dict]] = {
     "help_short": [{}],
     "outage": [
         {"outage": kind, "until": AT, "same_day": same_day, "tz": TZ}
-        for kind in outages.KINDS for same_day in (False, True)
+        for kind in interruptions.KINDS for same_day in (False, True)
     ],
     "alert_outage": [
         {"outage": kind, "until": AT, "hours": 744, "allowed": 24, "per_month": m, "tz": TZ}
-        for kind in outages.KINDS for m in (False, True)
+        for kind in interruptions.KINDS for m in (False, True)
     ],
 }  # fmt: skip
 
@@ -302,3 +325,100 @@ def test_english_replies_stay_in_gsm7(name):
 def test_transliteration_keeps_numbers_and_sums_readable():
     text = templates.render("balance", "ru", translit=True, **SAMPLES["balance"][0]).text
     assert "1 234 567,89 rub" in text and transliterate("кв.") in text
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_budgets_stay_within_the_limits_of_issue_12(name):
+    for language, most in LIMITS[name].items():
+        assert templates.budget(name, language) <= most, f"{language}/{name}"
+
+
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+def test_a_typical_bill_shows_every_line_in_two_sms(language):
+    params = {"account": account(), "balance": LARGE, "as_of": date(2026, 11, 1)}
+    rendered = templates.render("debt", language, lines=TYPICAL_BILL, **params)
+    assert rendered.measure.segments <= 2
+    assert len(rendered.text.splitlines()) == 1 + len(TYPICAL_BILL), rendered.text
+
+
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+def test_a_long_bill_folds_its_last_lines_into_one_with_their_sum(language):
+    params = {"account": account(), "balance": BIG, "as_of": date(2026, 11, 1)}
+    rendered = templates.render("debt", language, lines=BILL_LINES, **params)
+    assert rendered.measure.segments <= 2
+    shown = rendered.text.splitlines()[1:]
+    folded = len(BILL_LINES) - (len(shown) - 1)
+    hidden = sum(line["amount"] for line in BILL_LINES[-folded:])
+    word = {"ru": "Ещё", "en": "more"}[language]
+    assert word in shown[-1] and shown[-1].endswith(
+        money.format_rub(hidden, sign=True, currency="")
+    )
+    assert str(folded) in shown[-1] and folded >= 2  # folding one line would save nothing
+
+
+def test_the_smallest_lines_fold_first_and_the_rest_keep_the_bills_order():
+    lines = [{"service": s, "amount": Decimal(a)} for s, a in
+             [("maintenance", "52310.20"), ("capital_repairs", "18400.00"), ("cold_water", "4210.16"),
+              ("hot_water", "14980.40"), ("sewerage", "3120.00"), ("heating", "31250.80"),
+              ("electricity", "2200.00"), ("waste", "3120.00"), ("penalty", "4463.00")]]  # fmt: skip
+    params = {"account": account(), "balance": LARGE, "as_of": date(2026, 11, 1)}
+    text = templates.render("debt", "ru", lines=lines, **params).text
+    names = [line.split()[0] for line in text.splitlines()[1:]]
+    assert names == ["Содерж.", "Капремонт", "ГВС", "Отопл.", "Ещё"], text
+
+
+def test_the_plural_of_the_folded_lines_agrees_with_the_count():
+    params = {"account": account(), "balance": BIG, "as_of": date(2026, 11, 1)}
+    for count, noun in [(2, "услуги"), (5, "услуг"), (10, "услуг")]:
+        lines = [{"service": "maintenance", "amount": Decimal("12345.67")}] * (3 + count)
+        text = templates.render("debt", "ru", lines=lines, **params).text
+        if f"Ещё {count} " in text:
+            assert f"Ещё {count} {noun} " in text
+
+
+SLIPS = [
+    "с прошлых", "Сначала,", 'UK "', "Последняя: СТАТУС", "Счётчик ", " 1 buildings",
+    "1 services", "1 услуг ", "Your latest: STATUS", "последняя заявка: СТАТУС",
+]  # fmt: skip
+"""What issue 12 found odd in the replies: none may come back in any rendering."""
+ENGLISH_SLIPS = ["pn-pt", "pn–pt", "kruglosutochno"]
+"""Russian words an English reply must not carry (a transliterated Russian reply may)."""
+
+
+def test_no_reply_repeats_a_wording_slip_of_issue_12():
+    for name, samples in SAMPLES.items():
+        for language in templates.LANGUAGES:
+            for translit in (False, True):
+                for params in samples:
+                    text = templates.render(name, language, translit=translit, **params).text
+                    slips = SLIPS + (ENGLISH_SLIPS if language == "en" else [])
+                    found = [slip for slip in slips if slip in text]
+                    assert not found, f"{language}/{name}: {found}\n{text}"
+
+
+def test_an_emergency_reply_puts_the_advice_first_and_dates_its_deadline():
+    for params in SAMPLES["emergency"]:
+        for language in templates.LANGUAGES:
+            text = templates.render("emergency", language, **params).text
+            advice, *rest = text.splitlines()
+            assert (
+                any(n in advice for n in ("104", "112", "101"))
+                or "плит" in advice
+                or (
+                    "stove" in advice
+                    or "wires" in advice
+                    or "провода" in advice
+                    or "lift" in advice
+                    or "лифт" in advice
+                    or "water" in advice
+                    or "воду" in advice
+                )
+            ), text
+            if params["number"]:
+                assert "31.12" in text and "23:59" in text, text  # the day, not only the time
+
+
+def test_english_replies_name_the_company_as_an_english_reader_would():
+    text = templates.render("contacts", "en", **SAMPLES["contacts"][0]).text
+    assert text.startswith('MC "Solnechnyi gorod Podmoskovia": dispatch')
+    assert "(Mon-Fri 08:00-20:00, Sat 09:00-15:00)" in text

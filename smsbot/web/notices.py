@@ -13,7 +13,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import current_user
 from sqlmodel import select
 
-from smsbot import notices, outage_notices, outages
+from smsbot import interruptions, notices, outage_notices
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
@@ -36,13 +36,13 @@ bp.before_request(_signed_in)
 
 
 OUTAGE_NAMES = {
-    outages.HOT_WATER: "Hot water",
-    outages.COLD_WATER: "Cold water",
-    outages.WATER: "Hot and cold water",
-    outages.HEATING: "Heating",
-    outages.POWER: "Power",
-    outages.GAS: "Gas",
-    outages.LIFT: "Lift",
+    interruptions.HOT_WATER: "Hot water",
+    interruptions.COLD_WATER: "Cold water",
+    interruptions.WATER: "Hot and cold water",
+    interruptions.HEATING: "Heating",
+    interruptions.POWER: "Power",
+    interruptions.GAS: "Gas",
+    interruptions.LIFT: "Lift",
 }
 """What the notice form offers as "what is off"."""
 

@@ -118,6 +118,7 @@ def init_app(app: Flask) -> None:
         inspector,
         notices,
         phone,
+        reply_settings,
         team,
         tickets,
     )
@@ -185,6 +186,7 @@ def init_app(app: Flask) -> None:
         phone,
         canned,
         deadline_settings,
+        reply_settings,
         inspector,
         team,
     ):

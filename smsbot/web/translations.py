@@ -406,6 +406,21 @@ RU: dict[str, str] = {
         "Показатели ещё не рассчитаны; они появятся после ближайшего пересчёта.",
     "Any day": "Все дни",
     "Working days": "Рабочие дни",
+    # --- SMS replies (the admin's page: cost in segments, transliteration)
+    "SMS replies": "SMS-ответы",
+    "Segments per SMS, last {n} days": "Сегментов на SMS за последние {n} дней",
+    "A Cyrillic SMS holds 70 characters, a Latin one 160; a longer text is billed as several segments.":
+        "В SMS кириллицей помещается 70 символов, латиницей 160; длинный текст оплачивается как несколько сегментов.",
+    "Segments": "Сегментов",
+    "Average per SMS": "В среднем на SMS",
+    "Bot replies": "Ответы бота",
+    "Dispatchers' answers": "Ответы диспетчеров",
+    "Transliterated replies": "Ответы транслитом",
+    "Send the bot's replies in Latin letters (cheaper: up to 160 characters per SMS instead of 70). Dispatchers' answers and notices go out as written.":
+        "Отправлять ответы бота латиницей (дешевле: до 160 символов в SMS вместо 70). Ответы диспетчеров и оповещения уходят как написаны.",
+    "Cyrillic": "Кириллицей",
+    "Latin": "Латиницей",
+    "Saved. Replies from now on follow this choice.": "Сохранено. Следующие ответы пойдут так.",
     "Weekends and holidays": "Выходные и праздники",
     # --- staff management, companies and numbers (smsbot.web.team)
     "Staff": "Сотрудники",

@@ -4,8 +4,9 @@ A callback is checked by its provider (signature or secret), read into residents
 and delivery states, stored, and answered in the form that provider expects. An inbound
 message costs one INSERT and one Redis push; a delivery state one UPDATE. The hook never
 calls a provider and never waits for a handler, so no provider's time limit is at risk.
-Anything stored here is durable before the provider hears success; a repeat (the provider
-resending a callback it thinks was lost) changes nothing. `/sms/inbound` and `/sms/status`
+Anything stored here is durable before the provider hears success (while the database is
+down, in the spool: smsbot.spool); a repeat (the provider resending a callback it thinks was
+lost) changes nothing. `/sms/inbound` and `/sms/status`
 stay for Twilio consoles set up before providers had names.
 
 Three of these requests come per message (the inbound SMS, then Twilio's 'sent' and
@@ -30,13 +31,14 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, outbound, providers, queues
+from smsbot import db, inbound, outbound, providers, queues, spool
 from smsbot.config import Settings
 from smsbot.providers.base import (
     INBOUND_HOOK,
     STATUS_HOOK,
     BadWebhook,
     NotAuthentic,
+    Parsed,
     Provider,
     WebhookReply,
     WebhookRequest,
@@ -145,8 +147,11 @@ def webhook_request(
     )
 
 
-def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookReply:
-    """Check, read and store one callback; the reply the provider expects."""
+def receive(
+    provider: Provider, webhook: WebhookRequest, path: str, settings: Settings
+) -> WebhookReply:
+    """Check, read and store one callback (in the spool while the database is down: see
+    smsbot.spool); the reply the provider expects."""
     name = provider.name
     try:
         provider.authenticate(webhook)
@@ -159,19 +164,56 @@ def receive(provider: Provider, webhook: WebhookRequest, path: str) -> WebhookRe
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
-    with db.writer().begin() as conn:
-        for sms in parsed.inbound:
-            message_id, created = inbound.store(conn, sms)
-            if created:  # logged once handled, by the worker: not twice per message
-                created_ids.append(message_id)
-            else:
-                log.info("inbound via %s is a repeat of %s", name, message_id)
-        for status in parsed.statuses:
-            if outbound.apply_status(conn, name, status) == "unknown":
-                log.info("%s status %s for an unknown message; ignored", name, status.status)
+    try:
+        with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
+            for sms in parsed.inbound:
+                message_id, created = inbound.store(conn, sms)
+                if created:  # logged once handled, by the worker: not twice per message
+                    created_ids.append(message_id)
+                else:
+                    log.info("inbound via %s is a repeat of %s", name, message_id)
+            for status in parsed.statuses:
+                if outbound.apply_status(conn, name, status) == "unknown":
+                    log.info("%s status %s for an unknown message; ignored", name, status.status)
+    except spool.DATABASE_DOWN as exc:
+        return _keep(provider, webhook, parsed, settings, exc)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
+    if spool.pending_here(settings):
+        _drain(settings)
     return provider.respond(webhook, parsed)
+
+
+def _keep(
+    provider: Provider,
+    webhook: WebhookRequest,
+    parsed: Parsed,
+    settings: Settings,
+    exc: BaseException,
+) -> WebhookReply:
+    """The database is down: keep the callback in the spool and answer success, or 503 when
+    nothing could keep it (the provider may then try again)."""
+    records = [spool.record_of(item, provider.name) for item in (*parsed.inbound, *parsed.statuses)]
+    try:
+        where = spool.keep(settings, records)
+    except spool.NotKept as lost:
+        log.error("database down and %s: answered 503 (%s)", lost, type(exc).__name__)
+        return WebhookReply("Service Unavailable: try again later\n", 503)
+    log.warning(
+        "database down (%s): %d records of a %s callback kept in the spool (%s)",
+        type(exc).__name__, len(records), provider.name, where,
+    )  # fmt: skip
+    return provider.respond(webhook, parsed)
+
+
+def _drain(settings: Settings) -> None:
+    """The database answers again: store what this process or host kept meanwhile."""
+    try:
+        spool.drain(settings)
+    except spool.DATABASE_DOWN as exc:  # this request is stored; the sweep tries again
+        log.warning("spool not drained yet: %s", type(exc).__name__)
+    except Exception:  # noqa: BLE001 - never a 5xx for a callback already stored
+        log.exception("spool not drained; the sweep tries again")
 
 
 def _answer(start_response: Callable[..., Any], reply: WebhookReply) -> list[bytes]:
@@ -202,7 +244,7 @@ def hooks_app(settings: Settings) -> WsgiApp:
         if body is None:
             return _answer(start_response, WebhookReply("Request Entity Too Large\n", 413))
         webhook = webhook_request(environ, settings, found[1], body)
-        return _answer(start_response, receive(provider, webhook, path))
+        return _answer(start_response, receive(provider, webhook, path, settings))
 
     return serve
 

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from smsbot.phones import InvalidPhone, is_e164, mask, normalize
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
+from tests import vectors
 
 
 def _vector_params(name: str) -> list:
-    path = TESTDATA / name
-    if not path.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not present"))]
-    vectors = json.loads(path.read_text("utf-8"))
-    return [pytest.param(v, id=f"{i:02d}:{v['input']}") for i, v in enumerate(vectors)]
+    data = vectors.load(name)
+    if data is None:
+        return [vectors.missing(vectors.TESTDATA / name)]
+    return [pytest.param(v, id=f"{i:02d}:{v['input']}") for i, v in enumerate(data)]
 
 
 @pytest.mark.parametrize("vector", _vector_params("phones_ru.json"))

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from smsbot.segments import GSM7_BASIC, GSM7_EXTENSION, Measure, fits, measure
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
+from tests import vectors
 
 
-def _vector_params(name: str, id_key: str) -> list:
-    path = TESTDATA / name
-    if not path.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not present"))]
-    return [pytest.param(v, id=v[id_key]) for v in json.loads(path.read_text("utf-8"))]
-
-
-@pytest.mark.parametrize("vector", _vector_params("segments.json", "id"))
+@pytest.mark.parametrize("vector", vectors.params("segments.json"))
 def test_vector(vector: dict) -> None:
     m = measure(vector["text"])
     assert m.encoding == vector["expected_encoding"]

@@ -25,3 +25,10 @@ def test_soft_and_hard_signs_are_dropped():
 )
 def test_russian_text_becomes_gsm7(text):
     assert measure(transliterate(text)).encoding == "GSM-7"
+
+
+def test_a_command_in_capitals_stays_in_capitals():
+    assert (
+        transliterate("ЗАЯВКА, ПОКАЗАНИЯ ХВС, ПРИВЯЗАТЬ") == "ZAIAVKA, POKAZANIIA KHVS, PRIVIAZAT"
+    )
+    assert transliterate("Юлия, ЖКХ «Щит»") == 'Iuliia, ZHKKH "Shchit"'

@@ -17,10 +17,7 @@ from tests.handlers.conftest import (
 def test_balance_at_the_company_texted(text):
     reply = one(text("баланс"))
     assert reply.template == "balance" and reply.status == "delivered"
-    assert (
-        reply.body
-        == "К оплате 3\u00a0450,20\u00a0₽ на 01.11.2026, л/с …5678, кв. 148. По услугам: ДОЛГ"
-    )
+    assert reply.body == "К оплате 3\u00a0450,20\u00a0₽ на 01.11.2026, кв. 148. Подробно: ДОЛГ"
     assert reply.to_phone == DEMO_PHONE and reply.from_phone == ZARECHYE
     assert "12\u00a0890,00" in one(text("баланс", to=SOLNECHNY)).body
 
@@ -61,28 +58,33 @@ def test_debt_is_broken_down_by_service(text):
     reply = one(text("долг"))
     assert reply.template == "debt"
     assert reply.body.splitlines() == [
-        "Долг 3\u00a0450,20\u00a0₽ на 01.11.2026, л/с …5678, кв. 148:",
-        "Содержание 1\u00a0180,40",
+        "Долг 3\u00a0450,20\u00a0₽ на 01.11.2026:",
+        "Содерж. 1\u00a0180,40",
         "Капремонт 412,50",
         "ХВС 356,10",
         "ГВС 842,30",
         "Водоотв. 298,90",
-        "Эл/эн 260,00",
+        "Свет 260,00",
         "ТКО 100,00",
     ]
 
 
-def test_debt_with_penalty_at_the_other_company(text):
-    body = one(text("задолженность", to=SOLNECHNY)).body
-    assert (
-        body.startswith("Долг 12\u00a0890,00\u00a0₽")
-        and "Пени 120,00" in body
-        and "Домофон 80,00" in body
-    )
+def test_a_nine_line_bill_folds_its_smallest_lines_to_stay_in_two_sms(text):
+    reply = one(text("задолженность", to=SOLNECHNY))
+    assert reply.num_segments == 2
+    assert reply.body.splitlines() == [
+        "Долг 12\u00a0890,00\u00a0₽ на 01.11.2026:",
+        "Содерж. 4\u00a0120,00",
+        "Капремонт 1\u00a0350,00",
+        "ХВС 640,00",
+        "ГВС 1\u00a0870,00",
+        "Отопл. 3\u00a0980,00",
+        "Ещё 4 услуги 930,00",  # водоотведение, свет, домофон, пени: 510 + 220 + 80 + 120
+    ]
 
 
 def test_overpayment_breakdown_keeps_the_sign(text):
-    assert "Содержание -512,00" in one(text("долг", phone=OTHER_RESIDENT)).body
+    assert "Содерж. -512,00" in one(text("долг", phone=OTHER_RESIDENT)).body
 
 
 def test_balance_and_debt_in_english(text):
@@ -107,6 +109,6 @@ def test_a_company_that_chose_transliteration_pays_for_latin_segments(text):
         company.transliterate = True
         session.commit()
     reply = one(text("долг"))
-    assert reply.encoding == "GSM-7" and reply.num_segments == 1  # 3 in Cyrillic
-    assert reply.body.startswith("Dolg 3 450,20 rub na 01.11.2026, l/s ...5678, kv. 148:")
-    assert "KhVS 356,10" in reply.body
+    assert reply.encoding == "GSM-7" and reply.num_segments == 1  # 2 in Cyrillic
+    assert reply.body.startswith("Dolg 3 450,20 rub na 01.11.2026:")
+    assert "KHVS 356,10" in reply.body  # an abbreviation in capitals stays in capitals

@@ -9,8 +9,9 @@ def test_company_numbers_and_hours(text):
     reply = one(text("телефоны"))
     assert reply.template == "contacts"
     assert reply.body == (
-        "УК «Заречье»: диспетчерская +7 495 777-01-01 (пн–пт 08:00–20:00), "
-        "аварийная +7 495 777-01-99 (круглосуточно). Экстренные службы 112, газ 104."
+        "Диспетчерская +7 495 777-01-01 (пн–пт 08:00–20:00)\n"
+        "Аварийная +7 495 777-01-99, круглосуточно\n"
+        "Газ 104, единый номер 112"
     )
     assert "+7 496 444-02-02 (круглосуточно)" in one(text("контакты", to=SOLNECHNY)).body
 
@@ -24,7 +25,7 @@ def test_contacts_in_english(text):
     one(text("english"))
     body = one(text("CONTACTS")).body
     assert (
-        body.startswith('UK "Zareche": dispatch +7 495 777-01-01')
+        body.startswith('MC "Zareche": dispatch +7 495 777-01-01 (Mon-Fri 08:00-20:00)')
         and "112" in body
         and "104" in body
     )

@@ -21,10 +21,14 @@ def test_help_lists_the_commands(text, word):
         "СТОП",
     ):
         assert command in body
-    assert body.startswith("Команды (УК «Заречье»)")
+    assert body.startswith("БАЛАНС, ДОЛГ, ТЕЛЕФОНЫ")
 
 
 def test_help_in_english_and_without_a_company(text):
     text("english", phone=STRANGER, to=SHARED)
     body = one(text("help", phone=STRANGER, to=SHARED)).body
-    assert body.startswith("Commands:") and "BALANCE" in body and "LINK <account> <code>" in body
+    assert (
+        body.startswith("BALANCE, DEBT, CONTACTS")
+        and "BALANCE" in body
+        and "LINK <account> <code>" in body
+    )

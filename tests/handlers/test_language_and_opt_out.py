@@ -20,10 +20,10 @@ def resident() -> Resident:
 def test_language_switches_both_ways(text):
     assert one(text("english")).body == "Replies will be in English. Russian: RUSSIAN"
     assert resident().language == "en"
-    assert one(text("помощь")).body.startswith("Commands")  # Russian keywords still work
+    assert one(text("помощь")).body.startswith("BALANCE, DEBT")  # Russian keywords still work
     assert one(text("русский")).body == "Ответы будут на русском. For English: ENGLISH"
     assert resident().language == "ru"
-    assert one(text("help")).body.startswith("Команды")
+    assert one(text("help")).body.startswith("БАЛАНС")
 
 
 def test_stop_confirms_once_then_silence(text):

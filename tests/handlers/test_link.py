@@ -20,7 +20,7 @@ def test_an_unknown_phone_links_with_the_right_code_and_then_sees_its_balance(te
     assert reply.template == "link_ok"
     assert (
         reply.body
-        == "Готово: ул. Молодёжная, д. 12, корп. 2, кв. 150 (л/с …5680) привязан к этому номеру. Узнать сумму: БАЛАНС"
+        == "Готово: л/с …5680 (ул. Молодёжная, д. 12, корп. 2, кв. 150) привязан к этому номеру. Сумма к оплате: БАЛАНС"
     )
     assert "128\u00a0734,56" in one(text("баланс", phone=STRANGER)).body
     assert one(text("привязать 5012345680 7710", phone=STRANGER)).template == "link_already"
@@ -36,9 +36,7 @@ def test_a_wrong_code_and_an_unknown_account_get_the_same_answer(text):
     assert (
         wrong_code.body
         == unknown.body
-        == (
-            "Не удалось привязать: неверный номер л/с или код. Проверьте квитанцию. Осталось попыток: 4."
-        )
+        == ("Неверный л/с или код, проверьте квитанцию. Осталось попыток: 4")
     )
     assert one(text("баланс", phone=STRANGER)).template == "link_howto"
 
@@ -46,12 +44,12 @@ def test_a_wrong_code_and_an_unknown_account_get_the_same_answer(text):
 def test_five_failures_lock_the_phone_out_until_a_day_later(text, clock):
     for left in (4, 3, 2, 1):
         assert one(text(f"привязать 50123456{left:02d} 1111", phone=STRANGER)).body.endswith(
-            f"попыток: {left}."
+            f"попыток: {left}"
         )
     first_failure = clock() - timedelta(seconds=0)
     locked = one(text("привязать 5012345600 1111", phone=STRANGER))
     assert locked.template == "link_locked" and locked.body.startswith(
-        "Слишком много неудачных попыток"
+        "Много неверных попыток. Привязать можно после "
     )
     # Locked: even the right code does not link, and says until when (Moscow time).
     right = one(text("привязать 5012345680 7710", phone=STRANGER))
@@ -82,7 +80,7 @@ def test_link_needs_both_numbers(text):
 
 def test_unlink_sticks_even_for_a_billing_phone(text):
     reply = one(text("отвязать 5012345678", to=SHARED))
-    assert reply.body == "Л/с …5678, кв. 148 отвязан от этого номера. Снова: ПРИВЯЗАТЬ <л/с> <код>"
+    assert reply.body == "Л/с …5678, кв. 148 отвязан. Вернуть: ПРИВЯЗАТЬ <л/с> <код>"
     # The billing export still lists the phone, but it must not link back.
     assert "12\u00a0890,00" in one(text("баланс", to=SHARED)).body  # only Солнечный is left
     assert "12\u00a0890,00" in one(text("баланс")).body

@@ -34,16 +34,16 @@ def test_accepted_readings_are_stored_for_this_month(text, clock):
 
 def test_a_reading_lower_than_last_month_is_refused(text):
     reply = one(text("показания хвс 100"))
-    assert reply.body == "Л/с …5678, кв. 148.\nНе приняты: ХВС 100 — меньше прошлых 120,512."
+    assert reply.body == "Л/с …5678, кв. 148.\nНе приняты: ХВС 100 — меньше прошлого (120,512)."
     assert [r for r in readings("cold") if r.source == "sms"] == []
 
 
 def test_an_implausible_jump_and_a_missing_meter_are_refused_but_good_values_kept(text):
     reply = one(text("показания хвс 1205 гвс 45 газ 12"))
     assert "Приняты: ГВС 45." in reply.body
-    assert "ХВС 1205 — слишком много с прошлых 120,512" in reply.body
-    assert "Газ 12 — нет такого счётчика" in reply.body
-    assert "Есть: ХВС, ГВС, Т1, Т2." in reply.body
+    assert "ХВС 1205 — слишком большой расход (прошлое 120,512)" in reply.body
+    assert "Газ 12 — такого счётчика нет" in reply.body
+    assert "Ваши счётчики: ХВС, ГВС, Т1, Т2." in reply.body
 
 
 def test_a_correction_within_the_month_replaces_the_reading(text):
@@ -60,7 +60,7 @@ def test_outside_the_window_nothing_is_stored(text, clock):
     clock.moscow(5)
     reply = one(text("показания хвс 90 гвс 36", to=SOLNECHNY))  # Солнечный: 15–25
     assert reply.template == "meter_window"
-    assert reply.body.startswith("Показания принимаются с 15 по 25 число. Следующий приём: 15.")
+    assert reply.body.startswith("Приём показаний с 15 по 25 число, следующий: 15.")
     assert [r for r in readings("cold") if r.source == "sms"] == []
 
 
@@ -73,7 +73,7 @@ def test_the_window_is_the_companys_of_the_account_and_in_its_time_zone(text, cl
 
 def test_a_lone_value_needs_a_single_meter(text):
     reply = one(text("показания 123"))
-    assert "Счётчик 123 — укажите счётчик" in reply.body
+    assert "Не приняты: 123 — какой это счётчик? Например: ХВС 123." in reply.body
 
 
 def test_badly_formed_messages_get_the_format(text):
@@ -90,5 +90,5 @@ def test_meter_in_english(text):
     reply = one(text("meter cw 123.4 hw 40"))
     assert (
         reply.body
-        == "Account ...5678, flat 148.\nAccepted: CW 123.4.\nRefused: HW 40 - lower than last 44.205."
+        == "Account ...5678, flat 148.\nAccepted: CW 123.4.\nNot accepted: HW 40 is below the last reading (44.205)."
     )

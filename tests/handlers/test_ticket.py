@@ -19,7 +19,7 @@ from smsbot.models import (
     Ticket,
     TicketEvent,
 )
-from smsbot.templates import _datetime
+from smsbot.templates import _daytime
 from tests.handlers.conftest import OTHER_RESIDENT, SHARED, SOLNECHNY, STRANGER, one
 
 
@@ -44,8 +44,8 @@ def test_filing_gives_the_number_and_the_deadline(text, clock):
     )
     assert ticket.text == "течёт кран на кухне" and not ticket.emergency and ticket.status == "new"
     assert ticket.deadline_at == ticket.filed_at + timedelta(hours=24)
-    deadline = _datetime(ticket.deadline_at, "Europe/Moscow")
-    assert reply.body == f"Заявка №1 принята (сантехника). Срок: до {deadline}. Узнать: СТАТУС 1"
+    deadline = _daytime(ticket.deadline_at, "Europe/Moscow")
+    assert reply.body == f"Принята заявка №1 (сантехника), срок до {deadline}"
     with Session(db.engine()) as session:
         account = session.get(Account, ticket.account_id)
         assert account.number == "5012345678" and ticket.building_id == account.building_id
@@ -154,7 +154,9 @@ def test_status_in_english(text):
     )
     body = one(text("status 1")).body
     assert body.startswith("Ticket 1 (plumbing) of ") and "received" in body
-    assert one(text("status 77")).body == "You have no ticket 77. Your latest: STATUS"
+    assert (
+        one(text("status 77")).body == "You have no ticket 77. For your latest ticket, send STATUS"
+    )
 
 
 # --- the state machine -----------------------------------------------------------------------

@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from smsbot import db, jobs, providers, simulate
 from smsbot.models import IN_HANDLED, IN_RECEIVED, INBOUND, OUT_SENDING, Message
-from tests.support import die_with_parent, outbound_messages, wait_until
+from tests.support import OwnRedis, die_with_parent, outbound_messages, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -161,38 +160,6 @@ def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provi
 
 
 # --- Redis going away -------------------------------------------------------------------------
-
-
-class OwnRedis:
-    """A redis-server of this test's own, so it can be stopped without hurting others."""
-
-    def __init__(self, directory: Path) -> None:
-        from smsbot.runner import free_port, redis_executable
-
-        self.port = free_port()
-        self.directory = directory
-        self.executable = redis_executable()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from smsbot.runner import _wait_for_port
-
-        self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait_for_port(self.port, "test Redis")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 def test_redis_stopping_while_webhooks_arrive_loses_nothing(live_env, fake_twilio, tmp_path):

@@ -44,7 +44,7 @@ def test_a_residents_sms_is_answered_through_the_provider_and_delivered(service,
     wait_until(lambda: outbound_messages()[0].status == "delivered", what="delivered status")
     [reply] = outbound_messages()
     assert (reply.provider, reply.external_id) == (provider.name, provider.sent_id(sent))
-    assert reply.body.startswith("Команды") and reply.from_phone == COMPANY_NUMBER
+    assert reply.body.startswith("БАЛАНС") and reply.from_phone == COMPANY_NUMBER
     assert [m.status for m in _inbound_all()] == [IN_HANDLED]
 
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from smsbot.providers.twilio.signatures import candidate_urls, expected_signature, is_valid
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
-
-
-def _vector_params(name: str) -> list:
-    path = TESTDATA / name
-    if not path.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not present"))]
-    return [pytest.param(v, id=v["id"]) for v in json.loads(path.read_text("utf-8"))]
+from tests import vectors
 
 
 def _body(vector: dict) -> bytes | None:
@@ -28,7 +17,7 @@ def _body(vector: dict) -> bytes | None:
     return body.encode("utf-8") if body is not None else None
 
 
-@pytest.mark.parametrize("vector", _vector_params("twilio_signatures.json"))
+@pytest.mark.parametrize("vector", vectors.params("twilio_signatures.json"))
 def test_vector(vector: dict) -> None:
     body = _body(vector)
     result = is_valid(

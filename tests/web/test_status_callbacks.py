@@ -7,6 +7,7 @@ INSERT (the statement counts guard the request path; speed itself is shown by be
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
@@ -90,6 +91,60 @@ def test_a_repeated_callback_changes_nothing(client, app):
     _status(client, "sent")
     after = _message(message_id)
     assert (after.status, after.updated_at) == ("sent", before.updated_at)
+
+
+@pytest.fixture()
+def later(monkeypatch):  # noqa: ANN001, ANN201
+    """Move smsbot's clock on by `seconds`, so a rewrite would show in the timestamps."""
+    from smsbot import clock
+
+    start = clock.utcnow()
+
+    def move(seconds: float) -> None:
+        monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=seconds))
+
+    return move
+
+
+def test_a_second_delivered_keeps_the_first_delivery_time(client, app, later):
+    message_id = _outbound(status="sent")
+    later(1)
+    _status(client, "delivered")
+    first = _message(message_id)
+    later(60)
+    _status(client, "delivered")
+    again = _message(message_id)
+    assert first.delivered_at is not None
+    assert (again.delivered_at, again.updated_at) == (first.delivered_at, first.updated_at)
+
+
+def test_a_repeated_undelivered_keeps_its_first_error(client, app, later):
+    message_id = _outbound(status="sent")
+    later(1)
+    _status(client, "undelivered", error=30003)
+    later(60)
+    _status(client, "undelivered", error=30005)
+    _status(client, "failed", error=30008)  # another final state is no step forward either
+    message = _message(message_id)
+    assert (message.status, message.error_code, message.error_message) == (
+        "undelivered",
+        30003,
+        "Twilio error 30003",
+    )
+
+
+@pytest.mark.parametrize("named_by_callback", [False, True])
+def test_a_final_state_repeated_is_ignored_however_the_row_is_found(app, named_by_callback):
+    """Every shape of the forward-only UPDATE (by our id from the callback URL, by the
+    provider's id) keeps a final state as it first came."""
+    message_id = _outbound(status="sent")
+    our_id = message_id if named_by_callback else None
+    first = StatusUpdate(SID, "undelivered", error_code=30003, message_id=our_id)
+    second = StatusUpdate(SID, "undelivered", error_code=30005, message_id=our_id)
+    with db.writer().begin() as conn:
+        assert outbound.apply_status(conn, "twilio", first) == "updated"
+        assert outbound.apply_status(conn, "twilio", second) == "ignored"
+    assert _message(message_id).error_code == 30003
 
 
 def test_apply_status_says_updated_ignored_or_unknown(app):

@@ -6,8 +6,6 @@ the older /sms/inbound and /sms/status); the last ones hold for every provider.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from redis import Redis
 from sqlmodel import Session, select
@@ -15,7 +13,8 @@ from sqlmodel import Session, select
 from smsbot import db, queues
 from smsbot.models import IN_RECEIVED, INBOUND, Message
 from smsbot.providers.twilio import STATUS, inbound_params, signed_request
-from tests.conftest import TESTDATA, TWILIO_TOKEN, twilio_env
+from tests import vectors
+from tests.conftest import TWILIO_TOKEN, twilio_env
 from tests.support import PUBLIC, post_inbound, post_signed
 
 
@@ -200,18 +199,14 @@ def test_malformed_status_says_what_is_wrong(client, app, status, problem):
 # --- real Twilio payloads ------------------------------------------------------------------
 
 
-def _payloads(kind: str) -> list[dict]:
-    path = TESTDATA / "twilio_payloads.json"
-    if not path.exists():
-        return []
-    return [
-        p for p in json.loads(path.read_text())["payloads"] if p["kind"] == kind and p.get("params")
-    ]
+def _payloads(*kinds: str) -> list:
+    return vectors.params(
+        "twilio_payloads.json",
+        pick=lambda d: [p for p in d["payloads"] if p["kind"] in kinds and p.get("params")],
+    )
 
 
-@pytest.mark.parametrize(
-    "payload", _payloads("inbound_sms") + _payloads("inbound_mms"), ids=lambda p: p["id"]
-)
+@pytest.mark.parametrize("payload", _payloads("inbound_sms", "inbound_mms"))
 def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, payload):
     params = {k: (v if isinstance(v, str) else str(v)) for k, v in payload["params"].items()}
     if payload["content_type"] != "application/x-www-form-urlencoded":
@@ -228,7 +223,7 @@ def test_real_inbound_payloads_are_stored_or_refused_with_a_reason(client, app, 
         assert b"must be a phone number" in response.data
 
 
-@pytest.mark.parametrize("payload", _payloads("status_callback"), ids=lambda p: p["id"])
+@pytest.mark.parametrize("payload", _payloads("status_callback"))
 def test_real_status_payloads_are_understood_or_refused_with_a_reason(client, app, payload):
     params = dict(payload["params"])
     response = post_signed(client, "/sms/status", params, TWILIO_TOKEN)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from smsbot.config import env_value
+from smsbot.config import env_value, positive_number
 from smsbot.exceptions import ConfigError, PermanentSendError
 from smsbot.models import OUT_ACCEPTED
 from smsbot.phones import is_e164, mask
@@ -135,8 +135,8 @@ def configure(env: Mapping[str, str], *, mode: str, secret_key: str) -> list[Sms
             password=password,
             api_key=api_key,
             api_url=api_url,
-            messages_per_second=_positive(env, "SMSC_MPS", DEFAULT_MPS),
-            timeout=_positive(env, "SMSC_TIMEOUT", DEFAULT_TIMEOUT),
+            messages_per_second=positive_number(env, "SMSC_MPS", DEFAULT_MPS),
+            timeout=positive_number(env, "SMSC_TIMEOUT", DEFAULT_TIMEOUT),
             send_concurrency=_concurrency(env, "SMSC_SEND_CONCURRENCY"),
         )
     ]
@@ -250,19 +250,6 @@ class SmscProvider(Provider):
             "timeout": f"{self.config.timeout:g} s",
             "handler_url": f"/sms/{self.name}/{INBOUND_HOOK}?charset=utf-8&{URL_KEY}=<SMSC_CALLBACK_SECRET>",
         }
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env_value(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    if not 0 < value < 10_000:
-        raise ConfigError(name, f"must be above 0 and below 10000, got {raw!r}")
-    return value
 
 
 def _concurrency(env: Mapping[str, str], name: str) -> int:

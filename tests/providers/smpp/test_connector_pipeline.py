@@ -259,3 +259,58 @@ def test_killed_with_sigkill_while_sending_each_reply_goes_out_once(smpp_app, sm
     assert smsc.wait_for(lambda s: s.bound("smsbot") == 0)
     sent_once(smsc)
     assert len(smsc.submitted) == 200
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # a link the test cuts
+def test_the_connector_waits_out_database_and_redis_outages(smpp_env, smsc, tmp_path):  # noqa: ANN001
+    """While the database is away a deliver_sm gets a temporary error, so the SMSC delivers
+    it again (SMPP's own guarantee: no spool needed); when it is back the SMS is stored once.
+    Without Redis the connector still stores and sends. It never stops."""
+    from urllib.parse import urlsplit
+
+    from app import create_app
+    from smsbot.providers.smpp.session import TEMPORARY_APP_ERROR
+    from standins import demo
+    from tests.support import CuttableLink, OwnRedis
+
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    link = CuttableLink("127.0.0.1", urlsplit(smpp_env["DATABASE_URL"]).port or 5432)
+    env = {
+        **smpp_env,
+        "DATABASE_URL": link.url_for(smpp_env["DATABASE_URL"]),
+        "REDIS_URL": redis.url,
+    }
+    app = create_app(env)
+    running = None
+    try:
+        with app.app_context():
+            with Session(db.engine()) as session:
+                demo.seed(session)
+                session.commit()
+            settings = app.config["SMSBOT_SETTINGS"]
+            [config] = [c for c in settings.providers if c.kind == "smpp"]
+            running = AccountConnector(config, settings)
+            running.start()
+            assert running.session.wait_bound(10)
+
+            link.cut()
+            smsc.send_mo(DEMO_PHONE, COMPANY_NUMBER, "баланс")
+            assert smsc.wait_for(lambda s: ("mo", TEMPORARY_APP_ERROR) in s.deliver_resps)
+            link.restore()
+            [received] = wait_until(inbound, what="the SMS stored once the database is back")
+            assert received.body == "баланс"
+            assert smsc.wait_for(lambda s: ("mo", 0) in s.deliver_resps)
+
+            redis.stop()
+            smsc.send_mo(DEMO_PHONE, COMPANY_NUMBER, "помощь")
+            wait_until(lambda: len(inbound()) == 2, what="an SMS stored without Redis")
+            queue_replies(1, to=DEMO_PHONE)
+            wait_until(lambda: statuses() == {"delivered": 1}, what="a reply sent without Redis")
+            assert running._thread.is_alive() and running.session.wait_bound(1)
+            assert [m.body for m in inbound()] == ["баланс", "помощь"]
+    finally:
+        if running is not None:
+            running.stop()
+        link.close()
+        redis.stop()

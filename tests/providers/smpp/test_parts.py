@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,16 +10,9 @@ from smsbot.providers.smpp import gsm7
 from smsbot.providers.smpp.parts import split, udh
 from smsbot.providers.smpp.reassembly import Reassembler
 from smsbot.segments import GSM7_BASIC, GSM7_EXTENSION, measure
+from tests import vectors
 
-TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata"
 GSM_TEXT = st.text(alphabet=sorted(GSM7_BASIC | GSM7_EXTENSION), max_size=700)
-
-
-def _vectors() -> list:
-    path = TESTDATA / "segments.json"
-    if not path.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not present"))]
-    return [pytest.param(v, id=v["id"]) for v in json.loads(path.read_text("utf-8"))]
 
 
 def _reassemble(text: str, gsm_coding: str = "gsm7") -> str:
@@ -51,7 +41,7 @@ def test_gsm7_table_is_the_one_segments_counts() -> None:
         gsm7.encode("`")
 
 
-@pytest.mark.parametrize("vector", _vectors())
+@pytest.mark.parametrize("vector", vectors.params("segments.json"))
 def test_shared_vectors(vector: dict) -> None:
     text = vector["text"]
     parts = split(text, ref=1)

@@ -79,6 +79,29 @@ class Service:
         assert response.status_code == 200, response.text
         return sid
 
+    def handled(self, sid: str) -> bool:
+        """Whether the worker has handled (filed in a thread) the resident SMS `sid`."""
+        from sqlmodel import Session, select
+
+        from smsbot import db
+        from smsbot.models import IN_RECEIVED, Message
+
+        with Session(db.engine()) as session:
+            status = session.exec(select(Message.status).where(Message.external_id == sid)).first()
+        return status not in (None, IN_RECEIVED)
+
+
+def live_update(page, service: Service, sid: str) -> None:  # noqa: ANN001
+    """Wait for the events a live update needs, not for a number of seconds: the worker has
+    handled the SMS `sid`, then the page has sent its next poll (…/live?v=) and had the answer.
+    Whatever the server knew then is on the page without a reload."""
+    from tests.support import wait_until
+
+    wait_until(lambda: service.handled(sid), timeout=30, what="the worker to handle the SMS")
+    with page.expect_request(lambda r: "/live?" in r.url or "/live&" in r.url) as polled:
+        pass
+    polled.value.response()
+
 
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path, sqlite_template):  # noqa: ANN001, ANN201

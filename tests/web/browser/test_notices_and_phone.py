@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 from playwright.sync_api import expect
 
 from smsbot.conversations import clean_text
 from smsbot.segments import measure
-from tests.conftest import TESTDATA
+from tests import vectors
 from tests.web.browser.conftest import shot, sign_in
 
 
@@ -45,7 +44,7 @@ def test_the_resident_phone_texts_the_bot_and_shows_the_replies(service, page):
     page.fill("#phone-body", "помощь")
     page.click("text=Отправить от имени жителя")
     expect(page.locator(".handset .item", has_text="помощь")).to_be_visible()
-    reply = page.locator(".handset .item", has_text="Команды")
+    reply = page.locator(".handset .item", has_text="БАЛАНС")
     expect(reply).to_be_visible(timeout=10_000)
     expect(reply).to_contain_text("доставлено", timeout=10_000)
     shot(page, "resident-phone")
@@ -53,8 +52,7 @@ def test_the_resident_phone_texts_the_bot_and_shows_the_replies(service, page):
 
 def _vectors() -> list[str]:
     """The shared conformance vectors when they sit beside the repository (random texts always)."""
-    path = TESTDATA / "segments.json"
-    return [v["text"] for v in json.loads(path.read_text("utf-8"))] if path.is_file() else []
+    return [v["text"] for v in vectors.require("segments.json") or []]
 
 
 def _random_texts(count: int) -> list[str]:

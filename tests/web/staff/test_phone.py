@@ -37,7 +37,7 @@ def test_texting_as_a_resident_goes_through_the_webhook_and_shows_the_replies(
 
     def shows_delivered() -> str | None:
         html = str(igor.get(f"/phone/live?phone={PHONE}").get_json())
-        return html if "Команды" in html and "доставлено" in html else None
+        return html if "БАЛАНС" in html and "доставлено" in html else None
 
     html = wait_until(shows_delivered, timeout=20, what="the reply delivered on the page")
     assert "помощь" in html
