@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from flask import Flask
 
-from smsbot import config, db, queues
+from smsbot import config, db, logs, queues
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 """Used when REDIS_URL is unset outside `smsbot run` (which starts its own Redis)."""
@@ -29,11 +28,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init(settings.database_url)
     queues.init(settings.redis_url or DEFAULT_REDIS_URL)
 
-    from smsbot.web import health, staff, webhooks
+    from smsbot.web import health, metrics, staff, webhooks
 
     app.register_blueprint(health.bp)
     staff.init_app(app)
     webhooks.mount(app, settings)  # /sms/… in an app of its own, without the staff's hooks
+    metrics.mount(app, settings)  # /metrics, likewise
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -43,11 +43,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def configure_logging() -> None:
-    """One line per event on stderr; the SDK's request logger stays quiet (it prints numbers)."""
-    level = os.environ.get("SMSBOT_LOG_LEVEL", "INFO").upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    else:
-        root.setLevel(level)
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    """One line per event on stderr, text or JSON, phone numbers masked (smsbot.logs)."""
+    logs.configure()

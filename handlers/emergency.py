@@ -24,9 +24,11 @@ def emergency(ctx: Context) -> list[Reply]:
     params.update(danger=command.danger, follow_up=False, tz=ctx.timezone)
     if company is None:
         return [Reply("emergency", params)]  # the numbers; no company to file a ticket with
-    if ctx.conversation is not None:
+    if ctx.conversation is not None:  # pinned on top of the inbox until a person answers
         ctx.conversation.unread += 1
         ctx.conversation.status = "open"
+        ctx.conversation.emergency_at = ctx.now
+        ctx.conversation.emergency_kind = command.danger
     text = command.rest if command.intent == "ticket" and command.rest else command.text
     ticket = tickets.recent_emergency(
         ctx.session, company=company, resident=ctx.resident, danger_kind=command.danger, now=ctx.now

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from smsbot import logs
 from smsbot.exceptions import ConfigError
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -70,6 +71,8 @@ class Settings:
     webhook_db_wait_seconds: float = 5.0
     """How long a webhook waits for SQLite's write lock before it keeps the message in the
     spool instead (smsbot.spool): well inside a provider's time limit (Twilio's is 15 s)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """METRICS_TOKEN: what a scraper must show for /metrics (unset: loopback only)."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -203,6 +206,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         )
     default_provider = providers.default_name(configured, env_value(env, "SMSBOT_DEFAULT_PROVIDER"))
 
+    logs.log_format(env)  # read by smsbot.logs; checked here so check-config names it
     return Settings(
         env=mode,
         instance_path=instance_path,
@@ -225,4 +229,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         reconnect_first_seconds=_int(env, "SMSBOT_RECONNECT_FIRST_SECONDS", 1, minimum=1),
         reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 10, minimum=1),
         webhook_db_wait_seconds=positive_number(env, "SMSBOT_WEBHOOK_DB_WAIT_SECONDS", 5.0),
+        metrics_token=env_value(env, "METRICS_TOKEN"),
     )

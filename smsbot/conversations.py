@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, tuple_, update
+from sqlalchemy import delete, func, or_, tuple_, update
 from sqlmodel import Session, select
 
-from smsbot import outgoing, tickets
+from smsbot import changes, outgoing, tickets, waiting
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore_returning
 from smsbot.exceptions import Refused
@@ -20,7 +21,9 @@ from smsbot.models import (
     Building,
     Company,
     Conversation,
+    ConversationLabel,
     ConversationNote,
+    Label,
     Message,
     Resident,
     User,
@@ -101,13 +104,20 @@ OPEN = "open"
 """Waiting for the company: new, or answered but not finished."""
 CLOSED = "closed"
 """Finished by a dispatcher; the resident's next message opens it again."""
+WAITING = "waiting"
+"""Waiting for the resident: out of the open view until they write or `waiting_until`
+passes (then it shows as open again, marked, without anyone having to wake it)."""
 
 MAX_REPLY_LENGTH = 1600
 """Twilio's limit for one message body (about 24 Cyrillic segments)."""
 MAX_NOTE_LENGTH = 4000
 
-INBOX_FILTERS = ("open", "mine", "unassigned", "closed", "all")
-"""Views of the inbox: open threads, mine, nobody's, closed ones, everything."""
+INBOX_FILTERS = ("open", "mine", "unassigned", "waiting", "closed", "all")
+"""Views of the inbox: open threads, mine, nobody's, waiting for the resident, closed ones,
+everything."""
+MAX_LABEL_LENGTH = 40
+BULK_LIMIT = 200
+"""Conversations (or tickets) one bulk action may change: a page of the list at most."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class InboxRow:
     """The resident's or a dispatcher's newest message (the bot's replies say little)."""
     accounts: list[AccountInfo]
     assignee: User | None
+    labels: list[Label] = field(default_factory=list)
 
 
 def clean_text(text: str) -> str:
@@ -168,6 +179,23 @@ def accounts_of(session: Session, resident_ids: list[int]) -> dict[int, list[Acc
     return found
 
 
+def needs_answer(now: datetime):  # noqa: ANN201
+    """Open, or waiting for the resident past its time: what the open views list."""
+    return or_(
+        Conversation.status == OPEN,
+        (Conversation.status == WAITING) & (Conversation.waiting_until <= now),
+    )
+
+
+def is_back(conversation: Conversation, now: datetime) -> bool:
+    """Waiting for the resident, whose time passed without an answer."""
+    return (
+        conversation.status == WAITING
+        and conversation.waiting_until is not None
+        and conversation.waiting_until <= now
+    )
+
+
 def inbox(
     session: Session,
     *,
@@ -175,28 +203,49 @@ def inbox(
     view: str = "open",
     user_id: int | None = None,
     phone: str | None = None,
+    label_id: int | None = None,
+    now: datetime | None = None,
     limit: int = 100,
 ) -> list[InboxRow]:
-    """Conversations newest first, within the companies given (None: every company)."""
+    """Conversations within the companies given (None: every company): unanswered
+    emergencies pinned on top, then newest first."""
+    now = now or utcnow()
     query = (
         select(Conversation, Resident, Company)
         .join(Resident, Resident.id == Conversation.resident_id)
         .join(Company, Company.id == Conversation.company_id)
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .order_by(
+            Conversation.emergency_at.is_(None),
+            Conversation.last_message_at.desc(),
+            Conversation.id.desc(),
+        )
         .limit(limit)
     )
     if company_ids is not None:
         query = query.where(Conversation.company_id.in_(list(company_ids)))
     if view in ("open", "mine", "unassigned"):
-        query = query.where(Conversation.status == OPEN)
+        query = query.where(needs_answer(now))
     if view == "mine":
         query = query.where(Conversation.assignee_id == user_id)
     elif view == "unassigned":
         query = query.where(Conversation.assignee_id.is_(None))
     elif view == "closed":
         query = query.where(Conversation.status == CLOSED)
+    elif view == "waiting":
+        query = query.where(
+            Conversation.status == WAITING,
+            Conversation.waiting_until.is_(None) | (Conversation.waiting_until > now),
+        )
     if phone:
         query = query.where(Resident.phone.contains(phone))
+    if label_id is not None:
+        query = query.where(
+            Conversation.id.in_(
+                select(ConversationLabel.conversation_id).where(
+                    ConversationLabel.label_id == label_id
+                )
+            )
+        )
     rows = session.exec(query).all()
     if not rows:
         return []
@@ -214,6 +263,7 @@ def inbox(
     assignees = {
         u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids)))
     } if assignee_ids else {}  # fmt: skip
+    labels = labels_of(session, ids)
     return [
         InboxRow(
             conversation=c,
@@ -222,9 +272,32 @@ def inbox(
             last_message=last.get(c.id),
             accounts=[a for a in accounts[r.id] if a.company_id == c.company_id],
             assignee=assignees.get(c.assignee_id),
+            labels=labels[c.id],
         )
         for c, r, company in rows
     ]
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """What every staff page watches: the unread count (badge, tab title) and the
+    unanswered emergencies (a sound and a desktop notification when one is new)."""
+
+    unread: int
+    emergencies: list[int]
+    """Ids of open conversations with an unanswered emergency, newest first."""
+
+
+def alerts(session: Session, company_ids: Iterable[int] | None) -> Alerts:
+    query = (
+        select(Conversation.id)
+        .where(Conversation.emergency_at.is_not(None), Conversation.status != CLOSED)
+        .order_by(Conversation.emergency_at.desc())
+        .limit(50)
+    )
+    if company_ids is not None:
+        query = query.where(Conversation.company_id.in_(list(company_ids)))
+    return Alerts(unread_total(session, company_ids), list(session.exec(query)))
 
 
 def unread_total(session: Session, company_ids: Iterable[int] | None) -> int:
@@ -323,6 +396,7 @@ def reply(
     conversation.last_message_at = now
     conversation.staff_replied_at = now
     conversation.unread = 0
+    conversation.emergency_at = conversation.emergency_kind = None  # a person answered
     if conversation.assignee_id is None and author.company_id == conversation.company_id:
         conversation.assignee_id = author.id
     session.add(conversation)
@@ -359,19 +433,110 @@ def assign(session: Session, conversation: Conversation, assignee_id: int | None
 
 
 def set_status(session: Session, conversation: Conversation, status: str) -> None:
-    """Close or reopen; closing also clears the unread count."""
+    """Close or reopen; closing also clears the unread count and the emergency pin."""
     if status not in (OPEN, CLOSED):
         raise ValueError(status)
     conversation.status = status
+    conversation.waiting_until = None
     if status == CLOSED:
         conversation.unread = 0
+        conversation.emergency_at = conversation.emergency_kind = None
     session.add(conversation)
+
+
+def wait_for_resident(
+    session: Session, conversation: Conversation, until: datetime | None, now: datetime
+) -> None:
+    """Out of the open view until the resident writes, or `until` passes (if given)."""
+    if until is not None and until <= now:
+        raise Refused("Choose a day in the future.")
+    if until is not None and until - now > timedelta(days=waiting.MAX_DAYS):
+        raise Refused("Choose a day within a year.")
+    conversation.status = WAITING
+    conversation.waiting_until = until
+    session.add(conversation)
+
+
+def resident_wrote(conversation: Conversation, now: datetime) -> None:
+    """A new message from the resident: the thread moves up and stops waiting for them."""
+    conversation.last_message_at = now
+    if conversation.status == WAITING:
+        conversation.status = OPEN
+        conversation.waiting_until = None
 
 
 def mark_read(session: Session, conversation_id: int) -> None:
     """The thread was seen: no unread messages. A write alone, so a page view may do it."""
-    session.execute(
+    company_id = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.unread > 0)
         .values(unread=0)
+        .returning(Conversation.company_id)
+    ).scalar_one_or_none()
+    changes.note(session, [company_id])
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+
+def labels_for(session: Session, company_id: int) -> list[Label]:
+    """The company's labels, by name."""
+    return list(
+        session.exec(select(Label).where(Label.company_id == company_id).order_by(Label.name))
     )
+
+
+def labels_of(session: Session, conversation_ids: list[int]) -> dict[int, list[Label]]:
+    """Each conversation's labels, by name."""
+    found: dict[int, list[Label]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return found
+    for conversation_id, label in session.exec(
+        select(ConversationLabel.conversation_id, Label)
+        .join(Label, Label.id == ConversationLabel.label_id)
+        .where(ConversationLabel.conversation_id.in_(conversation_ids))
+        .order_by(Label.name)
+    ):
+        found[conversation_id].append(label)
+    return found
+
+
+def create_label(session: Session, company_id: int, name: str) -> Label:
+    text = " ".join((name or "").split())
+    if not text:
+        raise Refused("Name the label first.")
+    if len(text) > MAX_LABEL_LENGTH:
+        raise Refused("The label is too long (at most {max} characters).", max=MAX_LABEL_LENGTH)
+    # Compared here, not in SQL: SQLite's lower() folds ASCII only ("Счётчики" ≠ "счётчики").
+    if any(label.name.casefold() == text.casefold() for label in labels_for(session, company_id)):
+        raise Refused("There is a label with this name already.")
+    label = Label(company_id=company_id, name=text)
+    session.add(label)
+    session.flush()
+    return label
+
+
+def delete_label(session: Session, label: Label) -> None:
+    """Remove the label from every conversation, then the label."""
+    session.execute(delete(ConversationLabel).where(ConversationLabel.label_id == label.id))
+    session.delete(label)
+
+
+def set_labels(session: Session, conversation: Conversation, label_ids: Iterable[int]) -> None:
+    """The conversation carries exactly these labels (all of its own company)."""
+    wanted = set(label_ids)
+    own = {label.id for label in labels_for(session, conversation.company_id)}
+    if not wanted <= own:
+        raise Refused("Only the company's own labels can be used.")
+    session.execute(
+        delete(ConversationLabel).where(ConversationLabel.conversation_id == conversation.id)
+    )
+    for label_id in sorted(wanted):
+        session.add(
+            ConversationLabel(
+                conversation_id=conversation.id,
+                label_id=label_id,
+                company_id=conversation.company_id,
+            )
+        )
+    changes.note(session, [conversation.company_id])

@@ -26,6 +26,15 @@ HEATING = "heating"
 
 KINDS = (GAS, FIRE, FLOOD, ELECTRIC, LIFT, HEATING)
 """In order of precedence: a message about gas and water is a gas emergency first."""
+NAMES = {
+    GAS: "gas",
+    FIRE: "fire",
+    FLOOD: "flooding",
+    ELECTRIC: "sparking wiring",
+    LIFT: "person in a lift",
+    HEATING: "no heating",
+}
+"""Each kind as staff read it (English ids; the web interface translates them)."""
 
 NEGATIONS = frozenset({"не", "нет", "без", "no", "not", "ne", "net", "without", "never"})
 """A word that turns a phrase into its opposite when it comes right before (or inside) it."""

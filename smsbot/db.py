@@ -8,6 +8,7 @@ writers queue instead of failing, foreign keys on).
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -135,7 +136,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _hide_row_values)
+    return engine
+
+
+_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
+def _hide_row_values(context: Any) -> None:
+    """Drop PostgreSQL's DETAIL line from a database error before anyone logs it.
+
+    `hide_parameters` keeps the statement's values out of SQLAlchemy's text, but the server
+    quotes them itself: "DETAIL: Failing row contains (…, +79851234567, <the text>, …)",
+    "Key (phone)=(+7…) already exists". The error's kind and constraint stay; its
+    `diag` keeps the detail for code that asks.
+    """
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        text = error.args[0] if error is not None and error.args else None
+        if isinstance(text, str) and "DETAIL:" in text:
+            hidden = _DETAIL.sub("DETAIL: (hidden: it quotes the row's values)", text)
+            error.args = (hidden, *error.args[1:])
 
 
 def init(url: str, **kwargs: Any) -> Engine:

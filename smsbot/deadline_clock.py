@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, update
 from sqlmodel import Session, select
 
-from smsbot import failpoints, outgoing
+from smsbot import failpoints, metrics, outgoing
 from smsbot.addresses import short_address
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
@@ -291,6 +291,8 @@ def run(now: datetime | None = None) -> dict[str, int]:
         while True:
             due, claimed, message_ids = _batch(stage, now)
             counts[COUNTS[stage]] += claimed
+            if claimed:
+                metrics.DEADLINE_ALERTS.labels(COUNTS[stage]).inc(claimed)
             counts["alerts"] += len(message_ids)
             if due < BATCH:
                 break

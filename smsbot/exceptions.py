@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from smsbot.phones import mask_all
+
 
 class SmsbotError(Exception):
     """Base of our own errors, so edges can tell them from bugs."""
@@ -33,7 +35,9 @@ class SendError(SmsbotError):
         status: int | None = None,
         meaning: str | None = None,
     ):
-        super().__init__(message)
+        # Its text is logged and stored for staff (Message.error_message); a provider's own
+        # words may quote the number ("The 'To' number +7… is not valid"): masked here, once.
+        super().__init__(mask_all(message))
         self.code = code
         self.status = status
         if meaning is not None:

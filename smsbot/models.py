@@ -221,8 +221,15 @@ class Conversation(SQLModel, table=True):
     quiet."""
     answered_by_notice_id: int | None = None
     """The outage notice (Notice.id) whose facts answered the resident's last question
-    (smsbot.outages), so the thread waits for nobody. No foreign key: SQLite adds one only by
+    (smsbot.interruptions), so the thread waits for nobody. No foreign key: SQLite adds one by
     copying the table (migration 0015), and notices are never deleted."""
+    emergency_at: datetime | None = None
+    """When the resident's newest unanswered emergency came (smsbot.danger); a reply or
+    closing clears it. The inbox pins such threads on top."""
+    emergency_kind: str | None = Field(default=None, max_length=16)
+    """The danger it spoke of (smsbot.danger.KINDS)."""
+    waiting_until: datetime | None = None
+    """For a thread "waiting for the resident": the time it comes back by itself, if any."""
 
 
 class Message(SQLModel, table=True):
@@ -743,3 +750,23 @@ class TicketMonthTotal(TicketTally, table=True):
     id: int | None = Field(default=None, primary_key=True)
     month: date
     """The first day of the last month summed."""
+
+
+class Label(SQLModel, table=True):
+    """A company's own tag for conversations ("счётчики", "ждём мастера")."""
+
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    name: str = Field(max_length=40)
+    created_at: datetime = _now_field()
+
+
+class ConversationLabel(SQLModel, table=True):
+    """A label on a conversation (of the same company)."""
+
+    __tablename__ = "conversation_label"
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    label_id: int = Field(foreign_key="label.id", primary_key=True, index=True)
+    company_id: int = Field(foreign_key="company.id")
+    """Copied from both sides: so every change tells that company's open pages."""

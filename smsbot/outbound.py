@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from smsbot import failpoints, providers, queues
+from smsbot import changes, failpoints, providers, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -158,7 +158,9 @@ def record(message_id: int, result: SendResult, provider: str) -> None:
                     for ref in result.part_ids
                 ],
             )
-        _advance(session, message_id, result.status)
+        moved = _move(session, result.status, m_id=message_id)
+        if moved is not None:
+            changes.note(session, [moved.company_id])
 
 
 def _transient(
@@ -229,8 +231,8 @@ names it, with the provider's id it brings (stored if the send is not recorded y
 
 @lru_cache(maxsize=64)
 def _forward(status: str, by: str, with_error: bool) -> Update:
-    """UPDATE one outbound message to `status` where that is forward, RETURNING id and
-    resident_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
+    """UPDATE one outbound message to `status` where that is forward, RETURNING id,
+    resident_id and company_id: by :m_id, by (:m_provider, :m_external_id), or both (see BY_CALLBACK).
 
     Built once per shape: building and caching-keying a statement costs more CPU than
     running it, and every message we send brings two status callbacks.
@@ -257,7 +259,7 @@ def _forward(status: str, by: str, with_error: bool) -> Update:
         update(Message.__table__)
         .where(*where, c.direction == _sql(OUTBOUND), status_rank < _sql(OUT_RANK[status]))
         .values(**values)
-        .returning(c.id, c.resident_id)
+        .returning(c.id, c.resident_id, c.company_id)
     )
 
 
@@ -316,9 +318,13 @@ def apply_status(
     status: StatusUpdate,
     *,
     at: datetime | None = None,
+    changed: set[int | str | None] | None = None,
 ) -> str:
     """Apply a delivery state; returns 'updated', 'ignored' (not forward) or 'unknown'.
     `at`: when the provider reported it, for a state kept in the spool (smsbot.spool).
+
+    `changed` gathers the company of a message that moved, for the caller to announce
+    (smsbot.changes.bump) once its transaction commits: once per request, not per status.
 
     One UPDATE … RETURNING on the common path (Twilio's two callbacks per message): no ORM
     load, no read before the write. When the callback URL names our id (it is signed with
@@ -347,8 +353,12 @@ def apply_status(
         moved = _move(session, status, at, m_id=message_id)
         if moved is None:
             return "ignored"
+    if changed is not None:
+        changed.add(moved.company_id)
     if status.meaning == OPTED_OUT and moved.resident_id is not None:
         _opt_out(session, moved.resident_id)
+        if changed is not None:
+            changed.add(changes.EVERYONE)  # the resident's threads in any company
     return "updated"
 
 

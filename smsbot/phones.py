@@ -127,3 +127,16 @@ def mask(e164: str) -> str:
     tail = min(4, visible - visible // 2)
     head = visible - tail
     return f"{plus}{digits[:head]}{'*' * hidden}{digits[n - tail :] if tail else ''}"
+
+
+IN_TEXT = re.compile(r"(?<![\w*%+])(?:\+|%2[Bb])\d{10,14}(?!\w)|(?<![\w*%+])[78]\d{10}(?!\w)")
+"""A whole phone number somewhere in a text: international with "+" (or "%2B", URL-encoded),
+or a Russian one written 7… or 8… (11 digits). Never one already masked (it has "*")."""
+
+
+def mask_all(text: str) -> str:
+    """`text` with every phone number in it masked: for texts we do not write ourselves (a
+    provider's error, a library's exception) on their way into a log."""
+    if not IN_TEXT.search(text):
+        return text
+    return IN_TEXT.sub(lambda m: mask(m.group().replace("%2B", "+").replace("%2b", "+")), text)

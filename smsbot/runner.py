@@ -25,6 +25,7 @@ import click
 
 from smsbot.config import Settings
 from smsbot.exceptions import ConfigError
+from smsbot.metrics import MULTIPROC_DIR
 
 RUNTIME_ENV = "runtime.env"
 """File in the instance folder with the variables the running service was started with."""
@@ -32,6 +33,22 @@ RESTART_DELAY = 2.0
 """Seconds before a crashed child is started again (doubles up to a minute while it keeps dying)."""
 FAKE_PROVIDERS = ("twilio", "smpp", "smsc")
 """Providers whose bundled stand-in `smsbot run --fake-provider` can start (standins/<name>.py)."""
+
+
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+"""gunicorn's access line without the query string (%(U)s, not %(r)s): a provider calling
+back with GET (SMSC.ru can) puts the resident's number and text in it."""
+
+
+def fresh_metrics_dir(env: dict[str, str], instance_path: Path) -> Path:
+    """Where every child writes its counters (PROMETHEUS_MULTIPROC_DIR, or the instance's
+    metrics folder), emptied of the last run's files: their processes are gone, and a
+    pid reused by a new process would otherwise add to a dead one's counts."""
+    folder = Path(env.get(MULTIPROC_DIR) or instance_path / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    return folder
 
 
 def free_port() -> int:
@@ -102,7 +119,8 @@ class Supervisor:
             settings = self._prepare()
             py = sys.executable
             web = [py, "-m", "gunicorn", "--workers", str(self.web_workers), "--bind", f"{self.host}:{self.port}",
-                   "--access-logfile", "-", "--log-level", "warning", "app:create_app()"]  # fmt: skip
+                   "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+                   "--log-level", "warning", "app:create_app()"]  # fmt: skip
             self.children += [
                 Child("web", web),
                 *[
@@ -150,6 +168,7 @@ class Supervisor:
             settings = load(self.env)
         except ConfigError as exc:
             raise click.ClickException(f"configuration error: {exc}") from None
+        self.env[MULTIPROC_DIR] = str(fresh_metrics_dir(self.env, settings.instance_path))
         write_runtime_env(self.settings.instance_path, runtime)
         migrate.upgrade(settings.database_url)
         if self.demo:

@@ -51,7 +51,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from smsbot import db, inbound, outbound, queues
+from smsbot import changes, db, inbound, outbound, queues
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.providers.base import InboundSms, StatusUpdate
@@ -108,7 +108,9 @@ def keep(settings: Settings, records: list[dict[str, Any]]) -> str:
     """Keep records durably: in Redis ('redis'), else in the spool file ('file'); raise
     NotKept when neither can."""
     global _kept_in_redis
-    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    # ASCII JSON: a lone surrogate (SMSC.ru's JSON can carry one) cannot be written as
+    # UTF-8, to Redis or the file; escaped it travels, and inbound.store drops it.
+    lines = [json.dumps(r) for r in records]
     try:
         queues.connection().rpush(REDIS_KEY, *lines)
         _kept_in_redis = True
@@ -209,13 +211,15 @@ def _store_lines(settings: Settings, lines: list[str]) -> int:
 def _store(records: list[dict[str, Any]]) -> int:
     """Store records in one transaction; how many new messages."""
     created = 0
+    changed: set[int | str | None] = set()
     with db.writer().begin() as conn:
         for record in records:
             item, provider, at = item_of(record)
             if isinstance(item, InboundSms):
                 created += inbound.store(conn, item, received_at=at)[1]
             else:
-                outbound.apply_status(conn, provider, item, at=at)
+                outbound.apply_status(conn, provider, item, at=at, changed=changed)
+    changes.bump_soon(changed)
     return created
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import outbound, outgoing, providers, queues, spool
+from smsbot import metrics, outbound, outgoing, providers, queues, spool
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -196,4 +196,6 @@ def sweep(settings: Settings) -> dict[str, int]:
         counts["spooled"] = spooled
     if any(counts.values()):
         log.warning("sweep requeued %s", counts)
+        for kind, count in counts.items():
+            metrics.SWEEP_REQUEUED.labels(kind).inc(count)
     return counts

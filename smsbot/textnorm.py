@@ -78,3 +78,15 @@ def words_text(text: str) -> str:
     """Cleaned text with punctuation turned into spaces and each word script-folded, for
     phrase patterns that match on word boundaries."""
     return " ".join(tokens(clean(text)))
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters but tab and line breaks, and lone surrogates (from JSON's \\ud800):
+PostgreSQL refuses a NUL in text, UTF-8 cannot encode a lone surrogate, and none of them is
+something a resident meant to say."""
+
+
+def storable(text: str) -> str:
+    """`text` without the characters a database cannot hold or a person would not see, so a
+    resident's message with a stray NUL is kept (without it) rather than refused or lost."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text

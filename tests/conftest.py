@@ -143,6 +143,23 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
+# --- no personal data in logs ---------------------------------------------------------------
+
+from tests import logscan  # noqa: E402
+
+logscan.install()
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs():  # noqa: ANN201
+    """Fail the test whose logs hold an unmasked phone number or a resident's text."""
+    mark = logscan.COLLECTOR.mark()
+    yield
+    found = logscan.leaks(logscan.COLLECTOR.since(mark))
+    if found:
+        pytest.fail("personal data in the logs:\n" + "\n".join(found[:20]), pytrace=False)
+
+
 # --- Redis ----------------------------------------------------------------------------------
 
 

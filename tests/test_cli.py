@@ -4,6 +4,7 @@ commands around it (`smsbot smpp`, `check-config`)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 import requests
 
 from smsbot.runner import free_port
-from tests.support import die_with_parent
+from tests import logscan
+from tests.support import die_with_parent, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +128,19 @@ def test_run_then_text_the_bot(tmp_path, flags):
             assert int(stats.stdout.split()[0]) > 100  # four months of demo history
             clock = smsbot("deadlines", cwd=tmp_path, env=env)
             assert clock.returncode == 0 and "'overdue'" in clock.stdout, clock.stderr
+        else:  # gunicorn's two workers and the RQ worker counted into one folder
+            scraped = wait_until(
+                lambda: (
+                    (found := scrape_metrics(service.url))
+                    and found.get('smsbot_send_seconds_count{provider="twilio"}', 0) >= 2
+                    and found
+                ),
+                what="the worker's send timings in /metrics",
+            )
+            assert scraped['smsbot_messages_in_total{provider="twilio"}'] == 2
+            assert scraped['smsbot_delivery_states_total{provider="twilio",state="delivered"}'] >= 1
         output = service.stop()
+    logscan.COLLECTOR.add_output("smsbot run", "\n".join(logged_lines(output)))
     assert "Demo data loaded" in output
     if flags:
         assert "providers: twilio (default, fake), outbox" in output
@@ -134,6 +148,23 @@ def test_run_then_text_the_bot(tmp_path, flags):
         assert "providers: outbox (default)" in output
     assert "smsbot stopped" in output
     assert "Traceback" not in output, output
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """/metrics from this machine (no METRICS_TOKEN: loopback only), sample by sample."""
+    answer = requests.get(url + "/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return {
+        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+        for line in answer.text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def logged_lines(output: str) -> list[str]:
+    """The log lines in `smsbot run`'s output (its own console lines, the demo's passwords
+    and the "Try: smsbot sms +7…" hint, are for the person at the terminal)."""
+    return [line for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d |\S+ \[", line)]
 
 
 def test_sms_without_a_running_service_says_so(tmp_path):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from smsbot import db, deadline_clock, queues, tickets, users
@@ -134,7 +135,12 @@ def test_the_warning_comes_at_80_percent_and_only_once(app, staff):
     ticket = file(T0)
     assert ticket.warn_at == T0 + timedelta(hours=24) * 0.8
     assert run(ticket.warn_at - MINUTE)["warned"] == 0
+    counted = REGISTRY.get_sample_value("smsbot_deadline_alerts_total", {"stage": "warned"}) or 0
     assert run(ticket.warn_at) == {"warned": 1, "overdue": 0, "escalated": 0, "alerts": 2}
+    assert (
+        REGISTRY.get_sample_value("smsbot_deadline_alerts_total", {"stage": "warned"})
+        == counted + 1
+    )
     for _ in range(3):
         assert run(ticket.warn_at + 10 * MINUTE) == {
             "warned": 0,

@@ -163,6 +163,13 @@ class NotAuthentic(Exception):
     """A callback's signature or secret is missing or wrong; the message says which (403)."""
 
 
+def quoted(value: object) -> str:
+    """A caller's value as an error may repeat it (to the caller and into our log): whole
+    when short, else its first four characters, so no phone number is ever repeated."""
+    text = str(value)
+    return text if len(text) <= 8 else text[:4] + "…"
+
+
 class BadWebhook(ValueError):
     """A callback is malformed; `problems` say what is wrong (400)."""
 

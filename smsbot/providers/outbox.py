@@ -126,7 +126,9 @@ class OutboxProvider(base.Provider):
         for name in ("from", "to"):
             value = (request.field(name) or "").strip()
             if not is_e164(value):
-                problems.append(f"{name} must be a phone number in E.164 form like +79851234567")
+                problems.append(
+                    f"{name} must be a phone number in E.164 form (+, country code and number, at most 15 digits)"
+                )
             phones[name] = value
         text = request.field("text")
         if text is None:

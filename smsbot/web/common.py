@@ -7,21 +7,20 @@ Scoping lives here so that no view can forget it: rows are fetched by id only th
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app, flash, g, jsonify, request
+from flask import abort, current_app, flash, g, request
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from smsbot import db, queues, users
+from smsbot import conversations, db, queues, users
 from smsbot.config import Settings
 from smsbot.exceptions import Refused
 from smsbot.models import Company
+from smsbot.web import live as web_live
 from smsbot.web.i18n import gettext
 
 T = TypeVar("T")
@@ -153,15 +152,22 @@ def live_items(
 
 
 def live(payload: dict[str, Any]) -> Any:
-    """Answer a poll: 204 when the client's version is current, else the payload and version.
+    """Answer a poll: 204 when the page already shows this, else the payload and its version.
 
-    Pages poll every second with the version they have; the version is a hash of what the
-    page would show, so nothing is sent (or redrawn) until something really changed.
+    Every page's answer also carries the alerts (unread count, unanswered emergencies), so
+    the tab title and the notifications follow on whatever page is open (smsbot.web.live
+    answers polls cheaply when nothing changed).
     """
-    body = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-    version = hashlib.sha1(body.encode()).hexdigest()[:16]
-    if request.args.get("v") == version:
-        return "", 204
-    response = jsonify({"version": version, **payload})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    counts = conversations.alerts(dbs(), visible_companies())
+    payload = {
+        **payload,
+        "alerts": {"unread": counts.unread, "emergencies": counts.emergencies},
+        "regions": {"unread": str(counts.unread or ""), **payload.get("regions", {})},
+    }
+    return web_live.answer(payload)
+
+
+def remember_live_stamp() -> None:
+    """Before a poll's view reads anything, note the change counters it answers for."""
+    if request.path.endswith("/live") and current_user.is_authenticated:
+        web_live.remember_stamp(visible_companies())

@@ -13,7 +13,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlmodel import Session
 
-from smsbot import canned, conversations, users
+from smsbot import canned, conversations, users, waiting
+from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
 from smsbot.models import Company, Conversation, Resident, User
@@ -55,6 +56,11 @@ def _phone_filter() -> str | None:
         return digits or None
 
 
+def _label_id() -> int | None:
+    raw = request.args.get("label", "")
+    return int(raw) if raw.isdigit() else None
+
+
 def _rows():  # noqa: ANN202
     return conversations.inbox(
         dbs(),
@@ -62,7 +68,16 @@ def _rows():  # noqa: ANN202
         view=_view(),
         user_id=current_user.id,
         phone=_phone_filter(),
+        label_id=_label_id(),
     )
+
+
+def _labels() -> list:
+    """The labels the filter offers: the company's (an all-company view offers none)."""
+    companies = visible_companies()
+    if not companies or len(companies) != 1:
+        return []
+    return conversations.labels_for(dbs(), companies[0])
 
 
 @bp.get("")
@@ -73,6 +88,10 @@ def index():  # noqa: ANN201
         view=_view(),
         views=conversations.INBOX_FILTERS,
         q=request.args.get("q", ""),
+        labels=_labels(),
+        label_id=_label_id(),
+        colleagues=[u for c in visible_companies() or [] for u in users.colleagues(dbs(), c)],
+        now=utcnow(),
     )
 
 
@@ -83,14 +102,21 @@ def index_live():  # noqa: ANN201
         {
             "lists": {
                 "conversations": live_items(
-                    "inbox/_row.html", "row", rows, lambda row: f"c{row.conversation.id}"
+                    "inbox/_row.html",
+                    "row",
+                    rows,
+                    lambda row: f"c{row.conversation.id}",
+                    now=utcnow(),
                 )
-            },
-            "regions": {
-                "unread": str(conversations.unread_total(dbs(), visible_companies()) or "")
             },
         }
     )
+
+
+@bp.get("/alerts/live")
+def alerts_live():  # noqa: ANN201
+    """The unread count and emergencies alone, for pages that poll nothing else."""
+    return live({})
 
 
 def _thread_context(conversation: Conversation) -> dict:
@@ -112,6 +138,13 @@ def _thread_context(conversation: Conversation) -> dict:
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
         "company": session.get(Company, conversation.company_id),
+        "labels": conversations.labels_for(session, conversation.company_id),
+        "labelled": {
+            label.id
+            for label in conversations.labels_of(session, [conversation.id])[conversation.id]
+        },
+        "now": utcnow(),
+        "company_timezone": session.get(Company, conversation.company_id).timezone,
     }
 
 
@@ -143,6 +176,10 @@ def thread_live(conversation_id: int):  # noqa: ANN201
 
 def _key(item) -> str:  # noqa: ANN001
     return f"{'n' if isinstance(item, conversations.ConversationNote) else 'm'}{item.id}"
+
+
+def conversation_timezone(conversation: Conversation) -> str:
+    return dbs().get(Company, conversation.company_id).timezone
 
 
 def _back(conversation_id: int):  # noqa: ANN202
@@ -231,6 +268,28 @@ def close(conversation_id: int):  # noqa: ANN201
 def reopen(conversation_id: int):  # noqa: ANN201
     _change(conversation_id, lambda s, c: conversations.set_status(s, c, conversations.OPEN))
     flash(gettext("Conversation reopened."), "ok")
+    return _back(conversation_id)
+
+
+@bp.post("/<int:conversation_id>/wait")
+@require_writer
+def wait(conversation_id: int):  # noqa: ANN201
+    """Waiting for the resident: until they write, or until the date chosen passes."""
+    conversation = get_scoped(Conversation, conversation_id)
+    raw = request.form.get("until", "")
+    try:
+        until = waiting.until(raw, conversation_timezone(conversation)) if raw else None
+    except ValueError:
+        abort(400)
+    _change(
+        conversation_id,
+        lambda s, c: conversations.wait_for_resident(s, c, until, utcnow()),
+    )
+    if until is None:
+        flash(gettext("Waiting for the resident: back in the open list when they write."), "ok")
+    else:
+        flash(gettext("Waiting for the resident: back in the open list when they write, or on {date}.",
+                      date=raw), "ok")  # fmt: skip
     return _back(conversation_id)
 
 

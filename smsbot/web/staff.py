@@ -16,9 +16,9 @@ from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from smsbot import conversations, ticket_desk, users
+from smsbot import conversations, danger, ticket_desk, users
 from smsbot.models import ConversationNote
-from smsbot.web import auth, common, security
+from smsbot.web import auth, common, live, security
 from smsbot.web.i18n import LANGUAGES, current_language, decimal, gettext, ngettext
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +90,7 @@ VIEW_NAMES = {
     "mine": "Mine",
     "unassigned": "Unassigned",
     "closed": "Closed",
+    "waiting": "Waiting",
     "all": "All",
 }
 
@@ -112,10 +113,12 @@ def local_time(value, fmt: str = "%d.%m.%Y %H:%M", tz: str | None = None) -> str
 
 def init_app(app: Flask) -> None:
     from smsbot.web import (
+        bulk,
         canned,
         deadline_settings,
         inbox,
         inspector,
+        labels,
         notices,
         phone,
         reply_settings,
@@ -126,7 +129,9 @@ def init_app(app: Flask) -> None:
     security.configure(app)
     csrf.init_app(app)
     auth.login_manager.init_app(app)
+    app.before_request(live.quiet)  # first: a poll with nothing new loads no user
     app.before_request(auth.check_session)
+    app.before_request(common.remember_live_stamp)
     app.teardown_appcontext(common.close_session)
     versions = _static_versions()
 
@@ -161,6 +166,7 @@ def init_app(app: Flask) -> None:
             "category_names": CATEGORY_NAMES,
             "priority_names": PRIORITY_NAMES,
             "actor_names": ACTOR_NAMES,
+            "danger_names": danger.NAMES,
         }
 
     app.jinja_env.filters["local"] = local_time
@@ -189,6 +195,8 @@ def init_app(app: Flask) -> None:
         reply_settings,
         inspector,
         team,
+        bulk,
+        labels,
     ):
         app.register_blueprint(module.bp)
 

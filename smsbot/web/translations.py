@@ -27,6 +27,70 @@ RU: dict[str, str] = {
     "All companies": "Все компании",
     "Show": "Показать",
     "To the inbox": "Во входящие",
+    # --- alerts, keyboard shortcuts, bulk work, labels, waiting for the resident (issue 11)
+    "A sound and a desktop notification for a new emergency or message":
+        "Звук и уведомление на рабочем столе о новой аварии или сообщении",
+    "Sound and notifications: off": "Звук и уведомления: выкл.",
+    "Sound and notifications: on": "Звук и уведомления: вкл.",
+    "Emergency": "Авария",
+    "Emergency message in the inbox": "Аварийное сообщение во входящих",
+    "New message in the inbox": "Новое сообщение во входящих",
+    "Unread: {n}": "Непрочитанных: {n}",
+    "gas": "газ",
+    "fire": "пожар",
+    "flooding": "затопление",
+    "sparking wiring": "искрит проводка",
+    "person in a lift": "застряли в лифте",
+    "no heating": "нет отопления",
+    "Keyboard shortcuts": "Горячие клавиши",
+    "Next / previous in the list": "Следующее / предыдущее в списке",
+    "Open the selected one": "Открыть выбранное",
+    "Tick the selected one for a bulk action": "Отметить выбранное для действия над несколькими",
+    "Write a reply": "Написать ответ",
+    "Send the text being written": "Отправить набранный текст",
+    "Close the conversation (in the list: the ticked ones, or the selected one)":
+        "Закрыть диалог (в списке: отмеченные или выбранный)",
+    "Search": "Поиск",
+    "Back to the list": "Назад к списку",
+    "Leave the text box; close this list": "Выйти из поля ввода; закрыть этот список",
+    "This list": "Этот список",
+    "Select": "Выбрать",
+    "Select all": "Выбрать все",
+    "{n} selected": "Выбрано: {n}",
+    "Complete": "Выполнено",
+    "Tick the conversations first.": "Сначала отметьте диалоги.",
+    "Tick the tickets first.": "Сначала отметьте заявки.",
+    "Labels": "Метки",
+    "Any label": "Все метки",
+    "Edit labels": "Изменить метки",
+    "New label": "Новая метка",
+    "No labels yet.": "Меток пока нет.",
+    "Save labels": "Сохранить метки",
+    "Label added.": "Метка добавлена.",
+    "Label deleted.": "Метка удалена.",
+    "Labels group conversations your own way; the inbox filters by them. Residents never see them.":
+        "Метки группируют диалоги по-вашему; входящие можно отфильтровать по ним. Жители их не видят.",
+    "Delete the label «{name}»? It is taken off every conversation.":
+        "Удалить метку «{name}»? Она будет снята со всех диалогов.",
+    "Name the label first.": "Сначала введите название метки.",
+    "The label is too long (at most {max} characters).": "Слишком длинная метка (не более {max} символов).",
+    "There is a label with this name already.": "Метка с таким названием уже есть.",
+    "Only the company's own labels can be used.": "Можно использовать только метки своей компании.",
+    "Waiting": "Ждём жителя",
+    "Wait for the resident": "Ждать ответа жителя",
+    "waiting for the resident": "ждём ответа жителя",
+    "no answer from the resident": "житель не ответил",
+    "until": "до",
+    "Back on": "Вернуть",
+    "Wait": "Ждать",
+    "The conversation leaves the open list and comes back when the resident writes, or on the morning of the day you choose.":
+        "Диалог уйдёт из открытых и вернётся, когда житель напишет, или утром выбранного дня.",
+    "Waiting for the resident: back in the open list when they write.":
+        "Ждём ответа жителя: диалог вернётся в открытые, когда он напишет.",
+    "Waiting for the resident: back in the open list when they write, or on {date}.":
+        "Ждём ответа жителя: диалог вернётся в открытые, когда он напишет, или {date}.",
+    "Choose a day in the future.": "Выберите день в будущем.",
+    "Choose a day within a year.": "Выберите день в пределах года.",
     "Choose a company first (the menu at the top).": "Сначала выберите компанию (меню вверху страницы).",
     # --- roles
     "dispatcher": "диспетчер",
@@ -162,7 +226,6 @@ RU: dict[str, str] = {
     "The outage is over: residents who ask now go to the dispatcher.":
         "Отключение закончилось: вопросы жителей снова идут диспетчеру.",
     "This outage is already over.": "Это отключение уже закончилось.",
-    "until": "до",
     "Longer than the law allows: at most {n} h at once (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
         "Дольше, чем допускает закон: не более {n} ч подряд (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",
     "With the earlier outages of this month, longer than the law allows: at most {n} h a month (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
@@ -495,5 +558,30 @@ RU_PLURALS: dict[str, tuple[str, str, str]] = {
     ),
     "{n} SMS": ("{n} SMS", "{n} SMS", "{n} SMS"),
     "{n} time": ("{n} раз", "{n} раза", "{n} раз"),
+    "{n} conversation closed.": (
+        "Закрыт {n} диалог.",
+        "Закрыто {n} диалога.",
+        "Закрыто {n} диалогов.",
+    ),
+    "{n} conversation assigned.": (
+        "Назначен {n} диалог.",
+        "Назначено {n} диалога.",
+        "Назначено {n} диалогов.",
+    ),
+    "{n} ticket assigned.": (
+        "Назначена {n} заявка.",
+        "Назначено {n} заявки.",
+        "Назначено {n} заявок.",
+    ),
+    "{n} ticket completed; residents are told by SMS.": (
+        "Выполнена {n} заявка; жителям придёт SMS.",
+        "Выполнено {n} заявки; жителям придёт SMS.",
+        "Выполнено {n} заявок; жителям придёт SMS.",
+    ),
+    "{n} ticket was left as it is: a new or finished ticket cannot be completed.": (
+        "{n} заявка осталась как была: новую или завершённую заявку нельзя отметить выполненной.",
+        "{n} заявки остались как были: новую или завершённую заявку нельзя отметить выполненной.",
+        "{n} заявок остались как были: новую или завершённую заявку нельзя отметить выполненной.",
+    ),
 }
 """English singular → Russian forms for 1, 2–4 and 5+ (`{n}` is the count)."""

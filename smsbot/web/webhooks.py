@@ -31,8 +31,9 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import get_current_url
 
-from smsbot import db, inbound, outbound, providers, queues, spool
+from smsbot import changes, db, inbound, metrics, outbound, providers, queues, spool
 from smsbot.config import Settings
+from smsbot.providers import checks
 from smsbot.providers.base import (
     INBOUND_HOOK,
     STATUS_HOOK,
@@ -131,7 +132,7 @@ def webhook_request(
     query = environ.get("QUERY_STRING", "").encode("latin-1").decode(errors="replace")
     urls = [settings.public_base_url + (f"{path}?{query}" if query else path)]
     if settings.trusted_proxies:
-        url = get_current_url(environ)  # ProxyFix has applied X-Forwarded-Proto/Host
+        url = _as_sent(get_current_url(environ), environ)  # after ProxyFix's X-Forwarded-*
         if url not in urls:
             urls.append(url)
     content_type = environ.get("CONTENT_TYPE", "")
@@ -147,6 +148,23 @@ def webhook_request(
     )
 
 
+def _as_sent(url: str, environ: dict[str, Any]) -> str:
+    """`url` with the host exactly as the provider sent it (X-Forwarded-Host, by ProxyFix).
+
+    Werkzeug's get_current_url lower-cases the host, but a provider signs the URL as it was
+    configured there, capital letters included: Bot.UK-Zarechye.ru signs differently.
+    """
+    host = environ.get("HTTP_HOST", "")
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    if not (sep and host) or host == netloc:
+        return url
+    lower = host.lower()
+    if lower == netloc or lower.startswith(netloc + ":"):  # a default port it dropped
+        return f"{scheme}://{host}{slash}{tail}"
+    return url
+
+
 def receive(
     provider: Provider, webhook: WebhookRequest, path: str, settings: Settings
 ) -> WebhookReply:
@@ -155,7 +173,7 @@ def receive(
     name = provider.name
     try:
         provider.authenticate(webhook)
-        parsed = provider.parse(webhook)
+        parsed = checks.checked(provider.parse(webhook))
     except NotAuthentic as exc:
         log.warning("refused %s callback to %s: %s", name, path, exc)
         return provider.refuse(webhook, 403, str(exc))
@@ -164,6 +182,7 @@ def receive(
         return provider.refuse(webhook, 400, "bad request: " + str(exc))
 
     created_ids = []
+    changed: set[int | str | None] = set()
     try:
         with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
             for sms in parsed.inbound:
@@ -172,13 +191,22 @@ def receive(
                     created_ids.append(message_id)
                 else:
                     log.info("inbound via %s is a repeat of %s", name, message_id)
+            applied = []
             for status in parsed.statuses:
-                if outbound.apply_status(conn, name, status) == "unknown":
+                result = outbound.apply_status(conn, name, status, changed=changed)
+                if result == "updated":
+                    applied.append(status.status)
+                elif result == "unknown":
                     log.info("%s status %s for an unknown message; ignored", name, status.status)
     except spool.DATABASE_DOWN as exc:
         return _keep(provider, webhook, parsed, settings, exc)
+    changes.bump_soon(changed)
     for message_id in created_ids:
         queues.enqueue_inbound(message_id)
+    if created_ids:
+        metrics.MESSAGES_IN.labels(name).inc(len(created_ids))
+    for state in applied:
+        metrics.DELIVERY_STATES.labels(name, state).inc()
     if spool.pending_here(settings):
         _drain(settings)
     return provider.respond(webhook, parsed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
 from redis import Redis
 from sqlmodel import Session
 
@@ -43,7 +44,11 @@ def test_message_never_queued_is_queued_by_the_sweep(client, app, demo, redis_ur
     message_id = _inbound_id(sid)
     _forget_jobs(redis_url)  # as if Redis lost them
     _age(message_id)
+    counted = REGISTRY.get_sample_value("smsbot_sweep_requeued_total", {"kind": "inbound"}) or 0
     assert jobs.sweep()["inbound"] == 1
+    assert (
+        REGISTRY.get_sample_value("smsbot_sweep_requeued_total", {"kind": "inbound"}) == counted + 1
+    )
     run_jobs(app)
     assert len(outbound_messages()) == 1
 

@@ -213,7 +213,7 @@ def test_only_when_nothing_can_keep_it_the_answer_is_503(spool_env, outage, tmp_
         context.pop()
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite takes a NUL
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # one is enough
 def test_a_record_the_database_refuses_is_set_aside_not_blocking_the_rest(spool_env, outage):
     app, context = _start({**spool_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     settings = app.config["SMSBOT_SETTINGS"]
@@ -224,7 +224,9 @@ def test_a_record_the_database_refuses_is_set_aside_not_blocking_the_rest(spool_
         outage.end()
         path = settings.instance_path / spool.FILE
         first, second = path.read_text().splitlines()
-        bad = {**json.loads(first), "provider_id": "SM-bad", "body": "nul \x00 byte"}
+        # No sender: NOT NULL on both databases (a NUL in the text no longer is refused:
+        # inbound.store drops it).
+        bad = {**json.loads(first), "provider_id": "SM-bad", "from_phone": None}
         path.write_text("\n".join([first, json.dumps(bad), second]) + "\n")
         assert spool.drain(settings) == 3
         rejected = (settings.instance_path / spool.REJECTED).read_text().splitlines()

@@ -118,6 +118,24 @@ def test_behind_a_proxy_the_forwarded_url_is_checked(app_env, redis_url):
     assert client.post("/sms/inbound", data=data, headers=headers).status_code == 200
 
 
+@pytest.mark.parametrize("host", ["Bot.UK-Zarechye.ru", "Bot.UK-Zarechye.ru:443"])
+def test_behind_a_proxy_a_host_with_capitals_is_checked_as_sent(app_env, redis_url, host):
+    """Twilio signs the URL as configured in its console; Werkzeug lower-cases the host."""
+    from app import create_app
+
+    app = create_app(
+        {**app_env, "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://sms.example.org"}
+    )
+    client = app.test_client()
+    params = inbound_params(from_phone="+79851234567", to_phone="+74951230001", body="баланс")
+    data, headers = signed_request(f"https://{host}/sms/twilio/inbound", params, TWILIO_TOKEN)
+    headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-Host": host})
+    assert client.post("/sms/twilio/inbound", data=data, headers=headers).status_code == 200
+    data, headers = signed_request(PUBLIC + "/sms/twilio/inbound", params, "another-token")
+    headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-Host": host})
+    assert client.post("/sms/twilio/inbound", data=data, headers=headers).status_code == 403
+
+
 def test_redis_down_still_stores_and_answers(app_env, tmp_path):
     from app import create_app
 

@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from smpplib import consts
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from smsbot import db, outbound, queues
+from smsbot import changes, db, metrics, outbound, queues
 from smsbot.config import Settings
 from smsbot.providers.base import GIVE_UP, INVALID_NUMBER, RETRY, SendResult, StatusUpdate
 from smsbot.providers.smpp import outgoing
@@ -186,6 +186,7 @@ class AccountConnector:
                 self._inflight.pop(out.message_id, None)
 
     def _finish(self, out: Outgoing) -> None:
+        name = self.config.name
         if out.failure is not None:
             code, meaning = out.failure
             reason = f"SMPP {consts.DESCRIPTIONS.get(code, 'error')} ({code:#x})"
@@ -193,7 +194,12 @@ class AccountConnector:
                 self._db(
                     lambda: outgoing.retry_later(out, code, reason, self.settings.send_max_attempts)
                 )
+                last = outgoing.gives_up(out, self.settings.send_max_attempts)
+                metrics.MESSAGES_OUT.labels(name, "failed" if last else "retry").inc()
+                if not last:
+                    metrics.SEND_RETRIES.labels(name).inc()
             else:
+                metrics.MESSAGES_OUT.labels(name, "failed").inc()
                 log.warning(
                     "SMPP %s: message %s failed for good: %s",
                     self.config.name,
@@ -203,6 +209,7 @@ class AccountConnector:
                 self._db(lambda: outgoing.fail(out, code, reason))
         elif out.accepted:
             self._db(lambda: outgoing.record(self.config, out))
+            metrics.MESSAGES_OUT.labels(name, "accepted").inc()
         # else: every part unanswered, the outcome is unknown: it stays 'sending' (see above)
 
     def _db(self, step: Callable[[], object]) -> None:
@@ -271,8 +278,13 @@ class AccountConnector:
             error_message=f"SMPP receipt {receipt.stat}" if error else None,
             aliases=tuple(forms),  # every spelling in one query, not one query each
         )
+        changed: set[int | str | None] = set()
         with db.session_scope() as session:
-            return outbound.apply_status(session, self.config.name, update) != "unknown"
+            result = outbound.apply_status(session, self.config.name, update, changed=changed)
+        changes.bump_soon(changed)
+        if result == "updated":
+            metrics.DELIVERY_STATES.labels(self.config.name, update.status).inc()
+        return result != "unknown"
 
     def _match_unknown(self, receipt: Receipt, destination: str, text: bytes) -> bool:
         with self._lock:
@@ -442,6 +454,7 @@ def main(settings: Settings) -> None:
 
 if __name__ == "__main__":
     from smsbot import config as smsbot_config
+    from smsbot import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     main(smsbot_config.load())

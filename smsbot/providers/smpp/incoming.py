@@ -25,7 +25,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from smsbot import inbound, queues
+from smsbot import inbound, metrics, queues
 from smsbot.db import session_scope
 from smsbot.phones import mask
 from smsbot.providers.base import InboundSms
@@ -203,6 +203,7 @@ class Incoming:
             message_id, created = inbound.store(session, sms)
         if created:
             queues.enqueue_inbound(message_id)
+            metrics.MESSAGES_IN.labels(self.config.name).inc()
         else:
             log.info(
                 "SMPP %s: %s sent again by the SMSC, stored once", self.config.name, mask(sender)

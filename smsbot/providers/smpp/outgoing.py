@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from smsbot import outbound
+from smsbot import changes, outbound
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.models import (
@@ -104,6 +104,7 @@ def claim(config: SmppConfig, limit: int) -> list[Outgoing]:
             .where(Message.id.in_(ids), Message.status == OUT_SENDING, Message.claimed_at == now)
             .order_by(Message.id)
         ).all()
+        changes.note(session, [message.company_id for message, _ in rows])
         claimed = []
         for message, opted_out in rows:
             if opted_out and message.kind != KIND_OPT_OUT:
@@ -178,13 +179,18 @@ def fail(out: Outgoing, code: int, reason: str) -> None:
         )
 
 
+def gives_up(out: Outgoing, max_attempts: int) -> bool:
+    """Whether a transient refusal fails the message: it has had its attempts."""
+    return out.attempts >= max_attempts
+
+
 def retry_later(out: Outgoing, code: int, reason: str, max_attempts: int) -> float | None:
     """Give the message back to the queue after a pause (a transient refusal); the pause, or
     None when it has had its attempts and is failed instead."""
     now = utcnow()
     values: dict = {"error_code": code, "error_message": reason[:500], "updated_at": now}
     delay = None
-    if out.attempts >= max_attempts:
+    if gives_up(out, max_attempts):
         values["status"] = OUT_FAILED
     else:
         delay = outbound.backoff(out.attempts)

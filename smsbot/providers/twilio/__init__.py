@@ -399,7 +399,9 @@ def _phone(request: WebhookRequest, name: str, problems: list[str]) -> str:
         problems.append(f"{name} is required")
         return ""
     if not _possible_phone(value):
-        problems.append(f"{name} must be a phone number in E.164 form like +79851234567")
+        problems.append(
+            f"{name} must be a phone number in E.164 form (+, country code and number, at most 15 digits)"
+        )
     return value
 
 
@@ -437,7 +439,9 @@ def _status(request: WebhookRequest) -> StatusUpdate:
     if not word:
         problems.append("MessageStatus is required")
     elif word not in STATUS:
-        problems.append(f"MessageStatus {word!r} is not one of {', '.join(sorted(STATUS))}")
+        problems.append(
+            f"MessageStatus {base.quoted(word)!r} is not one of {', '.join(sorted(STATUS))}"
+        )
     error_code = _number(_clean(request, "ErrorCode"), "ErrorCode", problems)
     message_id = _number(request.arg("o"), "query parameter o", problems)
     if problems:

@@ -24,6 +24,7 @@ NAME_TABLES = {
     "PRIORITY_NAMES",
     "ACTOR_NAMES",
     "OUTAGE_NAMES",
+    "NAMES",
 }
 
 
@@ -49,6 +50,9 @@ def message_ids() -> tuple[set[str], set[str]]:
                 wanted = name in PYTHON_CALLS and (path.parent.name == "web" or name == "Refused")
                 if wanted and isinstance(first, ast.Constant) and isinstance(first.value, str):
                     plain.add(first.value)
+                singular = node.args[1] if len(node.args) > 1 else None
+                if name == "ngettext" and isinstance(singular, ast.Constant):
+                    plurals.add(singular.value)
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
                 names = {getattr(t, "id", None) for t in node.targets}
                 if names & NAME_TABLES:

@@ -13,7 +13,9 @@ from smsbot import db, notices
 from smsbot.models import (
     CannedReply,
     CompanyNumber,
+    ConversationLabel,
     ConversationNote,
+    Label,
     Message,
     Notice,
     Ticket,
@@ -52,10 +54,16 @@ def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
         )
         canned = CannedReply(company_id=staff.solnechny, title=SECRET, body=SECRET)
         session.add(canned)
+        label = Label(company_id=staff.solnechny, name=SECRET)
+        session.add(label)
+        session.flush()
+        session.add(ConversationLabel(conversation_id=conversation.id, label_id=label.id,
+                                      company_id=staff.solnechny))  # fmt: skip
         notice = notices.create(session, company_id=staff.solnechny, author_id=staff.users["boris"],
                                 building_ids=None, body=SECRET)  # fmt: skip
         session.commit()
-        ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id}
+        ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id,
+               "label_id": label.id}  # fmt: skip
         ids["ticket_id"] = other_ticket(session, staff.solnechny, conversation.resident_id)
         ids["company_id"] = staff.solnechny  # the inspector's pages about one company
         ids["user_id"], ids["action"] = staff.users["anna"], "disable"  # the Staff page
@@ -80,7 +88,16 @@ def counts() -> dict[str, int]:
     with Session(db.engine()) as session:
         return {
             model.__name__: session.exec(select(func.count()).select_from(model)).one()
-            for model in (Message, Notice, CannedReply, ConversationNote, Ticket, TicketEvent)
+            for model in (
+                Message,
+                Notice,
+                CannedReply,
+                ConversationNote,
+                Ticket,
+                TicketEvent,
+                Label,
+                ConversationLabel,
+            )
         } | {
             "active users": session.exec(
                 select(func.count()).select_from(User).where(User.active.is_(True))
@@ -127,7 +144,8 @@ def test_another_companys_rows_answer_404_on_every_route(app, signed_in, other_c
 @pytest.mark.parametrize("login", ["olga", "igor"])
 def test_lists_and_live_updates_never_show_another_company(app, signed_in, other_company, login):
     client = signed_in(login)
-    queries = {"q": STRANGER, "phone": STRANGER, "view": "all", "to": SOLNECHNY_NUMBER}
+    queries = {"q": STRANGER, "phone": STRANGER, "view": "all", "to": SOLNECHNY_NUMBER,
+               "label": other_company["label_id"]}  # fmt: skip
     for rule in staff_rules(app):
         if rule.arguments or "GET" not in rule.methods:
             continue
