@@ -70,7 +70,7 @@ def test_change_on_the_confirmation_returns_to_the_filled_form(app, signed_in):
     text = "25.11 с 10:00 до 16:00 не будет холодной воды."
     form = {"audience": "buildings", "building": building, "body": text}
     page = post(olga, "/notices/new", {**form, "step": "edit"}).get_data(as_text=True)
-    assert "Проверить перед отправкой" in page and "Отправить на" not in page
+    assert "Проверить перед отправкой" in page and "Отправить на 2 номера" not in page
     assert f">{text}</textarea>" in page
     assert f'name="building" value="{building}" checked' in page
     assert outbound_messages() == []
