@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, tuple_, update
 from sqlmodel import Session, select
 
-from smsbot import changes, outgoing, tickets, waiting
+from smsbot import changes, outgoing, search_filters, tickets, waiting
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore_returning
 from smsbot.exceptions import Refused
@@ -28,6 +28,7 @@ from smsbot.models import (
     Resident,
     User,
 )
+from smsbot.search import Query
 from smsbot.users import assignable
 
 
@@ -202,13 +203,14 @@ def inbox(
     company_ids: Iterable[int] | None,
     view: str = "open",
     user_id: int | None = None,
-    phone: str | None = None,
+    search: Query | None = None,
     label_id: int | None = None,
     now: datetime | None = None,
     limit: int = 100,
 ) -> list[InboxRow]:
     """Conversations within the companies given (None: every company): unanswered
-    emergencies pinned on top, then newest first."""
+    emergencies pinned on top, then newest first; those the search box's `search` finds
+    when there is one (smsbot.search_filters)."""
     now = now or utcnow()
     query = (
         select(Conversation, Resident, Company)
@@ -236,8 +238,8 @@ def inbox(
             Conversation.status == WAITING,
             Conversation.waiting_until.is_(None) | (Conversation.waiting_until > now),
         )
-    if phone:
-        query = query.where(Resident.phone.contains(phone))
+    if search is not None:
+        query = query.where(search_filters.conversations(session, search, company_ids))
     if label_id is not None:
         query = query.where(
             Conversation.id.in_(

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
-from smsbot import counting
+from smsbot import counting, search
 
 _engine: Engine | None = None
 _writers: dict[float | None, Engine] = {}
@@ -116,6 +116,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
             _record.info["busy_timeout_ms"] = SQLITE_BUSY_TIMEOUT_MS
+            # the search triggers and queries stem in Python (see smsbot.search)
+            dbapi_conn.create_function("smsbot_stem", 1, search.stem_text, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from smsbot.search import FTS_TABLES, PG_INDEXES
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -16,7 +18,13 @@ column there means rebuilding its table (see migration 0008). Autogenerate leave
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    """Alembic's filter: everything but the legacy columns above."""
+    """Alembic's filter: everything but the legacy columns above and the search's tables and
+    indexes (SQLite's FTS5 tables, PostgreSQL's expression indexes: smsbot.search), which
+    no model can describe for one database and not the other."""
+    if (type_ == "table" and name.startswith(FTS_TABLES)) or (
+        type_ == "index" and name in PG_INDEXES
+    ):
+        return False
     return not (type_ == "column" and (obj.table.name, name) in LEGACY_COLUMNS)
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, select
 
-from smsbot import conversations, outgoing, tickets, users
+from smsbot import categories, conversations, outgoing, search_filters, tickets, users
 from smsbot.exceptions import InvalidTicketTransition, Refused
 from smsbot.models import (
     ACTOR_DISPATCHER,
@@ -28,6 +29,7 @@ from smsbot.models import (
     TICKET_REJECTED,
     TICKET_STATES,
     Account,
+    AccountLink,
     Building,
     Company,
     Conversation,
@@ -38,6 +40,7 @@ from smsbot.models import (
     TicketFeedback,
     User,
 )
+from smsbot.search import Query
 from smsbot.textnorm import clean, tokens
 
 STATUS_TEMPLATES = {
@@ -103,6 +106,67 @@ class DeskRow:
     company: Company
 
 
+PAGE_SIZE = 50
+"""Tickets on one page of the desk."""
+
+
+@dataclass
+class DeskPage:
+    """One page of the desk, with the count of every ticket the filters match."""
+
+    rows: list[DeskRow]
+    total: int
+    page: int
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row, counted from 1 (0 when there are none)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def _filtered(
+    statement,  # noqa: ANN001
+    *,
+    company_ids: list[int] | None,
+    filters: Filters,
+    user_id: int | None,
+    now: datetime,
+    found: ColumnElement | None,
+):  # noqa: ANN202
+    """The desk's conditions on a statement over Ticket (the list and its count share them)."""
+    if company_ids is not None:
+        statement = statement.where(Ticket.company_id.in_(company_ids))
+    status = filters.status
+    if status in ("open", "overdue"):
+        statement = statement.where(Ticket.status.in_(TICKET_OPEN))
+        if status == "overdue":
+            statement = statement.where(Ticket.deadline_at < now)
+    elif status in TICKET_STATES:
+        statement = statement.where(Ticket.status == status)
+    if filters.category:
+        statement = statement.where(Ticket.category == filters.category)
+    if filters.building_id:
+        statement = statement.where(Ticket.building_id == filters.building_id)
+    if filters.assignee == "me":
+        statement = statement.where(Ticket.assignee_id == user_id)
+    elif filters.assignee == "none":
+        statement = statement.where(Ticket.assignee_id.is_(None))
+    elif filters.assignee and filters.assignee.isdigit():
+        statement = statement.where(Ticket.assignee_id == int(filters.assignee))
+    if found is not None:
+        statement = statement.where(found)
+    return statement
+
+
 def desk(
     session: Session,
     *,
@@ -110,62 +174,80 @@ def desk(
     filters: Filters,
     user_id: int | None,
     now: datetime,
-    limit: int = 300,
-) -> list[DeskRow]:
-    """Tickets for the desk: open ones by deadline (most urgent first), others newest first."""
-    query = (
-        select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
-        .join(Company, Company.id == Ticket.company_id)
-        .outerjoin(Building, Building.id == Ticket.building_id)
-        .outerjoin(Account, Account.id == Ticket.account_id)
-        .outerjoin(Resident, Resident.id == Ticket.resident_id)
-        .limit(limit)
-    )
-    if company_ids is not None:
-        query = query.where(Ticket.company_id.in_(list(company_ids)))
-    status = filters.status
-    if status in ("open", "overdue"):
-        query = query.where(Ticket.status.in_(TICKET_OPEN)).order_by(Ticket.deadline_at, Ticket.id)
-        if status == "overdue":
-            query = query.where(Ticket.deadline_at < now)
+    query: Query | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> DeskPage:
+    """A page of tickets for the desk: open ones by deadline (most urgent first), others
+    newest first; with the search box's `query`, those it finds (smsbot.search_filters)."""
+    companies = list(company_ids) if company_ids is not None else None
+    found = search_filters.tickets(session, query, companies) if query is not None else None
+    where = {"company_ids": companies, "filters": filters, "user_id": user_id, "now": now,
+             "found": found}  # fmt: skip
+    total = session.exec(_filtered(select(func.count()).select_from(Ticket), **where)).one()
+    page = max(1, min(page, max(1, -(-total // page_size))))
+    # The page's ids first, then their details: joined before the LIMIT, every match of a
+    # common word would be joined to its address, account and phone only to be cut away.
+    statement = _filtered(select(Ticket.id), **where)
+    if filters.status in ("open", "overdue"):
+        statement = statement.order_by(Ticket.deadline_at, Ticket.id)
     else:
-        if status in TICKET_STATES:
-            query = query.where(Ticket.status == status)
-        query = query.order_by(Ticket.filed_at.desc(), Ticket.id.desc())
-    if filters.category:
-        query = query.where(Ticket.category == filters.category)
-    if filters.building_id:
-        query = query.where(Ticket.building_id == filters.building_id)
-    if filters.assignee == "me":
-        query = query.where(Ticket.assignee_id == user_id)
-    elif filters.assignee == "none":
-        query = query.where(Ticket.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
-        query = query.where(Ticket.assignee_id == int(filters.assignee))
-    rows = session.exec(query).all()
+        statement = statement.order_by(Ticket.filed_at.desc(), Ticket.id.desc())
+    ids = session.exec(statement.offset((page - 1) * page_size).limit(page_size)).all()
+    details = {
+        t.id: (t, *more)
+        for t, *more in session.exec(
+            select(Ticket, Building.address, Account.apartment, Resident.phone, Company)
+            .join(Company, Company.id == Ticket.company_id)
+            .outerjoin(Building, Building.id == Ticket.building_id)
+            .outerjoin(Account, Account.id == Ticket.account_id)
+            .outerjoin(Resident, Resident.id == Ticket.resident_id)
+            .where(Ticket.id.in_(ids))
+        )
+    } if ids else {}  # fmt: skip
+    rows = [details[i] for i in ids if i in details]
     assignee_ids = {t.assignee_id for t, *_ in rows if t.assignee_id}
     people = (
         {u.id: u for u in session.exec(select(User).where(User.id.in_(assignee_ids)))}
         if assignee_ids
         else {}
     )
-    return [
-        DeskRow(
-            t,
-            address,
-            apartment,
-            phone,
-            people.get(t.assignee_id),
-            tickets.is_overdue(t, now),
-            company,
-        )
-        for t, address, apartment, phone, company in rows
-    ]
+    return DeskPage(
+        [
+            DeskRow(
+                t,
+                address,
+                apartment,
+                phone,
+                people.get(t.assignee_id),
+                tickets.is_overdue(t, now),
+                company,
+            )
+            for t, address, apartment, phone, company in rows
+        ],
+        total,
+        page,
+        page_size,
+    )
+
+
+def status_counts(
+    session: Session, company_ids: Iterable[int] | None, now: datetime
+) -> dict[str, int]:
+    """How many tickets each choice of the status filter shows (before the other filters)."""
+    query = select(Ticket.status, func.count()).group_by(Ticket.status)
+    if company_ids is not None:
+        query = query.where(Ticket.company_id.in_(list(company_ids)))
+    counts = dict.fromkeys(TICKET_STATES, 0) | dict(session.exec(query).all())
+    return {
+        "open": sum(counts[s] for s in TICKET_OPEN),
+        "overdue": overdue_count(session, company_ids, now),
+        **counts,
+        "all": sum(counts.values()),
+    }
 
 
 def overdue_count(session: Session, company_ids: Iterable[int] | None, now: datetime) -> int:
-    from sqlalchemy import func
-
     query = (
         select(func.count())
         .select_from(Ticket)
@@ -358,6 +440,71 @@ def add_note(
     event.user_id = user.id
     session.add(ticket)
     return event
+
+
+def ticket_of_message(session: Session, message_id: int) -> Ticket | None:
+    """The ticket already filed from this message, if any."""
+    return session.exec(select(Ticket).where(Ticket.message_id == message_id)).first()
+
+
+def file_from_message(
+    session: Session,
+    message: Message,
+    *,
+    user: User,
+    problem_key: str,
+    text: str,
+    account_id: int | None,
+    now: datetime,
+) -> tuple[Ticket, Message | None]:
+    """A dispatcher files a ticket for a resident's SMS, with the problem they chose (the page
+    pre-fills smsbot.categories' guess). The resident gets the same `ticket_created` SMS as
+    when they file one themselves (returned, sent after the commit; None when opted out), so
+    `статус N` works for them. A message files one ticket: a second try returns the first.
+    """
+    filed = ticket_of_message(session, message.id)
+    if filed is not None:
+        return filed, None
+    if problem_key not in categories.PROBLEMS:
+        raise Refused("Unknown problem.")
+    text = conversations.clean_text(text)[: tickets.TEXT_MAX] or message.body
+    resident = session.get(Resident, message.resident_id) if message.resident_id else None
+    account = session.get(Account, account_id) if account_id else None
+    if account is not None and (
+        account.company_id != message.company_id
+        or resident is None
+        or account.id not in {a.account_id for a in resident_links(session, resident.id)}
+    ):
+        raise Refused("Choose one of the resident's accounts.")
+    company = session.get(Company, message.company_id)
+    ticket = tickets.file(
+        session,
+        company=company,
+        text=text,
+        now=now,
+        resident=resident,
+        account=account,
+        message=message,
+        actor=ACTOR_DISPATCHER,
+        problem_key=problem_key,
+        user_id=user.id,
+    )
+    ticket.assignee_id = user.id if user.company_id == company.id else None
+    told = tell_resident(
+        session,
+        ticket,
+        "ticket_created",
+        {"number": ticket.number, "category": ticket.category, "emergency": ticket.emergency,
+         "deadline_at": ticket.deadline_at, "tz": company.timezone},
+        now=now,
+    )  # fmt: skip
+    if told is not None:
+        ticket.first_reply_at = now
+    return ticket, told
+
+
+def resident_links(session: Session, resident_id: int) -> list[AccountLink]:
+    return list(session.exec(select(AccountLink).where(AccountLink.resident_id == resident_id)))
 
 
 # --- the resident's answer -------------------------------------------------------------------

@@ -89,9 +89,16 @@ def file(
     message: Message | None = None,
     danger_kind: str | None = None,
     actor: str = ACTOR_RESIDENT,
+    problem_key: str | None = None,
+    user_id: int | None = None,
 ) -> Ticket:
-    """File a ticket: guess its problem, give it the next number and its deadline."""
-    problem = categories.guess(text, danger_kind=danger_kind)
+    """File a ticket: guess its problem (unless a dispatcher chose `problem_key`), give it
+    the next number and its deadline."""
+    problem = (
+        categories.PROBLEMS[problem_key]
+        if problem_key
+        else categories.guess(text, danger_kind=danger_kind)
+    )
     emergency = problem.emergency or danger_kind is not None
     working_hours = company.working_hours_deadlines and not emergency
     due = deadlines.compute(
@@ -128,7 +135,9 @@ def file(
     )
     session.add(ticket)
     session.flush()
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor, to_status=TICKET_NEW))
+    session.add(
+        TicketEvent(ticket_id=ticket.id, at=now, actor=actor, to_status=TICKET_NEW, user_id=user_id)
+    )
     return ticket
 
 

@@ -13,12 +13,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlmodel import Session
 
-from smsbot import canned, conversations, users, waiting
+from smsbot import canned, conversations, resident_side, search, users, waiting
 from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
 from smsbot.models import Company, Conversation, Resident, User
-from smsbot.phones import InvalidPhone, normalize
 from smsbot.web.common import (
     dbs,
     first_submit,
@@ -41,19 +40,13 @@ def _signed_in() -> None:
 
 
 def _view() -> str:
-    view = request.args.get("view", "open")
+    """The tab; a search looks through every conversation unless a tab was chosen."""
+    view = request.args.get("view", "all" if request.args.get("q") else "open")
     return view if view in conversations.INBOX_FILTERS else "open"
 
 
-def _phone_filter() -> str | None:
-    raw = (request.args.get("q") or "").strip()
-    if not raw:
-        return None
-    try:
-        return normalize(raw)
-    except InvalidPhone:
-        digits = "".join(c for c in raw if c.isdigit())
-        return digits or None
+def _query() -> search.Query | None:
+    return search.parse(request.args.get("q"))
 
 
 def _label_id() -> int | None:
@@ -67,7 +60,7 @@ def _rows():  # noqa: ANN202
         company_ids=visible_companies(),
         view=_view(),
         user_id=current_user.id,
-        phone=_phone_filter(),
+        search=_query(),
         label_id=_label_id(),
     )
 
@@ -82,6 +75,9 @@ def _labels() -> list:
 
 @bp.get("")
 def index():  # noqa: ANN201
+    query = _query()
+    if query is not None and query.explicit_ticket:  # `№548` in the search box opens it
+        return redirect(url_for("tickets.index", q=query.raw))
     return render_template(
         "inbox/index.html",
         rows=_rows(),
@@ -137,6 +133,7 @@ def _thread_context(conversation: Conversation) -> dict:
         else None,
         "colleagues": users.colleagues(session, conversation.company_id),
         "canned": canned.for_company(session, conversation.company_id),
+        "side": resident_side.of(session, conversation, thread.messages),
         "company": session.get(Company, conversation.company_id),
         "labels": conversations.labels_for(session, conversation.company_id),
         "labelled": {

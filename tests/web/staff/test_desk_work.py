@@ -142,7 +142,7 @@ def test_bulk_close_and_assign_stay_within_the_company(app, signed_in, staff):
     post(olga, "/tickets/bulk", {"ids": [ticket.id], "action": "done"})  # a new ticket: left
     with Session(db.engine()) as session:
         assert session.get(Ticket, ticket.id).status == "new"
-    post(olga, f"/tickets/{ticket.id}/status", {"to": "accepted"})
+    post(olga, f"/tickets/{ticket.number}/status", {"to": "accepted"})
     sent = len(outbound_messages(to_phone=NEIGHBOUR))
     post(olga, "/tickets/bulk", {"ids": [ticket.id], "action": "done"})
     with Session(db.engine()) as session:

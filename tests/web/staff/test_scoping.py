@@ -64,7 +64,9 @@ def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
         session.commit()
         ids = {"conversation_id": conversation.id, "canned_id": canned.id, "notice_id": notice.id,
                "label_id": label.id}  # fmt: skip
-        ids["ticket_id"] = other_ticket(session, staff.solnechny, conversation.resident_id)
+        ids["ticket_id"], ids["number"] = other_ticket(
+            session, staff.solnechny, conversation.resident_id
+        )
         ids["company_id"] = staff.solnechny  # the inspector's pages about one company
         ids["user_id"], ids["action"] = staff.users["anna"], "disable"  # the Staff page
         ids["number_id"] = session.exec(
@@ -73,15 +75,18 @@ def other_company(app, staff, signed_in):  # noqa: ANN001, ANN201
     return ids
 
 
-def other_ticket(session: Session, company_id: int, resident_id: int) -> int:
+def other_ticket(session: Session, company_id: int, resident_id: int) -> tuple[int, int]:
+    """(id, number) of another company's ticket; its number is one the user's company lacks
+    (numbers are per company, so a shared one would rightly open the user's own ticket)."""
     from smsbot import tickets
     from smsbot.clock import utcnow
     from smsbot.models import Company, Resident
 
     filed = tickets.file(session, company=session.get(Company, company_id), text=SECRET, now=utcnow(),
                          resident=session.get(Resident, resident_id))  # fmt: skip
+    filed.number = 900_001
     session.commit()
-    return filed.id
+    return filed.id, filed.number
 
 
 def counts() -> dict[str, int]:

@@ -58,7 +58,7 @@ def test_the_desk_lists_open_tickets_with_address_deadline_and_filters(app, sign
     assert numbers("category=plumbing") == {leak.id}
     assert numbers("category=electrical") == {light.id}
     assert numbers("assignee=none") == {leak.id, light.id}
-    post(olga, f"/tickets/{leak.id}/assign", {"assignee_id": "me"})
+    post(olga, f"/tickets/{leak.number}/assign", {"assignee_id": "me"})
     assert numbers("assignee=me") == {leak.id}
     assert numbers(f"assignee={staff.users['igor']}") == set()
     assert numbers("status=overdue") == set()
@@ -80,7 +80,7 @@ def test_status_changes_are_recorded_and_texted_to_the_resident(app, signed_in, 
     filed = file_ticket(olga, app)
     post(
         olga,
-        f"/tickets/{filed.id}/status",
+        f"/tickets/{filed.number}/status",
         {"to": "accepted", "note": "Сантехник придёт завтра с 9 до 12"},
     )
     assert ticket(filed.id).status == "accepted"
@@ -92,25 +92,28 @@ def test_status_changes_are_recorded_and_texted_to_the_resident(app, signed_in, 
     run_jobs(app)
     assert outbound_messages(kind=KIND_TICKET)[0].status == "delivered"
 
-    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = olga.get(f"/tickets/{filed.number}").get_data(as_text=True)
     assert "Ольга Петрова" in page and "новая → <strong>принята</strong>" in page
     assert "Сантехник придёт завтра" in page
     assert ticket(filed.id).assignee_id == staff.users["olga"]
 
     response = post(
-        olga, f"/tickets/{filed.id}/status", {"to": "rejected", "note": ""}, follow_redirects=True
+        olga,
+        f"/tickets/{filed.number}/status",
+        {"to": "rejected", "note": ""},
+        follow_redirects=True,
     )
     assert "Укажите причину отклонения" in response.get_data(as_text=True)
     assert ticket(filed.id).status == "accepted"
     post(
         olga,
-        f"/tickets/{filed.id}/status",
+        f"/tickets/{filed.number}/status",
         {"to": "rejected", "note": "Кран в квартире — зона ответственности собственника"},
     )
     assert ticket(filed.id).status == "rejected"
     assert "отклонена: Кран в квартире" in last_sms()
     response = post(
-        olga, f"/tickets/{filed.id}/status", {"to": "in_progress"}, follow_redirects=True
+        olga, f"/tickets/{filed.number}/status", {"to": "in_progress"}, follow_redirects=True
     )
     assert "Заявку нельзя перевести" in response.get_data(as_text=True)
 
@@ -118,8 +121,8 @@ def test_status_changes_are_recorded_and_texted_to_the_resident(app, signed_in, 
 def test_done_asks_the_resident_and_no_reopens_yes_closes_and_a_mark_is_stored(app, signed_in):
     olga = signed_in("olga")
     filed = file_ticket(olga, app)
-    post(olga, f"/tickets/{filed.id}/status", {"to": "in_progress"})
-    post(olga, f"/tickets/{filed.id}/status", {"to": "done", "note": "Заменили прокладку"})
+    post(olga, f"/tickets/{filed.number}/status", {"to": "in_progress"})
+    post(olga, f"/tickets/{filed.number}/status", {"to": "done", "note": "Заменили прокладку"})
     assert "Ответьте ДА или НЕТ" in last_sms()
     run_jobs(app)
 
@@ -137,10 +140,10 @@ def test_done_asks_the_resident_and_no_reopens_yes_closes_and_a_mark_is_stored(a
         and events[-1].to_status == "in_progress"
         and events[-1].note == "Нет"
     )
-    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = olga.get(f"/tickets/{filed.number}").get_data(as_text=True)
     assert "проблема не решена" in page
 
-    post(olga, f"/tickets/{filed.id}/status", {"to": "done"})
+    post(olga, f"/tickets/{filed.number}/status", {"to": "done"})
     say(olga, app, "да")
     assert ticket(filed.id).status == "done"
     assert "Оцените работу от 1 до 5" in last_sms()
@@ -149,7 +152,7 @@ def test_done_asks_the_resident_and_no_reopens_yes_closes_and_a_mark_is_stored(a
     with Session(db.engine()) as session:
         answers = session.exec(select(TicketFeedback).order_by(TicketFeedback.id)).all()
     assert [(a.answer, a.rating) for a in answers] == [("no", None), ("yes", 5)]
-    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = olga.get(f"/tickets/{filed.number}").get_data(as_text=True)
     assert "проблема решена · оценка 5/5" in page
     # every stage is stamped for the inspector: accepted, first reply, done, reopened, confirmed
     done = ticket(filed.id)
@@ -171,13 +174,13 @@ def test_a_ticket_done_late_shows_its_missed_deadline(app, signed_in):
     real_now = clock.now
     clock.now = lambda: filed.deadline_at + timedelta(minutes=1)
     try:
-        post(olga, f"/tickets/{filed.id}/status", {"to": "in_progress"})
-        post(olga, f"/tickets/{filed.id}/status", {"to": "done"})
+        post(olga, f"/tickets/{filed.number}/status", {"to": "in_progress"})
+        post(olga, f"/tickets/{filed.number}/status", {"to": "done"})
     finally:
         clock.now = real_now
     late = ticket(filed.id)
     assert late.overdue_at == late.deadline_at
-    page = olga.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = olga.get(f"/tickets/{filed.number}").get_data(as_text=True)
     assert "Срок нарушен" in page and "выполнена с опозданием" in page
 
 
@@ -194,7 +197,9 @@ def test_opted_out_residents_are_not_texted_about_their_ticket(app, signed_in):
     filed = file_ticket(olga, app)
     say(olga, app, "стоп")
     before = len(outbound_messages())
-    response = post(olga, f"/tickets/{filed.id}/status", {"to": "accepted"}, follow_redirects=True)
+    response = post(
+        olga, f"/tickets/{filed.number}/status", {"to": "accepted"}, follow_redirects=True
+    )
     assert "Житель не уведомлён" in response.get_data(as_text=True)
     assert ticket(filed.id).status == "accepted" and len(outbound_messages()) == before
 
@@ -203,13 +208,13 @@ def test_inspectors_see_every_company_but_change_nothing(app, signed_in):
     olga = signed_in("olga")
     filed = file_ticket(olga, app)
     inspector = signed_in("inspector")
-    page = inspector.get(f"/tickets/{filed.id}").get_data(as_text=True)
+    page = inspector.get(f"/tickets/{filed.number}").get_data(as_text=True)
     assert "Изменить статус" not in page and "течёт кран" in page
     assert "УК «Заречье»" in inspector.get("/tickets").get_data(as_text=True)
     for action in ("status", "assign", "note"):
         assert (
             post(
-                inspector, f"/tickets/{filed.id}/{action}", {"to": "accepted", "note": "x"}
+                inspector, f"/tickets/{filed.number}/{action}", {"to": "accepted", "note": "x"}
             ).status_code
             == 403
         )
