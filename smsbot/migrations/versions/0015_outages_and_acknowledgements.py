@@ -3,7 +3,7 @@ conversation remembers its last acknowledgement, its last staff reply and the no
 answered it
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
