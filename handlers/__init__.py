@@ -11,6 +11,7 @@ from handlers import (  # noqa: F401  (each module registers its intents)
     language,
     link,
     meter,
+    outage,
     start,
     status,
     stop,

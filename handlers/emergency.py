@@ -3,7 +3,9 @@ no heating in winter), whatever its first word: the emergency numbers at once, a
 emergency ticket for the company's emergency dispatch.
 
 A second alarm about the same danger within the hour joins the open ticket (its text goes
-into the history) rather than filing another one.
+into the history) rather than filing another one. Only an alarm reaches this handler: a
+complaint about something else that mentions cold radiators in passing is routed as that
+complaint (handlers.registry, smsbot.alarms), so it never joins the heating emergency.
 """
 
 from __future__ import annotations

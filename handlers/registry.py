@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from smsbot import danger
+from smsbot import alarms, danger, interruptions
 from smsbot.deadlines import in_heating_season
 from smsbot.models import Company, Conversation, Message, Resident
 from smsbot.parsing import Command
@@ -53,6 +53,8 @@ class Context:
     conversation: Conversation | None
     command: Command
     now: datetime
+    outages: tuple[interruptions.Outage, ...] = ()
+    """Outages announced for the resident's buildings that last now (smsbot.outage_notices)."""
 
     @property
     def language(self) -> str:
@@ -74,12 +76,22 @@ class Context:
 
     @property
     def emergency(self) -> bool:
-        """Whether to answer with the emergency numbers: a danger, and no heating only in the
-        heating season."""
+        """Whether to answer with the emergency numbers: a danger, no heating only in the
+        heating season and not during an announced heating outage, and not a phrase in
+        passing in a complaint about something else."""
         command = self.command
         if not command.emergency or command.intent in ("stop", "start"):
             return False
-        return command.danger != danger.HEATING or in_heating_season(self.today)
+        if command.danger == danger.HEATING and not in_heating_season(self.today):
+            return False
+        if command.danger == danger.HEATING and self.announced_outage is not None:
+            return False  # the company said the heating is off and until when
+        return not alarms.in_passing(command.text, command.danger)
+
+    @property
+    def announced_outage(self) -> interruptions.Outage | None:
+        """The announced outage this message asks about (`нет горячей воды`), if any."""
+        return interruptions.find(self.outages, self.command.text)
 
 
 Handler = Callable[[Context], list[Reply]]

@@ -69,6 +69,9 @@ EXAMPLES: list[tuple[str, str, str, dict]] = [
     ("показания хвс 90", "meter_window", "outside the company's days", {"opens": date(2026, 12, 15), "closes": date(2026, 12, 25), "start": 15, "end": 25}),
     ("показания хвс 90", "meter_none", "no meters on file", {"account": FLAT}),
     ("Когда починят лифт?", "chat_ack", "anything else: the dispatcher reads it", {"company_name": ZARECHYE["name"]}),
+    ("Снег во дворе не убран", "chat_ack_closed", "anything else, outside the company's working hours", {"company_name": ZARECHYE["name"], "workday_start": 9, "workday_end": 18, "opens": datetime(2026, 12, 4, 6, 0, tzinfo=UTC), "emergency_phone": ZARECHYE["emergency_phone"], "tz": TZ}),
+    ("(empty)", "help_short", "an empty SMS", {}),
+    ("нет горячей воды", "outage", "while a notice to the building says it is off", {"outage": "hot_water", "until": SOON, "same_day": True, "tz": TZ}),
     ("баланс", "unrouted", "a shared number, no account", {}),
     ("english", "language_set", "", {}),
     ("стоп", "opt_out", "", {}),
@@ -82,6 +85,7 @@ EXAMPLES: list[tuple[str, str, str, dict]] = [
     ("5", "ticket_rated", "after ДА", {}),
     ("(deadline clock)", "alert_near", "to a staff phone", {"number": 17, "problem": "common_tap_leak", "category": "plumbing", "emergency": False, "status": "accepted", "deadline_at": DUE, "address": FLAT["address"], "tz": TZ}),
     ("(deadline clock)", "alert_overdue", "to a staff phone", {"number": 17, "problem": "common_tap_leak", "category": "plumbing", "emergency": False, "status": "accepted", "deadline_at": DUE, "address": FLAT["address"], "tz": TZ}),
+    ("(notice sent)", "alert_outage", "to the company admin: longer than decree 354 allows", {"outage": "hot_water", "until": DUE, "hours": 24, "allowed": 4, "per_month": False, "tz": TZ}),
     ("(deadline clock)", "alert_escalation", "to the company admin", {"number": 18, "problem": "gas_smell", "category": "gas", "emergency": True, "status": "new", "deadline_at": SOON, "address": FLAT["address"], "tz": TZ}),
 ]  # fmt: skip
 """What a resident sends and what comes back, in the order a newcomer would try them."""

@@ -110,6 +110,7 @@ DANGER_PROBLEMS = {
 """The problem a detected danger files as."""
 
 _GAP = r"(?: \S+){0,3}"
+_CLAUSE_END = re.compile(r"[.!?;:,()\n\u2013\u2014]+")
 
 
 def _either(a: str, b: str) -> str:
@@ -218,10 +219,30 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 def guess(text: str, *, danger_kind: str | None = None) -> Problem:
-    """The problem the text describes; a detected danger decides on its own."""
+    """The problem the text describes; a detected danger decides on its own.
+
+    A long complaint names several things (`дверь не закрывается, … окно разбито, батареи
+    холодные`): the first clause that names a problem says what the message is about, so a
+    phrase further on cannot turn a door ticket into a glass or a heating one.
+    """
     if danger_kind in DANGER_PROBLEMS:
         return PROBLEMS[DANGER_PROBLEMS[danger_kind]]
-    normal = words_text(text)
+    for clause in clauses_of(text):
+        problem = guess_one(clause)
+        if problem.key != "other":
+            return problem
+    return PROBLEMS["other"]
+
+
+def clauses_of(text: str) -> list[str]:
+    """The text cut at sentence ends and at commas, colons, dashes and brackets: complaints
+    list their troubles between commas as often as between full stops."""
+    return [c for c in _CLAUSE_END.split(text or "") if c.strip()]
+
+
+def guess_one(clause: str) -> Problem:
+    """The problem one clause names (`other` when none)."""
+    normal = words_text(clause)
     for problem, pattern in _RULES:
         if pattern.search(normal):
             return PROBLEMS[problem]

@@ -56,6 +56,12 @@ class Settings:
     """A staff session unused this long ends (an open inbox page keeps it in use)."""
     session_max_hours: int = 12
     """A staff session ends this long after sign-in, used or not: one shift."""
+    chat_ack_hours: int = 4
+    """A resident's later chat messages get at most one acknowledgement per conversation
+    this often (the first message always gets one)."""
+    chat_ack_quiet_minutes: int = 30
+    """No acknowledgement while a dispatcher answered the thread this recently: a person is
+    on it, and a bot line in between would only interrupt."""
     sweep_interval_seconds: int = 10
     """Seconds between the clock's sweeps (smsbot.sweeping)."""
     reconnect_first_seconds: int = 1
@@ -217,6 +223,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         inbound_batch=_int(env, "SMSBOT_INBOUND_BATCH", 50, minimum=1),
         session_idle_minutes=_int(env, "SMSBOT_SESSION_IDLE_MINUTES", 120, minimum=1),
         session_max_hours=_int(env, "SMSBOT_SESSION_MAX_HOURS", 12, minimum=1),
+        chat_ack_hours=_int(env, "SMSBOT_CHAT_ACK_HOURS", 4),
+        chat_ack_quiet_minutes=_int(env, "SMSBOT_CHAT_ACK_QUIET_MINUTES", 30),
         sweep_interval_seconds=_int(env, "SMSBOT_SWEEP_INTERVAL_SECONDS", 10, minimum=1),
         reconnect_first_seconds=_int(env, "SMSBOT_RECONNECT_FIRST_SECONDS", 1, minimum=1),
         reconnect_max_seconds=_int(env, "SMSBOT_RECONNECT_MAX_SECONDS", 10, minimum=1),

@@ -396,6 +396,7 @@ def reply(
         session, company_id=conversation.company_id, resident_id=resident.id, now=now
     )
     conversation.last_message_at = now
+    conversation.staff_replied_at = now
     conversation.unread = 0
     conversation.emergency_at = conversation.emergency_kind = None  # a person answered
     if conversation.assignee_id is None and author.company_id == conversation.company_id:

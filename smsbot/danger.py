@@ -6,7 +6,8 @@ miss is worse than a false alarm, but a false alarm on every `газон` would 
 ignore us. Rules therefore match whole words (stems with their endings, never bare letters
 inside other words) in phrases: `пахнет газом`, `запах газа`, `утечка газа` raise the alarm;
 `газон`, `газета`, `газовую трубу покрасить`, `показания газ 123` do not. A negation right
-before the phrase (`газом не пахнет`, `не горит свет`) cancels it. Pure.
+before the phrase (`газом не пахнет`, `не горит свет`) cancels it. The two halves of a phrase
+must stand in one sentence: `ключа нет. Отопление в порядке` is no heating emergency. Pure.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ _BURST = r"прорва\w*|прорыв\w*|лопну\w*|сорва\w*|разо�
 _PIPE = r"труб\w*|стояк\w*|батаре\w*|радиатор\w*|шланг\w*|кран\w*|pipe\w*|radiator\w*|truba|trubu"
 _HEAT = r"отоплени\w*|тепла|heating|otopleni\w*"
 _RADIATORS = r"батаре\w*|радиатор\w*|radiators?|batare\w*"
+_COMMON_AREAS = (
+    r"площадк\w*|лестниц\w*|тамбур\w*|холл\w*|коридор\w*|подвал\w*|чердак\w*|"
+    r"stair\w*|landing|hallway|basement|ploschadk\w*"
+)
+"""Radiators there are cold: a heating fault of the common areas, while the flats are warm."""
+_SENTENCE_END = re.compile(r"[.!?;\n]+")
 
 _RULES = (
     _rule(GAS, _either(_SMELL, _GAS_WORD)),
@@ -125,10 +132,14 @@ _RULES = (
         HEATING,
         _either(r"нет|отключил\w*|отключен\w*|не работает|не дают|не включил\w*|no|off|net", _HEAT)
         + "|"
-        + _either(r"не греют|не греет|холодн\w*|ледян\w*|cold|не топят", _RADIATORS)
-        + "|"
         + _word(r"не топят|no heat"),
         negatable=False,
+    ),
+    _rule(
+        HEATING,
+        _either(r"не греют|не греет|холодн\w*|ледян\w*|cold|не топят", _RADIATORS),
+        negatable=False,
+        spoiled_by=_COMMON_AREAS,
     ),
 )
 
@@ -140,7 +151,7 @@ def _spoiled(rule: _Rule, words: list[str], start: int, end: int) -> bool:
         return True
     if rule.spoiled_by is None:
         return False
-    near = " ".join(before + words[end : end + 2])
+    near = " ".join(before + span + words[end : end + 2])
     return bool(rule.spoiled_by.search(near)) or (rule.kind == FIRE and _smoking(words))
 
 
@@ -155,19 +166,28 @@ def detect(text: str, *, heating_season: bool = True) -> str | None:
     `heating_season`: whether no heating is dangerous now (the caller knows the date; when
     it does not, the safe answer is yes).
     """
-    normal = words_text(text)
-    if not normal:
-        return None
+    sentences = [s for s in map(words_text, sentences_of(text)) if s]
+    for rule in _RULES:
+        if rule.kind == HEATING and not heating_season:
+            continue
+        if any(_matches(rule, normal) for normal in sentences):
+            return rule.kind
+    return None
+
+
+def sentences_of(text: str) -> list[str]:
+    """The text cut at sentence ends (. ! ? ; and line breaks), empty pieces dropped."""
+    return [s for s in _SENTENCE_END.split(text or "") if s.strip()]
+
+
+def _matches(rule: _Rule, normal: str) -> bool:
     words = normal.split(" ")
     offsets = [0]
     for w in words[:-1]:
         offsets.append(offsets[-1] + len(w) + 1)
-    for rule in _RULES:
-        if rule.kind == HEATING and not heating_season:
-            continue
-        for match in rule.pattern.finditer(normal):
-            start = offsets.index(match.start()) if match.start() in offsets else 0
-            end = start + len(match.group().split(" "))
-            if not _spoiled(rule, words, start, end):
-                return rule.kind
-    return None
+    for match in rule.pattern.finditer(normal):
+        start = offsets.index(match.start()) if match.start() in offsets else 0
+        end = start + len(match.group().split(" "))
+        if not _spoiled(rule, words, start, end):
+            return True
+    return False

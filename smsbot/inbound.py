@@ -20,7 +20,18 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from smsbot import abuse, conversations, limiter, metrics, outgoing, parsing, residents, routing
+from smsbot import (
+    abuse,
+    conversations,
+    interruptions,
+    limiter,
+    metrics,
+    outage_notices,
+    outgoing,
+    parsing,
+    residents,
+    routing,
+)
 from smsbot.clock import utcnow
 from smsbot.db import insert_ignore
 from smsbot.models import (
@@ -147,7 +158,7 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
     verdicts = _limits(messages, places, now)
     created: list[Message] = []
     for message, verdict in zip(messages, verdicts, strict=True):
-        resident, company, conversation = places[message.id]
+        resident, company, conversation, announced = places[message.id]
         message.attempts = (message.attempts or 0) + 1
         message.updated_at = now
         status = IN_HANDLED
@@ -159,7 +170,7 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
             command = parsing.Command("chat", message.body)
         else:
             command = parsing.parse(message.body)
-        ctx = Context(session, message, resident, company, conversation, command, now)
+        ctx = Context(session, message, resident, company, conversation, command, now, announced)
         if verdict.stop and not abuse.exempt(command.intent, command.emergency):
             replies = _unanswered(ctx, verdict)
         else:
@@ -248,7 +259,7 @@ def handle_as_chat(session: Session, message_id: int, error: str) -> list[int]:
     if message is None or message.status != IN_RECEIVED:
         return pending_replies(session, message_id)
     now = utcnow()
-    resident, company, conversation = _place_all(session, [message], now, link=False)[message.id]
+    resident, company, conversation, _ = _place_all(session, [message], now, link=False)[message.id]
     message.error_message = error[:500]
     ctx = Context(
         session,
@@ -276,7 +287,8 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
     )
 
 
-Place = tuple[Resident, "Company | None", "Conversation | None"]
+Place = tuple[Resident, "Company | None", "Conversation | None", tuple[interruptions.Outage, ...]]
+"""Sender, company, thread, and the announced outages of the sender's buildings there."""
 
 
 def _place_all(
@@ -285,7 +297,8 @@ def _place_all(
     """Find each message's sender, company and thread, and file the message there.
 
     Everything is looked up once for the whole batch (senders, billing links, the numbers
-    written to, linked accounts, threads, companies); `routing.decide` then picks per message.
+    written to, linked accounts, threads, companies, outages announced for the senders'
+    buildings); `routing.decide` then picks per message.
     """
     people = residents.get_or_create_many(session, [m.from_phone for m in messages])
     if link:
@@ -300,13 +313,15 @@ def _place_all(
     ):
         numbers[phone], companies[company.id] = company.id, company
     linked: dict[int, list[int]] = {}
-    for resident_id, company_id in session.exec(
-        select(AccountLink.resident_id, Account.company_id)
+    homes: dict[tuple[int, int], set[int]] = {}  # (resident, company) → buildings
+    for resident_id, company_id, building_id in session.exec(
+        select(AccountLink.resident_id, Account.company_id, Account.building_id)
         .join(Account, AccountLink.account_id == Account.id)
         .where(AccountLink.resident_id.in_(resident_ids))
         .order_by(AccountLink.id)
     ):
         linked.setdefault(resident_id, []).append(company_id)
+        homes.setdefault((resident_id, company_id), set()).add(building_id)
     threads = conversations.of_residents(session, resident_ids)
     theirs: dict[int, list[Conversation]] = {}
     for thread in threads:
@@ -329,16 +344,20 @@ def _place_all(
         [(chosen[m.id], people[m.from_phone].id) for m in messages if chosen[m.id] is not None],
         known=threads,
     )
+    housed = {c for m in messages if (c := chosen[m.id]) and (people[m.from_phone].id, c) in homes}
+    announced = outage_notices.active_outages(session, housed, now) if housed else []
     places: dict[int, Place] = {}
     for message in messages:
         resident, company_id = people[message.from_phone], chosen[message.id]
+        buildings = frozenset(homes.get((resident.id, company_id), ()))
+        theirs_now = tuple(o for o in announced if o.concerns(company_id, buildings))
         conversation = opened[(company_id, resident.id)] if company_id is not None else None
         if conversation is not None:
             conversations.resident_wrote(conversation, now)
         message.resident_id = resident.id
         message.company_id = company_id
         message.conversation_id = conversation.id if conversation else None
-        places[message.id] = (resident, companies.get(company_id), conversation)
+        places[message.id] = (resident, companies.get(company_id), conversation, theirs_now)
     return places
 
 

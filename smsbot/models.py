@@ -230,6 +230,15 @@ class Conversation(SQLModel, table=True):
     last_message_at: datetime = _now_field()
     assignee_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     """The dispatcher who answers this thread, if one took it."""
+    acknowledged_at: datetime | None = None
+    """When the bot last told the resident their message was passed on (handlers.chat)."""
+    staff_replied_at: datetime | None = None
+    """When a dispatcher last sent the resident an SMS: while one is answering, the bot keeps
+    quiet."""
+    answered_by_notice_id: int | None = None
+    """The outage notice (Notice.id) whose facts answered the resident's last question
+    (smsbot.interruptions), so the thread waits for nobody. No foreign key: SQLite adds one by
+    copying the table (migration 0015), and notices are never deleted."""
     emergency_at: datetime | None = None
     """When the resident's newest unanswered emergency came (smsbot.danger); a reply or
     closing clears it. The inbox pins such threads on top."""
@@ -407,6 +416,8 @@ class CannedReply(SQLModel, table=True):
 class Notice(SQLModel, table=True):
     """One text a company sent to its buildings; each copy is a Message with notice_id."""
 
+    __table_args__ = (Index("ix_notice_outage", "company_id", "outage_until"),)
+
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     author_id: int | None = Field(default=None, foreign_key="staff_user.id")
@@ -419,6 +430,10 @@ class Notice(SQLModel, table=True):
     segments: int = 1
     """Segments per copy; the notice costs recipients × segments."""
     created_at: datetime = _now_field()
+    outage: str | None = Field(default=None, max_length=16)
+    """What is off (smsbot.interruptions.KINDS), when the notice announces an outage."""
+    outage_until: datetime | None = None
+    """Until when it is off: while it lasts, residents who ask get the facts by return."""
 
 
 # --- Accounts: bill lines and linking attempts -------------------------------------------------

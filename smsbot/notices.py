@@ -6,6 +6,8 @@ way, so opting out works for them too). Opted-out phones are skipped. Every copy
 Message row stored with the notice in one transaction, so a notice is never half-created;
 the copies are sent from the notices queue, which workers take last, so replies to residents
 never wait behind a notice to a thousand flats.
+
+A notice may announce an outage: what is off and until when (smsbot.outage_notices).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from smsbot import outgoing
+from smsbot import outage_notices, outgoing
 from smsbot.clock import utcnow
 from smsbot.conversations import clean_text, sms_text
 from smsbot.exceptions import Refused
@@ -137,9 +140,13 @@ def create(
     author_id: int | None,
     building_ids: Sequence[int] | None,
     body: str,
+    outage: str | None = None,
+    outage_until: datetime | None = None,
 ) -> Notice:
     """Store the notice and one copy per recipient; the copies are queued at the commit."""
     text = sms_text(body, empty="Write the notice first.")
+    now = utcnow()
+    outage_notices.check(outage, outage_until, now)
     ids = _check_buildings(session, company_id, building_ids)
     who = audience(session, company_id, ids)
     if not who.phones:
@@ -158,9 +165,15 @@ def create(
         skipped_opted_out=who.opted_out,
         encoding=m.encoding,
         segments=m.segments,
+        outage=outage,
+        outage_until=outage_until,
+        created_at=now,
     )
     session.add(notice)
     session.flush()
+    broken = outage_notices.overrun_of(session, notice)
+    if broken is not None:
+        outage_notices.flag_to_admins(session, notice, broken, company, via)
     people = _residents(session, who.phones)
     threads = dict(
         session.exec(

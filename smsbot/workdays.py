@@ -74,3 +74,18 @@ def _next_opening(t: datetime, opens: int) -> datetime:
     """Opening time of the next day after `t`'s date (working or not: the loop checks)."""
     following = t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return following.replace(hour=opens)
+
+
+def at_work(local: datetime, hours: tuple[int, int]) -> bool:
+    """Whether `local` falls in the working hours [opens, closes) of a working day.
+
+    0–24 means round the clock, every day (a dispatch that never closes).
+    """
+    if hours == (0, 24):
+        return True
+    return not is_nonworking(local.date()) and hours[0] <= local.hour < hours[1]
+
+
+def next_opening(local: datetime, hours: tuple[int, int]) -> datetime:
+    """The moment working hours next begin at or after `local` (local, aware)."""
+    return add_working_time(local, timedelta(0), hours)

@@ -17,7 +17,7 @@ COLUMNS = ("rate_limit", "rate_window", "loop_repeats", "daily_cap")
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_existing_companies_get_the_default_limits_and_it_runs_back(empty_database, kind):  # noqa: F811
     cfg = migrate.alembic_config(empty_database)
-    command.upgrade(cfg, "0011")
+    command.upgrade(cfg, "0015")
     engine = db.make_engine(empty_database)
     with engine.begin() as conn:
         conn.execute(
@@ -35,7 +35,7 @@ def test_existing_companies_get_the_default_limits_and_it_runs_back(empty_databa
         row = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM company")).one()
     defaults = Limits()
     assert tuple(row) == tuple(getattr(defaults, c) for c in COLUMNS)
-    command.downgrade(cfg, "0011")
+    command.downgrade(cfg, "0015")
     engine.dispose()
     engine = db.make_engine(empty_database)
     assert not set(COLUMNS) & {c["name"] for c in inspect(engine).get_columns("company")}

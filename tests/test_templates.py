@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from smsbot import money, templates, tickets
+from smsbot import interruptions, money, templates, tickets
 from smsbot.addresses import short_address
 from smsbot.services import SERVICES
 from smsbot.translit import transliterate
@@ -266,9 +266,24 @@ SAMPLES: dict[str, list[dict]] = {
         ]
         for name in ("alert_near", "alert_overdue", "alert_escalation")
     },
+    # honest acknowledgements and outages (issue 12, points 6 and 7)
+    "chat_ack_closed": [
+        {"workday_start": s, "workday_end": e, "opens": AT, "emergency_phone": p, "tz": TZ,
+         "company_name": LONGER_COMPANY}
+        for s, e in ((9, 18), (10, 23)) for p in ("+74957770199", None)
+    ],
+    "help_short": [{}],
+    "outage": [
+        {"outage": kind, "until": AT, "same_day": same_day, "tz": TZ}
+        for kind in interruptions.KINDS for same_day in (False, True)
+    ],
+    "alert_outage": [
+        {"outage": kind, "until": AT, "hours": 744, "allowed": 24, "per_month": m, "tz": TZ}
+        for kind in interruptions.KINDS for m in (False, True)
+    ],
     # abuse and cost protection (issue 13): the daily cap on bot replies is reached
     "alert_cap": [{"cap": 1_000_000}, {"cap": 1}],
-}
+}  # fmt: skip
 
 
 def test_every_template_has_samples_and_exists_in_every_language():

@@ -217,6 +217,34 @@ RU: dict[str, str] = {
     "Some of the buildings chosen are not this company's.": "Некоторые из выбранных домов не относятся к этой компании.",
     "Nobody to send to: no phones are known for these buildings.":
         "Некому отправить: для этих домов не известно ни одного телефона.",
+    # --- outages announced by a notice (issue 12)
+    "Hot water": "Горячая вода",
+    "Cold water": "Холодная вода",
+    "Hot and cold water": "Горячая и холодная вода",
+    "Power": "Электричество",
+    "Outage (if the notice announces one)": "Отключение (если оповещение о нём)",
+    "What is off": "Что отключено",
+    "Nothing: an ordinary notice": "Ничего: обычное оповещение",
+    "Until (local time)": "До (местное время)",
+    "While it lasts, residents of these buildings who ask about it get what is off, until when and what the law allows by SMS at once, without a dispatcher.":
+        "Пока оно длится, жители этих домов, которые о нём спросят, сразу получат SMS: что отключено, до какого времени и что допускает закон, без диспетчера.",
+    "Outage": "Отключение",
+    "Answered by a notice": "Ответ дан оповещением",
+    "It is back": "Уже включили",
+    "The outage is over: residents who ask now go to the dispatcher.":
+        "Отключение закончилось: вопросы жителей снова идут диспетчеру.",
+    "This outage is already over.": "Это отключение уже закончилось.",
+    "Longer than the law allows: at most {n} h at once (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
+        "Дольше, чем допускает закон: не более {n} ч подряд (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",
+    "With the earlier outages of this month, longer than the law allows: at most {n} h a month (decree 354). Check the date, or be ready to explain it to the housing inspectorate.":
+        "Вместе с прежними отключениями этого месяца дольше, чем допускает закон: не более {n} ч в месяц (постановление 354). Проверьте дату или будьте готовы объяснить это жилинспекции.",
+    "The outage is longer than the law allows; the company admins were told by SMS.":
+        "Отключение дольше, чем допускает закон; администраторам УК отправлено SMS.",
+    "Write when the outage ends as a date and a time.": "Укажите дату и время окончания отключения.",
+    "Choose what is off.": "Выберите, что отключено.",
+    "Say until when it is off.": "Укажите, до какого времени отключение.",
+    "The outage must end in the future.": "Отключение должно закончиться в будущем.",
+    "An outage can be announced for at most 31 days.": "Отключение можно объявить не более чем на 31 день.",
     # --- resident phone
     "Text the bot as any phone number, through the same signed callback the number's provider uses, and watch the replies as they are sent.":
         "Напишите боту от имени любого номера — через тот же подписанный вызов, что присылает провайдер номера, — и смотрите, как уходят ответы.",

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from smsbot import db
 from smsbot.models import Ticket, TicketEvent
+from tests.core.test_alarms import DOOR_COMPLAINT
 from tests.handlers.conftest import SHARED, STRANGER, one
 
 
@@ -96,3 +97,30 @@ def test_emergency_in_english(text):
 def _all() -> list[Ticket]:
     with Session(db.engine()) as session:
         return list(session.exec(select(Ticket).order_by(Ticket.id)))
+
+
+def test_the_door_complaint_files_its_own_ticket_beside_an_open_heating_emergency(text):
+    """Issue 12: the door complaint that says `батареи холодные` in passing was answered
+    `Дополнили аварийную заявку` (the heating emergency) and the door got no ticket."""
+    heating = one(text("Нет отопления, батареи ледяные, дети мёрзнут"))
+    assert heating.template == "emergency"
+    reply = one(text(DOOR_COMPLAINT))
+    assert reply.template == "ticket_created" and "Дополнили" not in reply.body
+    first, door = _all()
+    assert (first.problem, first.emergency) == ("heating_out", True)
+    assert (door.problem, door.emergency, door.danger) == ("door_lock", False, None)
+    assert door.text.startswith("Здравствуйте! В 3 подъезде")
+    assert f"№{door.number}" in reply.body
+    with Session(db.engine()) as session:
+        notes = session.exec(select(TicketEvent.note).where(TicketEvent.ticket_id == first.id))
+        assert [n for n in notes if n] == []  # nothing joined the heating emergency
+    again = one(text("Батареи так и не греют, в квартире +15"))
+    assert again.template == "emergency" and f"Дополнили заявку №{first.number}" in again.body
+    gas = one(text("В подъезде пахнет газом"))  # another danger: its own emergency ticket
+    assert gas.template == "emergency" and f"№{first.number}" not in gas.body
+    landing = one(text("заявка батареи на площадке холодные"))  # the flats are warm
+    assert landing.template == "ticket_created"
+    assert [(t.problem, t.emergency) for t in _all()[2:]] == [
+        ("gas_smell", True),
+        ("heating_fault", False),
+    ]

@@ -2,7 +2,7 @@
 segments of bot replies (smsbot.abuse), with defaults that leave residents untouched
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

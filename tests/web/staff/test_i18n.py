@@ -23,6 +23,7 @@ NAME_TABLES = {
     "CATEGORY_NAMES",
     "PRIORITY_NAMES",
     "ACTOR_NAMES",
+    "OUTAGE_NAMES",
     "NAMES",
 }
 
