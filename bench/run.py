@@ -369,7 +369,12 @@ def pg_available(admin_url: str) -> str | None:
 
 
 def prepare_database(url: str) -> None:
-    """Migrate and load the demo data (what `smsbot run` does on first start)."""
+    """Migrate and load the demo data (what `smsbot run` does on first start).
+
+    The companies' daily cap on bot replies is switched off: a benchmark answers thousands of
+    one company's residents a minute, and the cap (smsbot.daily_cap) would hold all but the
+    first 2000 segments of replies.
+    """
     from sqlmodel import Session
 
     from smsbot import db, migrate
@@ -381,6 +386,8 @@ def prepare_database(url: str) -> None:
         with Session(engine) as session:
             demo.seed(session)
             session.commit()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE company SET daily_cap = 0")
     finally:
         engine.dispose()
 

@@ -21,8 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from smsbot import (
+    abuse,
     conversations,
     interruptions,
+    limiter,
+    metrics,
     outage_notices,
     outgoing,
     parsing,
@@ -46,6 +49,7 @@ from smsbot.models import (
     Company,
     CompanyNumber,
     Conversation,
+    ConversationNote,
     Message,
     Resident,
 )
@@ -143,15 +147,17 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
     """Handle claimed messages in the caller's transaction; return ids of the replies stored.
 
     A message tried `give_up_after` times already (its workers kept dying) skips the command
-    parser and goes to a person, with a note why.
+    parser and goes to a person, with a note why. A phone past its company's limits
+    (smsbot.abuse) gets no answer: its message goes to the inbox as a chat, unanswered.
     """
     import handlers  # here, not at the top: the web process stores messages, never handles them
     from handlers.registry import Context
 
     now = utcnow()
     places = _place_all(session, messages, now, link=True)
+    verdicts = _limits(messages, places, now)
     created: list[Message] = []
-    for message in messages:
+    for message, verdict in zip(messages, verdicts, strict=True):
         resident, company, conversation, announced = places[message.id]
         message.attempts = (message.attempts or 0) + 1
         message.updated_at = now
@@ -165,7 +171,10 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
         else:
             command = parsing.parse(message.body)
         ctx = Context(session, message, resident, company, conversation, command, now, announced)
-        replies = handlers.handler_for(command.intent)(ctx)
+        if verdict.stop and not abuse.exempt(command.intent, command.emergency):
+            replies = _unanswered(ctx, verdict)
+        else:
+            replies = handlers.handler_for(command.intent)(ctx)
         log.info(
             "handled message %s from %s: intent=%s company=%s replies=%d",
             message.id, mask(message.from_phone), command.intent,
@@ -174,6 +183,52 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
         created += _finish(ctx, replies, status)
     session.flush()
     return [m.id for m in created]
+
+
+def _limits(
+    messages: list[Message], places: dict[int, Place], now: datetime
+) -> list[limiter.Verdict]:
+    """Each message's verdict against its company's limits: one Redis round trip."""
+    checks = [
+        limiter.Check(
+            message_id=m.id,
+            company_id=m.company_id,
+            phone=m.from_phone,
+            at=m.created_at or now,
+            text=m.body,
+            limits=abuse.Limits.of(places[m.id][1]),
+        )
+        for m in messages
+    ]
+    return limiter.check_many(checks, now)
+
+
+def _unanswered(ctx: Context, verdict: limiter.Verdict) -> list[Reply]:
+    """File a stopped phone's message for a person, unanswered; note the stop in the thread
+    once per window. (Not the chat handler: its acknowledgement is an answer too.)"""
+    conversation = ctx.conversation
+    log.info(
+        "not answering message %s from %s: %s limit (company %s)",
+        ctx.message.id, mask(ctx.message.from_phone), verdict.stop,
+        ctx.company.slug if ctx.company else "-",
+    )  # fmt: skip
+    metrics.abuse_stop(verdict.stop)
+    if conversation is None:
+        return []
+    conversation.unread += 1
+    conversation.status = "open"
+    if verdict.note:
+        ctx.session.add(
+            ConversationNote(
+                conversation_id=conversation.id,
+                company_id=conversation.company_id,
+                body=abuse.note(
+                    verdict.stop, language=ctx.company.language, limits=abuse.Limits.of(ctx.company)
+                ),
+                created_at=ctx.now,
+            )
+        )
+    return []
 
 
 def handle(session: Session, message_id: int) -> list[int]:

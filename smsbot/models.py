@@ -44,6 +44,7 @@ INBOUND_STATES = (IN_RECEIVED, IN_HANDLED, IN_FAILED)
 #     ▲                  │                                          ├──▶ undelivered
 #     └──transient error─┘──permanent error──▶ failed               └──▶ failed
 #   queued ──resident opted out──▶ canceled
+#   held ──next day, or the daily cap raised──▶ queued   (bot replies past the cap)
 #
 # Status callbacks only ever move a message forward (see OUT_RANK); Twilio may deliver
 # them out of order.
@@ -64,9 +65,12 @@ OUT_FAILED = "failed"
 """The provider refused it or gave up (error code recorded)."""
 OUT_CANCELED = "canceled"
 """Never sent: the resident opted out before its turn came."""
+OUT_HELD = "held"
+"""A bot reply past the company's daily cap: queued again next day or when the cap is raised."""
 
 OUT_RANK = {
     OUT_QUEUED: 0,
+    OUT_HELD: 0,
     OUT_SENDING: 1,
     OUT_ACCEPTED: 2,
     OUT_SENT: 3,
@@ -129,6 +133,15 @@ class Company(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=32)
     """The provider notices and alerts leave through (None: the service's default)."""
     """How far into a ticket's time (in per cent) the company is warned its deadline is near."""
+    rate_limit: int = 10
+    """The bot answers at most this many texts from one phone per `rate_window` minutes."""
+    rate_window: int = 10
+    """Minutes of the per-phone rate limit's sliding window."""
+    loop_repeats: int = 5
+    """The same text this many times in a row, or this many replies each within seconds of
+    our answer (an auto-responder), and the bot stops answering that phone (smsbot.abuse)."""
+    daily_cap: int = 2000
+    """SMS segments of bot replies a day (company time); past it replies are held, 0: no cap."""
 
 
 class CompanyNumber(SQLModel, table=True):

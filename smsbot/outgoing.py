@@ -16,23 +16,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from smsbot import config, providers, queues, templates
+from smsbot import config, daily_cap, providers, queues, templates
 from smsbot.clock import utcnow
 from smsbot.models import (
     INBOUND,
+    KIND_ALERT,
     KIND_OPT_OUT,
+    KIND_REPLY,
     OUT_QUEUED,
     OUTBOUND,
+    ROLE_COMPANY_ADMIN,
     Company,
     CompanyNumber,
     Message,
     Resident,
+    User,
 )
 from smsbot.segments import measure
 
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 
 _PENDING = "smsbot.outgoing"
 """session.info key: messages composed in this transaction, queued after its commit."""
+_CAPPED = "smsbot.outgoing.capped"
+"""session.info key: this transaction's bot replies, counted against the daily cap."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ def compose(
     )
     session.add(message)
     session.info.setdefault(_PENDING, []).append(message)
+    if kind == KIND_REPLY and company is not None and company.daily_cap > 0:
+        session.info.setdefault(_CAPPED, []).append((message, company))
     return message
 
 
@@ -224,14 +233,57 @@ def _collect(session: OrmSession) -> None:
     pending = session.info.get(_PENDING)
     if not pending:
         return
+    held = _hold_over_cap(session)
     session.flush()
     ready = session.info.setdefault(_PENDING + ".ids", [])
     for item in pending:
         if isinstance(item, Message):
-            ready.append((item.id, item.kind, item.provider))
+            if id(item) not in held:
+                ready.append((item.id, item.kind, item.provider))
         else:
             ready.append(item)
     pending.clear()
+
+
+def _hold_over_cap(session: Session) -> set[int]:
+    """Count the transaction's bot replies against their companies' daily caps (one Redis
+    round trip); mark those past it held and tell the admins of a cap just reached.
+    Returns the `id()`s of the held Message objects (smsbot.daily_cap)."""
+    capped = session.info.pop(_CAPPED, None)
+    if not capped:
+        return set()
+    now = utcnow()
+    held, crossed = daily_cap.hold(capped, now)
+    for reached in crossed:
+        _tell_admins(session, reached.company, now)
+    return held
+
+
+def _tell_admins(session: Session, company: Company, now: datetime) -> None:
+    """An SMS to each company admin with a phone: the bot's replies are held from now on."""
+    admins = session.exec(
+        select(User).where(
+            User.company_id == company.id,
+            User.role == ROLE_COMPANY_ADMIN,
+            User.active.is_(True),
+            User.phone.is_not(None),
+        )
+    ).all()
+    if not admins:
+        log.warning("company %s reached its daily cap and has no admin phone", company.slug)
+    via = route(session, company=company)
+    for phone, admin in {a.phone: a for a in sorted(admins, key=lambda a: -a.id)}.items():
+        compose(
+            session,
+            kind=KIND_ALERT,
+            to_phone=phone,
+            company=company,
+            template="alert_cap",
+            params={"cap": company.daily_cap},
+            language=admin.language,
+            via=via,
+            created_at=now,
+        )
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -273,4 +325,5 @@ def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
 @event.listens_for(OrmSession, "after_rollback")
 def _forget(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_CAPPED, None)
     session.info.pop(_PENDING + ".ids", None)

@@ -1,4 +1,5 @@
-"""The sweep: the database is the truth, Redis only a fast path.
+"""The sweep: the database is the truth, Redis only a fast path. It also releases bot
+replies held by a daily cap once the cap allows them (a new day, or a raised cap).
 
 The clock queues it every SMSBOT_SWEEP_INTERVAL_SECONDS (10), so with the default age
 threshold (SMSBOT_SWEEP_AFTER_SECONDS, 20) a lost message is back in ≤ 30 s.
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from smsbot import metrics, outbound, outgoing, providers, queues, spool
+from smsbot import daily_cap, metrics, outbound, outgoing, providers, queues, spool
 from smsbot.clock import utcnow
 from smsbot.config import Settings
 from smsbot.db import session_scope
@@ -198,4 +199,13 @@ def sweep(settings: Settings) -> dict[str, int]:
         log.warning("sweep requeued %s", counts)
         for kind, count in counts.items():
             metrics.SWEEP_REQUEUED.labels(kind).inc(count)
-    return counts
+    return counts | {"released": release_held(now)}
+
+
+def release_held(now: datetime) -> int:
+    """Queue bot replies held by a daily cap that fits them now (smsbot.daily_cap)."""
+    with session_scope() as session:
+        released = daily_cap.release(session, now)
+    if released:
+        outgoing.queue_sends(released)
+    return len(released)

@@ -281,6 +281,8 @@ SAMPLES: dict[str, list[dict]] = {
         {"outage": kind, "until": AT, "hours": 744, "allowed": 24, "per_month": m, "tz": TZ}
         for kind in interruptions.KINDS for m in (False, True)
     ],
+    # abuse and cost protection (issue 13): the daily cap on bot replies is reached
+    "alert_cap": [{"cap": 1_000_000}, {"cap": 1}],
 }  # fmt: skip
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from smsbot import deadline_settings
+from smsbot import abuse, daily_cap, deadline_settings
+from smsbot.clock import utcnow
 from smsbot.db import session_scope
 from smsbot.exceptions import Refused
 from smsbot.models import Company
@@ -63,7 +64,33 @@ def index():  # noqa: ANN201
         company=company,
         rules=deadline_settings.rules(dbs(), company),
         problem_names=PROBLEM_NAMES,
+        used=daily_cap.used_today(company, utcnow()),
+        held=daily_cap.held_counts(dbs(), company.id).get(company.id, 0),
     )
+
+
+@bp.post("/limits")
+@require_admin
+def limits():  # noqa: ANN201
+    """The company's limits on the bot (smsbot.abuse); a raised cap releases held replies at
+    the next sweep."""
+    company = acting_company()
+    try:
+        values = abuse.validate(
+            {name: _int(name, getattr(company, name)) for name in abuse.LIMIT_RANGES}
+        )
+    except ValueError:
+        refused(Refused("A limit is out of range."))
+    except Refused as exc:
+        refused(exc)
+    else:
+        with session_scope() as session:
+            own = session.get(Company, company.id)
+            for name, value in values.items():
+                setattr(own, name, value)
+            session.add(own)
+        flash(gettext("Saved."), "ok")
+    return redirect(url_for("deadline_settings.index"))
 
 
 @bp.post("/options")

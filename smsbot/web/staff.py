@@ -48,6 +48,7 @@ STATUS_NAMES = {
     "undelivered": "not delivered",
     "failed": "failed",
     "canceled": "canceled",
+    "held": "held",
     "received": "received",
     "handled": "handled",
 }

@@ -354,6 +354,19 @@ RU: dict[str, str] = {
         "Рабочий день должен начинаться раньше, чем заканчивается, в пределах от 0 до 24 часов.",
     "Warn between {low}% and {high}% of a ticket's time.": "Предупреждение — от {low}% до {high}% срока заявки.",
     "Unknown problem.": "Неизвестная проблема.",
+    # --- limits on the bot (issue 13)
+    "Limits on the bot": "Ограничения бота",
+    "Answer one phone at most": "Отвечать одному номеру не больше",
+    "times in, minutes": "раз за, минут",
+    "Stop answering after the same text, or an auto-responder's reply, this many times in a row":
+        "Перестать отвечать после стольких одинаковых сообщений или ответов автоответчика подряд",
+    "Bot replies a day, SMS segments (0: no limit)": "Ответы бота за день, SMS-сегментов (0 — без ограничения)",
+    "Today: {used} segments sent, {held} replies held.": "Сегодня: отправлено сегментов — {used}, задержано ответов — {held}.",
+    "A stopped phone's messages still reach the inbox; held replies go out next day or once the limit is raised.":
+        "Сообщения с остановленного номера по-прежнему приходят во входящие; задержанные ответы уйдут на следующий день или как только лимит поднимут.",
+    "A limit is out of range.": "Значение ограничения вне допустимых пределов.",
+    "Saved.": "Сохранено.",
+    "held": "задержано",
     "The phone number is not usable: {reason}.": "Этот номер телефона не подходит: {reason}.",
     "A deadline is between 1 minute and 30 days.": "Срок — от 1 минуты до 30 дней.",
     "Write a duration like 30, 2 h or 3 d.": "Напишите срок, например: 30, 2 ч или 3 д.",

@@ -63,7 +63,7 @@ def test_a_message_still_waiting_in_the_queue_is_left_alone(client, app, demo, r
 def test_young_messages_are_not_swept(client, app, demo, redis_url):
     post_inbound(client, app, "помощь")
     _forget_jobs(redis_url)
-    assert jobs.sweep() == {"inbound": 0, "outbound": 0, "reconciled": 0}
+    assert jobs.sweep() == {"inbound": 0, "outbound": 0, "reconciled": 0, "released": 0}
 
 
 def test_lost_send_is_queued_again(client, app, demo, redis_url):

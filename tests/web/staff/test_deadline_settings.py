@@ -98,3 +98,22 @@ def test_only_admins_change_deadlines(app, signed_in, staff):
             post(client, "/settings/deadlines/options", {"warn_percent": "90"}).status_code == 403
         )
     assert company(staff.zarechye).warn_percent == 80
+
+
+def test_an_admin_sets_the_limits_on_the_bot_and_out_of_range_ones_are_refused(
+    app, signed_in, staff
+):
+    igor = signed_in("igor")
+    page = igor.get("/settings/deadlines").get_data(as_text=True)
+    assert "Ограничения бота" in page and "задержано ответов — 0" in page
+    form = {"rate_limit": "20", "rate_window": "5", "loop_repeats": "3", "daily_cap": "0"}
+    post(igor, "/settings/deadlines/limits", form)
+    zarechye = company(staff.zarechye)
+    assert (zarechye.rate_limit, zarechye.rate_window, zarechye.loop_repeats) == (20, 5, 3)
+    assert zarechye.daily_cap == 0 and company(staff.solnechny).rate_limit == 10
+    page = post(
+        igor, "/settings/deadlines/limits", form | {"loop_repeats": "1"}, follow_redirects=True
+    )
+    assert "вне допустимых пределов" in page.get_data(as_text=True)
+    assert company(staff.zarechye).loop_repeats == 3
+    assert post(signed_in("olga"), "/settings/deadlines/limits", form).status_code == 403
