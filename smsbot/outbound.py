@@ -46,7 +46,7 @@ from smsbot.models import (
     MessageRef,
     Resident,
 )
-from smsbot.phones import mask
+from smsbot.phones import mask, mask_all
 from smsbot.providers.base import OPTED_OUT, OutgoingSms, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -407,7 +407,7 @@ def reconcile(message_id: int, settings: Settings) -> str:
         log.info(
             "message %s was sent before a crash (%s); recorded, not resent",
             message_id,
-            found.provider_id,
+            mask_all(found.provider_id),  # SMSC.ru's id carries the phone: "<id>/<phone>"
         )
         return "recorded"
     stuck = (

@@ -309,12 +309,26 @@ class LiveServer:
     """The app served over real HTTP on a free loopback port (status callbacks need one)."""
 
     def __init__(self) -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class PathOnly(WSGIRequestHandler):
+            """Logs the path without its query string, as `smsbot run`'s gunicorn does: a
+            query may carry a phone (the resident phone page, SMSC.ru's GET callbacks)."""
+
+            def log_request(self, code="-", size="-"):  # noqa: ANN001, ANN202
+                full = self.path
+                self.path = full.split("?", 1)[0]
+                try:
+                    super().log_request(code, size)
+                finally:
+                    self.path = full
 
         self.app = None
         self.refusing = False
         """While True every callback under /sms/ is answered 503, as when our web is down."""
-        self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.server = make_server(
+            "127.0.0.1", 0, self._dispatch, threaded=True, request_handler=PathOnly
+        )
         self.url = f"http://127.0.0.1:{self.server.port}"
 
     def _dispatch(self, environ, start_response):  # noqa: ANN001, ANN202

@@ -88,9 +88,13 @@ def inbound() -> list[Message]:
 
 
 def queue_replies(n: int, *, to: str | None = None) -> list[int]:
-    """n replies waiting for the connector, to n phones (the one door's rows, made directly)."""
+    """n replies waiting for the connector, to n phones (the one door's rows, made directly).
+
+    Written through the writer engine, as the app writes: on SQLite it queues for the write
+    lock (the connector's claims hold it) instead of failing after the 5 s busy timeout.
+    """
     ids = []
-    with Session(db.engine()) as session:
+    with Session(db.writer()) as session:
         for i in range(n):
             message = Message(
                 direction=OUTBOUND,
