@@ -315,8 +315,9 @@ def record_change(
     )
 
 
-def managed_user(session: Session, actor: User, user_id: int, company_id: int) -> User:
-    """A staff member of `company_id` the actor may manage; Refused otherwise (not theirs)."""
+def managed_user(session: Session, actor: User, user_id: int, company_id: int) -> User | None:
+    """A staff member of `company_id` the actor may manage; None otherwise (not theirs: the
+    page answers 404, as for any row of another company)."""
     user = session.get(User, user_id)
     if (
         user is None
@@ -324,7 +325,7 @@ def managed_user(session: Session, actor: User, user_id: int, company_id: int) -
         or user.role not in MANAGED_ROLES
         or not in_scope(actor, company_id)
     ):
-        raise Refused("No such staff member in this company.")
+        return None
     return user
 
 

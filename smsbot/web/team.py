@@ -4,7 +4,7 @@ companies and numbers.
 A company admin adds dispatchers (and fellow admins), disables and re-enables them, resets
 passwords, sets the phones deadline alerts go to, and ends a person's open sessions. Every
 change is written to the audit log (`staff_change`) in the same transaction as the change.
-Accounts are fetched through `users.managed_user`, which refuses anyone outside the admin's
+Accounts are fetched through `users.managed_user`, which finds no one outside the admin's
 company, so a forged id changes nothing. Inspectors and superadmins stay a command-line job
 for the service's operator.
 """
@@ -107,13 +107,12 @@ def change(user_id: int, action: str):  # noqa: ANN201
     if action not in ACTIONS:
         abort(404)
     company = acting_company()
-    target = dbs().get(User, user_id)
-    if target is None or target.company_id != company.id or target.role not in users.MANAGED_ROLES:
-        abort(404)  # as for every row of another company: the id reveals nothing
     password = None
     try:
         with session_scope() as session:
             user = users.managed_user(session, current_user, user_id, company.id)
+            if user is None:
+                abort(404)  # as for every row of another company: the id reveals nothing
             if action == "disable":
                 if user.id == current_user.id:
                     raise Refused("You cannot disable yourself.")

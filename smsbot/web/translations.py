@@ -568,7 +568,6 @@ RU: dict[str, str] = {
     "New password for {login} (shown once): {password}": "Новый пароль для {login} (показываем один раз): {password}",
     "Alert phone of {login} saved.": "Телефон для оповещений {login} сохранён.",
     "Every session of {login} has ended.": "Все сеансы {login} завершены.",
-    "No such staff member in this company.": "В этой компании нет такого сотрудника.",
     "added": "добавлен",
     "enabled again": "снова включён",
     "alert phone": "телефон для оповещений",
