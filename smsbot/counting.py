@@ -22,7 +22,7 @@ ENV = "SMSBOT_COUNT_DIR"
 FLUSH_INTERVAL_S = 1.0
 
 counts: dict[str, int] = {"sql_statements": 0, "sql_commits": 0, "redis_round_trips": 0,
-                          "redis_commands": 0}  # fmt: skip
+                          "redis_commands": 0, "sqlite_lock_polls": 0}  # fmt: skip
 """This process's running totals (an executemany and a pipeline count once as a statement/round trip)."""
 _started_pid: int | None = None
 _redis_patched = False

@@ -59,6 +59,7 @@ def begin_immediate(dbapi_conn: sqlite3.Connection, timeout: float = SQLITE_LOCK
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
+            counting.counts["sqlite_lock_polls"] += 1
             now = time.monotonic()
             if deadline is None:
                 deadline = now + timeout
