@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
-from smsbot import counting, search
+from smsbot import counting, search, writer_lock
 
 _engine: Engine | None = None
 _writers: dict[float | None, Engine] = {}
@@ -84,6 +84,48 @@ def _busy_timeout(connection: Any, dbapi_conn: sqlite3.Connection, ms: int) -> N
         info["busy_timeout_ms"] = ms
 
 
+def _end_turn(held: dict[int, int], dbapi_conn: Any) -> None:
+    """Release the writer lock this connection holds, if any (see smsbot.writer_lock).
+    `dbapi_conn` may be the pool's proxy of it, as the dialect's do_commit receives it."""
+    fd = held.pop(id(getattr(dbapi_conn, "dbapi_connection", dbapi_conn)), None)
+    if fd is not None:
+        writer_lock.release(fd)
+
+
+def _writer_turns(engine: Engine) -> dict[int, int]:
+    """The writer locks held by `engine`'s connections (id of the DBAPI connection → lock),
+    released right after each COMMIT or ROLLBACK, not when the connection goes back to the
+    pool: a connection kept checked out between two transactions (a send job calling its
+    provider) must not keep every other writer waiting meanwhile.
+
+    SQLAlchemy's commit and rollback events fire before the DBAPI call, which would let the
+    next writer in while this COMMIT still holds SQLite's own lock; so the dialect's
+    do_commit/do_rollback of this engine are wrapped instead. A connection closed or
+    invalidated with a turn still held gives it up too.
+    """
+    held: dict[int, int] = {}
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(dbapi_conn: Any) -> None:
+        try:
+            do_commit(dbapi_conn)
+        finally:
+            _end_turn(held, dbapi_conn)
+
+    def rollback_then_release(dbapi_conn: Any) -> None:
+        try:
+            do_rollback(dbapi_conn)
+        finally:
+            _end_turn(held, dbapi_conn)
+
+    dialect.do_commit = commit_then_release  # type: ignore[method-assign]
+    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
+    for name in ("close", "invalidate", "close_detached"):
+        event.listen(engine, name, lambda dbapi_conn, *_: _end_turn(held, dbapi_conn))
+    return held
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine tuned for our two databases.
 
@@ -120,6 +162,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # the search triggers and queries stem in Python (see smsbot.search)
             dbapi_conn.create_function("smsbot_stem", 1, search.stem_text, deterministic=True)
 
+        lock_path = writer_lock.path_for(path.partition("?")[0]) if path != url else None
+        held = _writer_turns(engine)
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
             pooled = conn.connection
@@ -127,7 +172,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             options = conn.get_execution_options()
             if options.get(WRITER_OPTION):
                 _busy_timeout(pooled, dbapi_conn, 0)
-                begin_immediate(dbapi_conn, options.get(LOCK_WAIT_OPTION, SQLITE_LOCK_TIMEOUT))
+                timeout = options.get(LOCK_WAIT_OPTION, SQLITE_LOCK_TIMEOUT)
+                if lock_path is not None and id(dbapi_conn) not in held:
+                    fd, waited = writer_lock.acquire(lock_path, timeout)
+                    held[id(dbapi_conn)] = fd
+                    timeout = max(timeout - waited, 0.0)
+                try:
+                    begin_immediate(dbapi_conn, timeout)
+                except BaseException:
+                    _end_turn(held, dbapi_conn)
+                    raise
                 if not pooled.info.get("wal"):  # its COMMIT may wait for readers' locks
                     _busy_timeout(pooled, dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
             else:

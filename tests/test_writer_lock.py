@@ -1,0 +1,93 @@
+"""SQLite's writer lock (smsbot.writer_lock): writers queue in the kernel, a wait may give up,
+and a holder that dies lets the next one in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from smsbot import db, writer_lock
+
+
+def test_a_second_writer_waits_and_gets_the_lock_when_the_first_lets_go(tmp_path):
+    path = str(tmp_path / "x.lock")
+    first, waited = writer_lock.acquire(path, 1.0)
+    assert waited == 0.0
+    got: list[float] = []
+    waiter = threading.Thread(target=lambda: got.append(writer_lock.acquire(path, 5.0)[1]))
+    waiter.start()
+    time.sleep(0.2)
+    assert got == []  # still waiting
+    writer_lock.release(first)
+    waiter.join(5)
+    assert got and 0.15 < got[0] < 5.0
+
+
+def test_a_wait_gives_up_with_sqlites_own_error_and_the_given_up_waiter_lets_go(tmp_path):
+    path = str(tmp_path / "x.lock")
+    first, _ = writer_lock.acquire(path, 1.0)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        writer_lock.acquire(path, 0.1)
+    writer_lock.release(first)
+    # the abandoned waiter took the lock when it came free, and gave it back at once
+    fd, _ = writer_lock.acquire(path, 2.0)
+    writer_lock.release(fd)
+
+
+def test_a_holder_killed_with_the_lock_lets_the_next_writer_in(tmp_path):
+    path = str(tmp_path / "x.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from smsbot import writer_lock; writer_lock.acquire(sys.argv[1], 1);"
+         " print('held', flush=True); time.sleep(60)", path],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(sqlite3.OperationalError):
+            writer_lock.acquire(path, 0.1)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+        fd, _ = writer_lock.acquire(path, 5.0)
+        writer_lock.release(fd)
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_engines_take_turns_and_give_the_turn_back_at_commit_not_at_checkin(tmp_path):
+    """A connection kept checked out after its COMMIT (a send job calling its provider) must
+    not keep other writers waiting; a rolled back transaction gives its turn back too."""
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    one, two = db.make_engine(url), db.make_engine(url)
+    try:
+        with one.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        w1 = one.execution_options(**{db.WRITER_OPTION: True})
+        w2 = two.execution_options(**{db.WRITER_OPTION: True, db.LOCK_WAIT_OPTION: 0.2})
+        with w1.connect() as kept:
+            with kept.begin():
+                kept.execute(text("INSERT INTO t VALUES (1)"))
+                with pytest.raises(sqlite3.OperationalError, match="locked"), w2.begin():
+                    pass
+            with w2.begin() as conn:  # `kept` is still checked out, its transaction over
+                conn.execute(text("INSERT INTO t VALUES (2)"))
+            trans = kept.begin()
+            kept.execute(text("INSERT INTO t VALUES (3)"))
+            trans.rollback()
+            with w2.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (4)"))
+        with one.connect() as conn:
+            assert conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 2, 4]
+        assert os.path.exists(str(tmp_path / "w.sqlite") + writer_lock.SUFFIX)
+    finally:
+        one.dispose()
+        two.dispose()
