@@ -190,7 +190,7 @@ def exited(stack: Stack) -> list[str]:
 # ------------------------------------------------------------------------------ counts
 
 
-COUNTERS = ("sql_statements", "sql_commits", "redis_round_trips", "redis_commands")
+COUNTERS = ("sql_statements", "sql_commits", "redis_round_trips", "redis_commands", "sqlite_lock_polls")
 
 
 def read_counts(directory: Path | None) -> dict[int, dict[str, int]]:
@@ -505,13 +505,15 @@ def markdown(res: dict[str, Any]) -> str:
     if counts:
         out += ["Per message, by process kind (one stage with `SMSBOT_COUNT_DIR` set, smsbot/counting.py): SQL "
                 "statements (an executemany is one; SQLite's BEGIN not counted) / commits; Redis round trips (a "
-                "pipeline is one) / commands.", "",
-                "| database | process kind | SQL statements | commits | Redis round trips | Redis commands |",
-                "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+                "pipeline is one) / commands; SQLite lock polls (a BEGIN IMMEDIATE that found the write lock taken, "
+                "smsbot/writer_lock.py).", "",
+                "| database | process kind | SQL statements | commits | Redis round trips | Redis commands | SQLite lock polls |",
+                "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
         for d, c in counts.items():
             for kind, row_ in c.get("per_message", {}).items():
                 out.append(f"| {d} ({fmt(c.get('messages'))} messages) | {kind} | {row_['sql_statements']:.2f} | "
-                           f"{row_['sql_commits']:.2f} | {row_['redis_round_trips']:.2f} | {row_['redis_commands']:.2f} |")  # fmt: skip
+                           f"{row_['sql_commits']:.2f} | {row_['redis_round_trips']:.2f} | {row_['redis_commands']:.2f} | "
+                           f"{row_.get('sqlite_lock_polls', 0):.2f} |")  # fmt: skip
         out.append("")
     out += [f"- {n}" for n in res.get("notes", [])]
     out.append(final_line(res))
