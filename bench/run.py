@@ -507,7 +507,11 @@ class Config:
 
 def app_env(cfg: Config, workdir: Path, database_url: str, redis_url: str, web_port: int,
             twilio: dict[str, str]) -> dict[str, str]:  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMSBOT_", "TWILIO_")) or k == "SMSBOT_COUNT_DIR"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SMSBOT_", "TWILIO_")) or k == "SMSBOT_COUNT_DIR"
+    }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env.update({

@@ -190,7 +190,13 @@ def exited(stack: Stack) -> list[str]:
 # ------------------------------------------------------------------------------ counts
 
 
-COUNTERS = ("sql_statements", "sql_commits", "redis_round_trips", "redis_commands", "sqlite_lock_polls")
+COUNTERS = (
+    "sql_statements",
+    "sql_commits",
+    "redis_round_trips",
+    "redis_commands",
+    "sqlite_lock_polls",
+)
 
 
 def read_counts(directory: Path | None) -> dict[int, dict[str, int]]:
