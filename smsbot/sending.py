@@ -130,19 +130,21 @@ def drain(
     limit = batch_size(provider)
     until = pacer.now() + budget
     queues.still_draining(name)
+    renew_at = 0.0  # the wake was taken when the job was queued: renewed after the 1st batch
     try:
         while True:
             claimed, canceled = claim(provider, settings, limit)
             counts["canceled"] += canceled
             outcomes = send_all(provider, claimed, until)
             record_all(provider.name, outcomes, settings)
-            changes.bump(c.company_id for c in claimed)
             counts.update(o.result for o in outcomes)
             _wake_retries(provider.name, outcomes, settings)
+            companies = [c.company_id for c in claimed if c.company_id is not None]
             found = bool(claimed or canceled)
             full = len(claimed) + canceled >= limit
             released = any(o.result == "released" for o in outcomes)
             if released or (found and pacer.now() >= until):
+                changes.bump(companies)
                 # Out of time with work left: a fresh job carries on (replies first).
                 notices_only = all(o.kind == KIND_NOTICE for o in outcomes)
                 target = queues.send_queue(KIND_NOTICE if notices_only else "reply")
@@ -150,9 +152,14 @@ def drain(
                 if target != queue_name:
                     queues.connection().delete(flag)
                 break
-            queues.still_draining(name)
-            queues.hold(flag)
-            if not full and not queues.linger(flag, nudge):
+            # One round trip, only when there is something to say: the desk changes and, at
+            # most every RENEW_SECONDS, the heartbeat and the wake (and then any news waiting).
+            news, renew = False, pacer.now() >= renew_at
+            if renew or companies:
+                bump = functools.partial(changes.bump, companies) if companies else None
+                news = queues.carry_on(name, flag, None if full else nudge, bump, renew=renew)
+                renew_at = pacer.now() + queues.RENEW_SECONDS if renew else renew_at
+            if not (full or news or queues.linger(flag, nudge)):
                 break  # nothing came: the wake is free again
     finally:
         queues.done_draining(name)
