@@ -4,7 +4,9 @@ A drain claims up to a batch of the provider's queued, due messages in one state
 (replies before notices; cancelling those to residents who opted out in the same
 statement), sends them within the provider's messages-per-second over a few threads, and
 records every answer in one transaction. It repeats while a full batch was claimed, for a
-time budget well under the job timeout, then wakes a fresh job if work remains.
+time budget well under the job timeout, then wakes a fresh job if work remains. A full
+batch's answers are recorded in the next claim's transaction (one commit less per batch);
+any other batch's on their own, before the drain lingers or ends.
 
 The guarantees are those of `smsbot.outbound`, batch by batch: the claim (queued → sending)
 commits before the provider is called, so no two workers send one row; a worker killed
