@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
@@ -54,8 +55,12 @@ def key(scope: int | str) -> str:
     return f"{_PREFIX}{scope}"
 
 
-def bump(company_ids: Iterable[int | str | None]) -> None:
-    """Tell open pages that these companies' desks (or EVERYONE's) changed: one round trip."""
+def bump(company_ids: Iterable[int | str | None], pipe: Pipeline | None = None) -> None:
+    """Tell open pages that these companies' desks (or EVERYONE's) changed: one round trip.
+
+    With `pipe` the commands only join the caller's pipeline, which executes them in its own
+    round trip (a drain's signs of life: smsbot.queues.carry_on) and answers for its errors.
+    """
     given = {c for c in company_ids if c is not None}
     ids = sorted(int(c) for c in given if c != EVERYONE)
     scopes = [*ids, ALL] if ids else []
@@ -64,18 +69,25 @@ def bump(company_ids: Iterable[int | str | None]) -> None:
     if not scopes:
         return
     start = time.time_ns() // 1000
+    if pipe is not None:
+        _add(pipe, scopes, start)
+        return
     try:
         conn = queues.connection()
     except RuntimeError:  # a process without Redis (a CLI command, a script): pages catch up
         return
     try:
         pipe = conn.pipeline(transaction=False)
-        for scope in scopes:
-            pipe.set(key(scope), start, nx=True)
-            pipe.incr(key(scope))
+        _add(pipe, scopes, start)
         pipe.execute()
     except RedisError as exc:
         log.warning("desk change not announced (%s); pages catch up at their next full check", exc)
+
+
+def _add(pipe: Pipeline, scopes: list[int | str], start: int) -> None:
+    for scope in scopes:
+        pipe.set(key(scope), start, nx=True)
+        pipe.incr(key(scope))
 
 
 _soon: set[int] = set()

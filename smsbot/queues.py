@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from uuid import uuid4
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue
 
@@ -108,6 +109,12 @@ LEASE_SECONDS = 5
 it on every round (`hold`), so a worker killed mid-drain blocks new jobs for seconds, not
 until the sweep. A drain slower than this (a provider taking its time) may see a second
 drain start beside it: harmless, since every claim is exclusive."""
+
+
+RENEW_SECONDS = 1.0
+"""A drain renews its wake and heartbeat at most this often, not every batch (a Redis round
+trip each time, most of a small batch's fixed cost): a lease still outlives a drain's last
+sign of life by LEASE_SECONDS - RENEW_SECONDS at least."""
 
 
 def hold(flag: str, seconds: int = LEASE_SECONDS) -> None:
@@ -291,6 +298,30 @@ def still_draining(provider: str) -> None:
     """Refresh the running drain's heartbeat (once per batch)."""
     with contextlib.suppress(RedisError):  # else the sweep may start a second: harmless
         connection().set(draining_key(provider), 1, ex=DRAINING_TTL)
+
+
+def carry_on(
+    provider: str,
+    flag: str,
+    nudge: str | None = None,
+    also: Callable[[Pipeline], None] | None = None,
+    *,
+    renew: bool = True,
+) -> bool:
+    """A drain's round is over and it goes on: with `renew`, refresh its heartbeat
+    (`still_draining`) and its wake (`hold`); given `nudge`, take a nudge already waiting; all
+    in one round trip with `also`'s commands (the batch's desk changes). True when a nudge
+    was waiting: look again without lingering. A RedisError raises, as `hold` alone would."""
+    pipe = connection().pipeline(transaction=False)
+    if also is not None:
+        also(pipe)
+    if renew:
+        pipe.set(draining_key(provider), 1, ex=DRAINING_TTL)
+        pipe.expire(flag, LEASE_SECONDS)
+    if nudge is not None:
+        pipe.lpop(nudge)
+    answers = pipe.execute()
+    return nudge is not None and answers[-1] is not None
 
 
 def done_draining(provider: str) -> None:

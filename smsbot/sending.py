@@ -4,7 +4,9 @@ A drain claims up to a batch of the provider's queued, due messages in one state
 (replies before notices; cancelling those to residents who opted out in the same
 statement), sends them within the provider's messages-per-second over a few threads, and
 records every answer in one transaction. It repeats while a full batch was claimed, for a
-time budget well under the job timeout, then wakes a fresh job if work remains.
+time budget well under the job timeout, then wakes a fresh job if work remains. A full
+batch's answers are recorded in the next claim's transaction (one commit less per batch);
+any other batch's on their own, before the drain lingers or ends.
 
 The guarantees are those of `smsbot.outbound`, batch by batch: the claim (queued → sending)
 commits before the provider is called, so no two workers send one row; a worker killed
@@ -27,7 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from smsbot import changes, db, failpoints, metrics, pacing, providers, queues
 from smsbot.clock import utcnow
@@ -130,19 +144,31 @@ def drain(
     limit = batch_size(provider)
     until = pacer.now() + budget
     queues.still_draining(name)
+    renew_at = 0.0  # the wake was taken when the job was queued: renewed after the 1st batch
+    answered: list[Outcome] = []
+    """A full batch's answers, stored in the next claim's transaction: one commit less."""
+    told: list[int] = []
+    """Companies of that batch, whose desks change again when it is stored."""
     try:
         while True:
-            claimed, canceled = claim(provider, settings, limit)
+            claimed, canceled = claim(provider, settings, limit, answered)
+            _wake_retries(provider.name, answered, settings)
+            answered, companies = [], told
             counts["canceled"] += canceled
             outcomes = send_all(provider, claimed, until)
-            record_all(provider.name, outcomes, settings)
-            changes.bump(c.company_id for c in claimed)
             counts.update(o.result for o in outcomes)
-            _wake_retries(provider.name, outcomes, settings)
-            found = bool(claimed or canceled)
             full = len(claimed) + canceled >= limit
             released = any(o.result == "released" for o in outcomes)
-            if released or (found and pacer.now() >= until):
+            out_of_time = released or (bool(claimed or canceled) and pacer.now() >= until)
+            told = [c.company_id for c in claimed if c.company_id is not None]
+            if full and not out_of_time:
+                answered = outcomes  # the next claim follows at once
+            else:
+                record_all(provider.name, outcomes, settings)
+                _wake_retries(provider.name, outcomes, settings)
+                companies, told = companies + told, []
+            if out_of_time:
+                changes.bump(companies)
                 # Out of time with work left: a fresh job carries on (replies first).
                 notices_only = all(o.kind == KIND_NOTICE for o in outcomes)
                 target = queues.send_queue(KIND_NOTICE if notices_only else "reply")
@@ -150,10 +176,18 @@ def drain(
                 if target != queue_name:
                     queues.connection().delete(flag)
                 break
-            queues.still_draining(name)
-            queues.hold(flag)
-            if not full and not queues.linger(flag, nudge):
+            # One round trip, only when there is something to say: the desk changes and, at
+            # most every RENEW_SECONDS, the heartbeat and the wake (and then any news waiting).
+            news, renew = False, pacer.now() >= renew_at
+            if renew or companies:
+                bump = functools.partial(changes.bump, companies) if companies else None
+                news = queues.carry_on(name, flag, None if full else nudge, bump, renew=renew)
+                renew_at = pacer.now() + queues.RENEW_SECONDS if renew else renew_at
+            if not (full or news or queues.linger(flag, nudge)):
                 break  # nothing came: the wake is free again
+    except BaseException:
+        record_all(provider.name, answered, settings)  # sent but not stored: store them alone
+        raise
     finally:
         queues.done_draining(name)
     return dict(counts)
@@ -162,18 +196,24 @@ def drain(
 # --- claim ----------------------------------------------------------------------------------
 
 
-def claim(provider: Provider, settings: Settings, limit: int) -> tuple[list[Claimed], int]:
+def claim(
+    provider: Provider, settings: Settings, limit: int, answered: Sequence[Outcome] = ()
+) -> tuple[list[Claimed], int]:
     """Claim up to `limit` due messages of `provider` in one committed statement.
 
     Returns the ones to send, oldest reply first, and how many were cancelled instead
-    (their resident opted out; the opt-out confirmation itself still goes).
+    (their resident opted out; the opt-out confirmation itself still goes). `answered`, the
+    previous batch's answers, are recorded first in the same transaction (`record_all`).
     """
     with db.writer().begin() as conn:
         statement = _claim_statement(
             conn.dialect.name, provider.name, provider.name == settings.default_provider, limit
         )
         now = utcnow()
+        stored = _store(conn, provider.name, answered, now, settings)
         rows = conn.execute(statement, {"b_now": now}).all()
+    if stored:
+        _stored(provider.name, answered, settings)
     rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
@@ -363,56 +403,75 @@ _REFUSED = (
 
 def record_all(provider: str, outcomes: Sequence[Outcome], settings: Settings) -> None:
     """Store every answer of a batch in one transaction (one statement per kind of answer)."""
-    now = utcnow()
+    if not any(o.result in _STORED for o in outcomes):
+        return
+    with db.writer().begin() as conn:
+        _store(conn, provider, outcomes, utcnow(), settings)
+    _stored(provider, outcomes, settings)
+
+
+_STORED = frozenset({"sent", "retry", "failed", "released"})
+"""Answers that change their row; 'unknown' leaves it 'sending' for the sweep to ask about."""
+
+
+def _store(
+    conn: Connection, provider: str, outcomes: Sequence[Outcome], now: datetime, settings: Settings
+) -> bool:
+    """`record_all`'s statements, in the caller's transaction; False when there were none."""
     sent = [o for o in outcomes if o.result == "sent"]
     refused = [o for o in outcomes if o.result in ("retry", "failed")]
     released = [o.message_id for o in outcomes if o.result == "released"]
     if not (sent or refused or released):
-        return
-    with db.writer().begin() as conn:
-        if sent:
-            conn.execute(
-                _RECORD,
-                [
-                    {
-                        "b_id": o.message_id,
-                        "b_provider": provider,
-                        "b_external_id": o.sent.provider_id,
-                        "b_segments": o.sent.num_segments,
-                        "b_now": now,
-                        "b_status": o.sent.status,
-                        "b_rank": OUT_RANK[o.sent.status],
-                    }
-                    for o in sent
-                ],
-            )
-            refs = [
-                {"provider": provider, "ref": ref, "message_id": o.message_id}
+        return False
+    if sent:
+        conn.execute(
+            _RECORD,
+            [
+                {
+                    "b_id": o.message_id,
+                    "b_provider": provider,
+                    "b_external_id": o.sent.provider_id,
+                    "b_segments": o.sent.num_segments,
+                    "b_now": now,
+                    "b_status": o.sent.status,
+                    "b_rank": OUT_RANK[o.sent.status],
+                }
                 for o in sent
-                for ref in o.sent.part_ids
-            ]
-            if refs:
-                conn.execute(insert(MessageRef.__table__), refs)
-        if refused:
-            conn.execute(_REFUSED, [_refusal(o, now, settings) for o in refused])
-            opted_out = [o.message_id for o in refused if o.error.meaning == OPTED_OUT]
-            if opted_out:
-                conn.execute(
-                    update(R)
-                    .where(
-                        R.c.id.in_(select(T.c.resident_id).where(T.c.id.in_(opted_out))),
-                        R.c.opted_out.is_(False),
-                    )
-                    .values(opted_out=True, opted_out_at=now)
-                )
-        if released:
+            ],
+        )
+        refs = [
+            {"provider": provider, "ref": ref, "message_id": o.message_id}
+            for o in sent
+            for ref in o.sent.part_ids
+        ]
+        if refs:
+            conn.execute(insert(MessageRef.__table__), refs)
+    if refused:
+        conn.execute(_REFUSED, [_refusal(o, now, settings) for o in refused])
+        opted_out = [o.message_id for o in refused if o.error.meaning == OPTED_OUT]
+        if opted_out:
             conn.execute(
-                update(T)
-                .where(T.c.id.in_(released), T.c.status == OUT_SENDING)
-                .values(status=OUT_QUEUED, attempts=T.c.attempts - 1, claimed_at=None)
+                update(R)
+                .where(
+                    R.c.id.in_(select(T.c.resident_id).where(T.c.id.in_(opted_out))),
+                    R.c.opted_out.is_(False),
+                )
+                .values(opted_out=True, opted_out_at=now)
             )
-    for o in refused:
-        log.warning("message %s: %s (%s)", o.message_id, _decision(o, settings), o.error)
+    if released:
+        conn.execute(
+            update(T)
+            .where(T.c.id.in_(released), T.c.status == OUT_SENDING)
+            .values(status=OUT_QUEUED, attempts=T.c.attempts - 1, claimed_at=None)
+        )
+    return True
+
+
+def _stored(provider: str, outcomes: Sequence[Outcome], settings: Settings) -> None:
+    """Once the answers are committed: the refusals' log lines and the metrics."""
+    for o in outcomes:
+        if o.result in ("retry", "failed"):
+            log.warning("message %s: %s (%s)", o.message_id, _decision(o, settings), o.error)
     _count(provider, outcomes, settings)
 
 

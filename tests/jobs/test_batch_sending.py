@@ -118,6 +118,26 @@ def test_a_full_batch_is_followed_by_the_next_until_none_is_left(app, monkeypatc
     assert {m.status for m in messages(ids)} == {"delivered"}
 
 
+def test_a_full_batch_is_stored_with_the_next_claim_and_alone_if_the_drain_breaks_first(
+    app, monkeypatch
+):
+    monkeypatch.setattr(sending, "BATCH", 2)
+    ids = store(3)
+    with Statements() as sql:
+        assert sending.drain("outbox", app.config["SMSBOT_SETTINGS"])["sent"] == 3
+    kinds = ["claim" if "RETURNING" in s else "record" for s in sql.seen]
+    assert kinds == ["claim", "record", "claim", "record"]  # the 1st record rides in the 2nd claim
+
+    def redis_gone(*args: object, **kwargs: object) -> bool:
+        raise queues.RedisError("gone")
+
+    more = store(2, first_phone=79170000000)
+    monkeypatch.setattr(queues, "carry_on", redis_gone)
+    with pytest.raises(queues.RedisError):
+        sending.drain("outbox", app.config["SMSBOT_SETTINGS"])
+    assert {m.status for m in messages([*ids, *more])} == {"delivered"}  # none left 'sending'
+
+
 def test_replies_are_claimed_before_notices_queued_earlier(app):
     notices = store(3, kind=KIND_NOTICE)
     [reply] = store(1, first_phone=79170000000)
