@@ -84,15 +84,15 @@ def _busy_timeout(connection: Any, dbapi_conn: sqlite3.Connection, ms: int) -> N
         info["busy_timeout_ms"] = ms
 
 
-def _end_turn(held: dict[int, int], dbapi_conn: Any) -> None:
+def _end_turn(held: dict[int, writer_lock.WriterLock], dbapi_conn: Any) -> None:
     """Release the writer lock this connection holds, if any (see smsbot.writer_lock).
     `dbapi_conn` may be the pool's proxy of it, as the dialect's do_commit receives it."""
-    fd = held.pop(id(getattr(dbapi_conn, "dbapi_connection", dbapi_conn)), None)
-    if fd is not None:
-        writer_lock.release(fd)
+    lock = held.pop(id(getattr(dbapi_conn, "dbapi_connection", dbapi_conn)), None)
+    if lock is not None:
+        lock.release()
 
 
-def _writer_turns(engine: Engine) -> dict[int, int]:
+def _writer_turns(engine: Engine) -> dict[int, writer_lock.WriterLock]:
     """The writer locks held by `engine`'s connections (id of the DBAPI connection → lock),
     released right after each COMMIT or ROLLBACK, not when the connection goes back to the
     pool: a connection kept checked out between two transactions (a send job calling its
@@ -101,9 +101,9 @@ def _writer_turns(engine: Engine) -> dict[int, int]:
     SQLAlchemy's commit and rollback events fire before the DBAPI call, which would let the
     next writer in while this COMMIT still holds SQLite's own lock; so the dialect's
     do_commit/do_rollback of this engine are wrapped instead. A connection closed or
-    invalidated with a turn still held gives it up too.
+    invalidated gives up its turn and closes its lock file.
     """
-    held: dict[int, int] = {}
+    held: dict[int, writer_lock.WriterLock] = {}
     dialect = engine.dialect
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
@@ -119,11 +119,21 @@ def _writer_turns(engine: Engine) -> dict[int, int]:
         finally:
             _end_turn(held, dbapi_conn)
 
+    def gone(dbapi_conn: Any, record: Any = None, *_: Any) -> None:
+        _end_turn(held, dbapi_conn)
+        lock = record.info.pop(_LOCK_KEY, None) if record is not None else None
+        if lock is not None:
+            lock.close()
+
     dialect.do_commit = commit_then_release  # type: ignore[method-assign]
     dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
     for name in ("close", "invalidate", "close_detached"):
-        event.listen(engine, name, lambda dbapi_conn, *_: _end_turn(held, dbapi_conn))
+        event.listen(engine, name, gone)
     return held
+
+
+_LOCK_KEY = "smsbot_writer_lock"
+"""Connection record info key: the connection's WriterLock (smsbot.writer_lock)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -174,9 +184,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 _busy_timeout(pooled, dbapi_conn, 0)
                 timeout = options.get(LOCK_WAIT_OPTION, SQLITE_LOCK_TIMEOUT)
                 if lock_path is not None and id(dbapi_conn) not in held:
-                    fd, waited = writer_lock.acquire(lock_path, timeout)
-                    held[id(dbapi_conn)] = fd
-                    timeout = max(timeout - waited, 0.0)
+                    lock = pooled.info.get(_LOCK_KEY)
+                    if lock is None:
+                        lock = pooled.info[_LOCK_KEY] = writer_lock.WriterLock(lock_path)
+                    timeout = max(timeout - lock.acquire(timeout), 0.0)
+                    held[id(dbapi_conn)] = lock
                 try:
                     begin_immediate(dbapi_conn, timeout)
                 except BaseException:

@@ -85,39 +85,55 @@ def _start_waiter() -> None:
             _waiter_pid = os.getpid()
 
 
-def acquire(path: str, timeout: float) -> tuple[int, float]:
-    """Take the writer lock; return (its descriptor, seconds waited).
+class WriterLock:
+    """One connection's place in the queue for the lock: its own descriptor of the lock file,
+    kept open while the connection lives (flock belongs to an open file description, so two
+    connections of one process exclude each other as two processes do; opening the file
+    per transaction cost as much as the flock itself)."""
 
-    Raises sqlite3.OperationalError ("database is locked") when `timeout` passes first: the
-    same error SQLite raises, so callers (the webhook's spool) treat both alike.
-    """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd, 0.0
-    except BlockingIOError:
-        pass
-    except BaseException:
-        os.close(fd)
-        raise
-    started = time.monotonic()
-    if _waiter_pid != os.getpid():
-        _start_waiter()
-    turn = _Turn(fd)
-    _waits.put(turn)
-    if not turn.got.wait(timeout):
-        with turn.guard:
-            if not turn.got.is_set():
-                turn.abandoned = True  # the waiter closes it when its turn comes
-                raise sqlite3.OperationalError(
-                    f"database is locked (no turn at the writer lock in {timeout:g} s)"
-                )
-    if turn.error is not None:
-        os.close(fd)
-        raise turn.error
-    return fd, time.monotonic() - started
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
 
+    def acquire(self, timeout: float) -> float:
+        """Take the lock; return the seconds waited for it.
 
-def release(fd: int) -> None:
-    """Let the next writer in (closing the descriptor releases its flock)."""
-    os.close(fd)
+        Raises sqlite3.OperationalError ("database is locked") when `timeout` passes first:
+        the same error SQLite raises, so callers (the webhook's spool) treat both alike.
+        """
+        fd = self.fd
+        if fd is None:
+            fd = self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return 0.0
+        except BlockingIOError:
+            pass
+        started = time.monotonic()
+        if _waiter_pid != os.getpid():
+            _start_waiter()
+        turn = _Turn(fd)
+        _waits.put(turn)
+        if not turn.got.wait(timeout):
+            with turn.guard:
+                if not turn.got.is_set():
+                    turn.abandoned = True  # the waiter closes the descriptor when its turn comes
+                    self.fd = None
+                    raise sqlite3.OperationalError(
+                        f"database is locked (no turn at the writer lock in {timeout:g} s)"
+                    )
+        if turn.error is not None:
+            self.close()
+            raise turn.error
+        return time.monotonic() - started
+
+    def release(self) -> None:
+        """Let the next writer in."""
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """The connection is gone: its descriptor too (which releases a lock still held)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)

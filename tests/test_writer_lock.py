@@ -19,45 +19,48 @@ from smsbot import db, writer_lock
 
 def test_a_second_writer_waits_and_gets_the_lock_when_the_first_lets_go(tmp_path):
     path = str(tmp_path / "x.lock")
-    first, waited = writer_lock.acquire(path, 1.0)
-    assert waited == 0.0
+    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
+    assert first.acquire(1.0) == 0.0
     got: list[float] = []
-    waiter = threading.Thread(target=lambda: got.append(writer_lock.acquire(path, 5.0)[1]))
+    waiter = threading.Thread(target=lambda: got.append(second.acquire(5.0)))
     waiter.start()
     time.sleep(0.2)
     assert got == []  # still waiting
-    writer_lock.release(first)
+    first.release()
     waiter.join(5)
     assert got and 0.15 < got[0] < 5.0
 
 
 def test_a_wait_gives_up_with_sqlites_own_error_and_the_given_up_waiter_lets_go(tmp_path):
     path = str(tmp_path / "x.lock")
-    first, _ = writer_lock.acquire(path, 1.0)
+    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
+    first.acquire(1.0)
     with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-        writer_lock.acquire(path, 0.1)
-    writer_lock.release(first)
+        second.acquire(0.1)
+    first.release()
     # the abandoned waiter took the lock when it came free, and gave it back at once
-    fd, _ = writer_lock.acquire(path, 2.0)
-    writer_lock.release(fd)
+    assert second.acquire(2.0) < 2.0
+    second.release()
+    assert first.acquire(2.0) < 2.0
 
 
 def test_a_holder_killed_with_the_lock_lets_the_next_writer_in(tmp_path):
     path = str(tmp_path / "x.lock")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from smsbot import writer_lock; writer_lock.acquire(sys.argv[1], 1);"
+         "import sys, time; from smsbot import writer_lock; writer_lock.WriterLock(sys.argv[1]).acquire(1);"
          " print('held', flush=True); time.sleep(60)", path],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
+        mine = writer_lock.WriterLock(path)
         with pytest.raises(sqlite3.OperationalError):
-            writer_lock.acquire(path, 0.1)
+            mine.acquire(0.1)
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(10)
-        fd, _ = writer_lock.acquire(path, 5.0)
-        writer_lock.release(fd)
+        assert mine.acquire(5.0) < 5.0
+        mine.close()
     finally:
         holder.kill()
         holder.wait(10)
