@@ -233,9 +233,9 @@ class Peer:
         }  # fmt: skip
 
     def open_loop(self, rates: list[int], seconds: float, min_messages: int, quiet_s: int,
-                  sustained: Any) -> list[dict[str, Any]]:  # fmt: skip
+                  sustained: Any, measure_through: int = 0) -> list[dict[str, Any]]:  # fmt: skip
         """The same offered loads as ours, open loop, one connection per request, on one server;
-        stops after the first load it does not sustain. Latency = when its fake Twilio accepted
+        stops after the first load it does not sustain at or past `measure_through`. Latency = when its fake Twilio accepted
         the reply minus when the webhook was posted (per sender, first in first out: a sender
         recurs only every 1,000 requests); the webhook's own response time is beside it."""
         stages: list[dict[str, Any]] = []
@@ -259,7 +259,7 @@ class Peer:
                 log(f"    -> peer throughput {stage['throughput_rps']}/s, replies {stage['replies']}/{stage['posted']}, "
                     f"p50 {lat['p50']} p99 {lat['p99']} ms" + (f"; {res.stopped_early}" if res.stopped_early else ""))  # fmt: skip
                 stages.append(stage)
-                if not sustained(stage):
+                if not sustained(stage) and rate >= measure_through:
                     break
         finally:
             self.stop(server)
