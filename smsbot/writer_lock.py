@@ -94,6 +94,7 @@ class WriterLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd: int | None = None
+        self.pid = os.getpid()
 
     def acquire(self, timeout: float) -> float:
         """Take the lock; return the seconds waited for it.
@@ -102,8 +103,11 @@ class WriterLock:
         the same error SQLite raises, so callers (the webhook's spool) treat both alike.
         """
         fd = self.fd
-        if fd is None:
+        if fd is None or self.pid != os.getpid():
+            # (a forked child shares its parent's open file description, and so its flock:
+            # it needs one of its own to be excluded by its parent)
             fd = self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.pid = os.getpid()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return 0.0

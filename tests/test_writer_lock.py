@@ -94,3 +94,22 @@ def test_engines_take_turns_and_give_the_turn_back_at_commit_not_at_checkin(tmp_
     finally:
         one.dispose()
         two.dispose()
+
+
+def test_a_forked_child_is_excluded_by_its_parent(tmp_path):
+    lock = writer_lock.WriterLock(str(tmp_path / "x.lock"))
+    lock.acquire(1.0)
+    lock.release()
+    lock.acquire(1.0)  # the parent holds it, through the descriptor the child inherits
+    pid = os.fork()
+    if pid == 0:  # the child: must not get it while the parent holds it
+        try:
+            lock.acquire(0.2)
+            os._exit(1)
+        except sqlite3.OperationalError:
+            os._exit(0)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    lock.close()
+    assert os.waitstatus_to_exitcode(status) == 0
