@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -132,14 +133,18 @@ def claim_waiting(session: Session, limit: int) -> list[Message]:
     On PostgreSQL another worker's batch skips the rows locked here (SKIP LOCKED), so two
     jobs never take the same message; SQLite has one writer, whose transaction holds them.
     """
-    return list(
-        session.exec(
-            select(Message)
-            .where(Message.direction == INBOUND, Message.status == IN_RECEIVED)
-            .order_by(Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    return list(session.exec(_waiting(limit)))
+
+
+@lru_cache(maxsize=8)
+def _waiting(limit: int):  # noqa: ANN202 - a SQLModel select
+    """The claim's statement, built once per batch size (see `_NUMBERS`)."""
+    return (
+        select(Message)
+        .where(Message.direction == INBOUND, Message.status == IN_RECEIVED)
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -287,6 +292,21 @@ def pending_replies(session: Session, message_id: int) -> list[int]:
     )
 
 
+_NUMBERS = (
+    select(CompanyNumber.phone, Company)
+    .join(Company, Company.id == CompanyNumber.company_id)
+    .where(CompanyNumber.phone.in_(bindparam("phones", expanding=True)))
+)
+"""The companies of the numbers written to. Built once, as `_LINKED` and `_WAITING`: a
+statement built per call costs more than its execution, and a batch runs every one."""
+_LINKED = (
+    select(AccountLink.resident_id, Account.company_id, Account.building_id)
+    .join(Account, AccountLink.account_id == Account.id)
+    .where(AccountLink.resident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(AccountLink.id)
+)
+"""The companies and buildings of the residents' linked accounts, oldest link first."""
+
 Place = tuple[Resident, "Company | None", "Conversation | None", tuple[interruptions.Outage, ...]]
 """Sender, company, thread, and the announced outages of the sender's buildings there."""
 
@@ -300,29 +320,25 @@ def _place_all(
     written to, linked accounts, threads, companies, outages announced for the senders'
     buildings); `routing.decide` then picks per message.
     """
-    people = residents.get_or_create_many(session, [m.from_phone for m in messages])
-    if link:
-        residents.link_all_from_billing(session, people.values())
-    resident_ids = [r.id for r in people.values()]
+    people, new = residents.find_or_create_many(session, [m.from_phone for m in messages])
+    linked_now = residents.link_all_from_billing(session, people.values()) if link else {}
+    # A resident created just now has no thread, and no link but those just made.
+    known = [r.id for r in people.values() if r.id not in new]
     numbers: dict[str, int] = {}
     companies: dict[int, Company] = {}
     for phone, company in session.exec(
-        select(CompanyNumber.phone, Company)
-        .join(Company, Company.id == CompanyNumber.company_id)
-        .where(CompanyNumber.phone.in_({m.to_phone for m in messages}))
+        _NUMBERS, params={"phones": list({m.to_phone for m in messages})}
     ):
         numbers[phone], companies[company.id] = company.id, company
     linked: dict[int, list[int]] = {}
     homes: dict[tuple[int, int], set[int]] = {}  # (resident, company) → buildings
-    for resident_id, company_id, building_id in session.exec(
-        select(AccountLink.resident_id, Account.company_id, Account.building_id)
-        .join(Account, AccountLink.account_id == Account.id)
-        .where(AccountLink.resident_id.in_(resident_ids))
-        .order_by(AccountLink.id)
+    with_links = [*known, *(i for i in linked_now if i in new)]
+    for resident_id, company_id, building_id in (
+        session.exec(_LINKED, params={"ids": with_links}) if with_links else ()
     ):
         linked.setdefault(resident_id, []).append(company_id)
         homes.setdefault((resident_id, company_id), set()).add(building_id)
-    threads = conversations.of_residents(session, resident_ids)
+    threads = conversations.of_residents(session, known)
     theirs: dict[int, list[Conversation]] = {}
     for thread in threads:
         theirs.setdefault(thread.resident_id, []).append(thread)
