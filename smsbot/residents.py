@@ -95,7 +95,8 @@ def link_all_from_billing(session: Session, people: Iterable[Resident]) -> dict[
     by_phone = {r.phone: r for r in people}
     if not by_phone:
         return {}
-    listed = session.execute(_UNLINKED, {"phones": list(by_phone)}).all()
+    session.flush()  # (what an ORM query does first; the Core one below costs half as much)
+    listed = session.connection().execute(_UNLINKED, {"phones": list(by_phone)}).all()
     if not listed:
         return {}
     now = utcnow()
