@@ -33,15 +33,27 @@ batch runs the few lookups below every time)."""
 
 
 def find_or_create_many(
-    session: Session, phones: Iterable[str], *, language: str = "ru"
+    session: Session,
+    phones: Iterable[str],
+    *,
+    language: str = "ru",
+    existing: dict[str, Resident] | None = None,
 ) -> tuple[dict[str, Resident], set[int]]:
     """`get_or_create_many`, and the ids of the residents this call created: a resident
     created in this transaction has no links, unlinks nor threads yet, so the caller needs
-    no query to look for them."""
+    no query to look for them.
+
+    `existing`: the residents of these phones that the caller's transaction has read
+    already (the inbound claim joins them); the others are created without looking again
+    (one made meanwhile by another process is read back, as when two race).
+    """
     wanted = list(dict.fromkeys(phones))
     if not wanted:
         return {}, set()
-    found = {r.phone: r for r in session.exec(_BY_PHONES, params={"phones": wanted})}
+    if existing is None:
+        found = {r.phone: r for r in session.exec(_BY_PHONES, params={"phones": wanted})}
+    else:
+        found = {phone: existing[phone] for phone in wanted if phone in existing}
     missing = [phone for phone in wanted if phone not in found]
     if not missing:
         return found, set()
