@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.support import die_with_parent
+from tests.support import die_with_parent, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -167,6 +167,17 @@ def page(browser, request):  # noqa: ANN001, ANN201
     # Polls cut off when the test's server stops are not the page's fault; everything else is.
     real = [p for p in problems if not re.search(r"ERR_CONNECTION|ERR_EMPTY_RESPONSE", p)]
     assert not real, "\n".join(real)
+
+
+def wait_in_page(page, expression: str, timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Wait until `expression` is true in the page, polled from here.
+
+    Not Playwright's wait_for_function: when its first check is false it polls inside the
+    page through `new Function`, which our Content-Security-Policy (no 'unsafe-eval')
+    refuses, so such a test failed only when the page was slower than the test. An
+    evaluate from here runs through the DevTools protocol, which the policy does not govern.
+    """
+    wait_until(lambda: page.evaluate(expression), timeout=timeout, what=expression)
 
 
 def shot(page, name: str) -> Path:  # noqa: ANN001

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import shot, sign_in
+from tests.web.browser.conftest import shot, sign_in, wait_in_page
 
 NEIGHBOUR = "+79161234567"
 DEMO_PHONE = "+79851234567"
@@ -44,7 +44,7 @@ def test_an_emergency_is_pinned_and_the_tab_title_counts_unread(service, page):
     expect(first).to_have_class(re.compile(r"\bemergency\b"))
     expect(first.locator("[data-testid=emergency]")).to_have_text("Авария: газ")
     expect(page).to_have_title(re.compile(r"^\(2\) ⚠ Входящие"))
-    page.wait_for_function("window.__notifications.length >= 2")
+    wait_in_page(page, "window.__notifications.length >= 2")
     assert page.evaluate("window.__notifications") == [
         "Новое сообщение во входящих",  # the first message
         "Аварийное сообщение во входящих",

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from smsbot import db, ticket_stats, tickets
 from smsbot.clock import utcnow
 from smsbot.models import ACTOR_DISPATCHER, Account, Company
-from tests.web.browser.conftest import PHONE, shot
+from tests.web.browser.conftest import PHONE, shot, wait_in_page
 from tests.web.staff.conftest import PASSWORD
 
 
@@ -55,7 +55,7 @@ def test_the_inspector_sees_the_worst_company_first_and_its_chart(service, page)
     expect(page.locator("h1")).to_contain_text("Заречье")
     chart = page.locator("[data-testid=trend-chart]")
     expect(chart).to_be_visible()
-    page.wait_for_function("document.querySelector('[data-testid=trend-chart]').naturalWidth > 0")
+    wait_in_page(page, "document.querySelector('[data-testid=trend-chart]').naturalWidth > 0")
     expect(page.locator("[data-testid=late-tickets]")).to_contain_text("Сантехника")
     shot(page, "inspector-company")
 

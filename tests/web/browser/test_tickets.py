@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from smsbot import db, tickets
 from smsbot.clock import utcnow
 from smsbot.models import Company, Ticket
-from tests.web.browser.conftest import shot, sign_in
+from tests.web.browser.conftest import shot, sign_in, wait_in_page
 
 NEIGHBOUR = "+79161234567"
 
@@ -37,7 +37,7 @@ def test_a_ticket_worked_to_done_and_reopened_by_the_residents_no(service, page)
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("новая")
     page.fill("#status-note", "Сантехник придёт сегодня до 18:00")
     # a live update redraws the actions while the dispatcher types: nothing typed is lost
-    page.wait_for_function("document.querySelector('[data-region=actions]')._html !== undefined")
+    wait_in_page(page, "document.querySelector('[data-region=actions]')._html !== undefined")
     expect(page.locator("#status-note")).to_have_value("Сантехник придёт сегодня до 18:00")
     page.click("[data-testid=to-accepted]")
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("принята")
