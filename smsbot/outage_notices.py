@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from smsbot import interruptions, outgoing
 from smsbot.exceptions import Refused
-from smsbot.models import KIND_ALERT, ROLE_COMPANY_ADMIN, Company, Notice, User
+from smsbot.models import KIND_ALERT, Company, Notice
 
 OUTAGE_MAX_AHEAD = timedelta(days=31)
 """An outage announced to last longer is a typo in the date, not a plan."""
@@ -97,14 +97,7 @@ def flag_to_admins(
 ) -> None:
     """Tell the company admins by SMS that the announced outage is longer than the law allows:
     the inspectorate fines for it, and the date may simply be a typo."""
-    admins = session.exec(
-        select(User).where(
-            User.company_id == company.id,
-            User.role == ROLE_COMPANY_ADMIN,
-            User.active.is_(True),
-            User.phone.is_not(None),
-        )
-    )
+    admins = outgoing.admins_with_phones(session, company)
     hours = (notice.outage_until - notice.created_at).total_seconds() / 3600
     for phone, language in {a.phone: a.language for a in admins}.items():
         outgoing.compose(

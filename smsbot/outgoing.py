@@ -259,16 +259,23 @@ def _hold_over_cap(session: Session) -> set[int]:
     return held
 
 
+def admins_with_phones(session: Session, company: Company) -> list[User]:
+    """The company's active admins who gave a phone: whom an alert SMS goes to."""
+    return list(
+        session.exec(
+            select(User).where(
+                User.company_id == company.id,
+                User.role == ROLE_COMPANY_ADMIN,
+                User.active.is_(True),
+                User.phone.is_not(None),
+            )
+        )
+    )
+
+
 def _tell_admins(session: Session, company: Company, now: datetime) -> None:
     """An SMS to each company admin with a phone: the bot's replies are held from now on."""
-    admins = session.exec(
-        select(User).where(
-            User.company_id == company.id,
-            User.role == ROLE_COMPANY_ADMIN,
-            User.active.is_(True),
-            User.phone.is_not(None),
-        )
-    ).all()
+    admins = admins_with_phones(session, company)
     if not admins:
         log.warning("company %s reached its daily cap and has no admin phone", company.slug)
     via = route(session, company=company)
