@@ -10,9 +10,9 @@ call, a Python exception and a sleep, and a lock released between two polls stay
 So a writer first takes an exclusive `flock` on a file beside the database
 (`<database>-writer.lock`) and only then BEGINs IMMEDIATE, which then almost always succeeds
 at once. A process blocked in flock costs no CPU, and the kernel wakes it the moment the
-holder lets go. The lock is released when the connection goes back to the pool (after its
-COMMIT or ROLLBACK), and by the kernel when a process dies holding it, so a SIGKILLed worker
-blocks no one. Writers that don't take it (alembic, the sqlite3 shell) are still waited for
+holder lets go. The lock is released right after the transaction's COMMIT or ROLLBACK
+(smsbot.db wraps them), and by the kernel when a process dies holding it, so a SIGKILLed
+worker blocks no one. Writers that don't take it (alembic, the sqlite3 shell) are still waited for
 by `db.begin_immediate`'s polling, as before.
 
 Why not a library: filelock and portalocker wait by polling too (their timeout loops sleep
