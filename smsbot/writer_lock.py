@@ -55,17 +55,31 @@ class _Turn:
         self.error: OSError | None = None
 
 
-_waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
-_waiter_pid: int | None = None
-_waiter_lock = threading.Lock()
+_waits: dict[str, queue.SimpleQueue[_Turn]] = {}
+"""Each lock file's queue of waits in this process, served by its own waiter thread."""
+_waits_pid: int | None = None
+_waits_guard = threading.Lock()
+IDLE_SECONDS = 60.0
+"""A waiter thread with nothing to wait for this long ends (a test process opens hundreds
+of databases); the next wait for its file starts another."""
 
 
-def _waiter() -> None:
-    """Block in flock for each wait in turn (one thread per process, started on first need:
-    starting a thread per wait cost more than the wait itself under load). Waits of one
-    process queue behind each other here as they would at the lock anyway."""
+def _waiter(path: str, waits: queue.SimpleQueue[_Turn]) -> None:
+    """Block in flock for each wait on one lock file in turn: one thread per file and
+    process, started on first need (starting a thread per wait cost more than the wait
+    itself under load). Waits of one process for one file queue behind each other here as
+    they would at the lock anyway; a wait for another file has its own thread, so a lock
+    held for long (another test's database) never holds it up."""
     while True:
-        turn = _waits.get()
+        try:
+            turn = waits.get(timeout=IDLE_SECONDS)
+        except queue.Empty:
+            with _waits_guard:  # (waits are put under it: none can slip in unserved)
+                if waits.empty():
+                    if _waits.get(path) is waits:
+                        del _waits[path]
+                    return
+            continue
         try:
             fcntl.flock(turn.fd, fcntl.LOCK_EX)
         except OSError as exc:
@@ -77,12 +91,39 @@ def _waiter() -> None:
             turn.got.set()
 
 
-def _start_waiter() -> None:
-    global _waiter_pid
-    with _waiter_lock:
-        if _waiter_pid != os.getpid():  # first wait in this process (a fork has no thread)
-            threading.Thread(target=_waiter, name="sqlite-writer-lock", daemon=True).start()
-            _waiter_pid = os.getpid()
+def _wait_for_turn(path: str, turn: _Turn) -> None:
+    """Hand `turn` to `path`'s waiter thread in this process, starting one if there is none
+    (a forked child has no threads: it starts its own)."""
+    global _waits_pid
+    with _waits_guard:
+        if _waits_pid != os.getpid():
+            _waits.clear()
+            _waits_pid = os.getpid()
+        waits = _waits.get(path)
+        if waits is None:
+            waits = _waits[path] = queue.SimpleQueue()
+            name = "sqlite-writer-lock " + os.path.basename(path)
+            threading.Thread(target=_waiter, args=(path, waits), name=name, daemon=True).start()
+        waits.put(turn)
+
+
+def _holder(path: str) -> str:
+    """Who holds the lock on `path`, from /proc/locks (Linux): for the error of a wait given
+    up, since a lock held that long is a bug to find, not a load to wait out."""
+    try:
+        inode = os.stat(path).st_ino
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (a "->" marks a waiter)
+                if len(fields) > 5 and fields[1] == "FLOCK":  # not "1: -> FLOCK …", a waiter
+                    pid, where = fields[4], fields[5]
+                    if where.rsplit(":", 1)[-1] == str(inode):
+                        me = " (this process)" if pid == str(os.getpid()) else ""
+                        return f"; held by pid {pid}{me}"
+    except OSError:
+        pass
+    return ""
 
 
 class WriterLock:
@@ -114,17 +155,16 @@ class WriterLock:
         except BlockingIOError:
             pass
         started = time.monotonic()
-        if _waiter_pid != os.getpid():
-            _start_waiter()
         turn = _Turn(fd)
-        _waits.put(turn)
+        _wait_for_turn(self.path, turn)
         if not turn.got.wait(timeout):
             with turn.guard:
                 if not turn.got.is_set():
                     turn.abandoned = True  # the waiter closes the descriptor when its turn comes
                     self.fd = None
                     raise sqlite3.OperationalError(
-                        f"database is locked (no turn at the writer lock in {timeout:g} s)"
+                        f"database is locked (no turn at the writer lock in {timeout:g} s"
+                        f"{_holder(self.path)})"
                     )
         if turn.error is not None:
             self.close()
@@ -141,3 +181,8 @@ class WriterLock:
         fd, self.fd = self.fd, None
         if fd is not None:
             os.close(fd)
+
+    def __del__(self) -> None:
+        # A connection dropped without the pool's close event (its engine dropped undisposed)
+        # must not keep the lock, and its descriptor, for the rest of the process's life.
+        self.close()

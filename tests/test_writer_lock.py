@@ -48,7 +48,7 @@ def test_a_holder_killed_with_the_lock_lets_the_next_writer_in(tmp_path):
     path = str(tmp_path / "x.lock")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from smsbot import writer_lock; writer_lock.WriterLock(sys.argv[1]).acquire(1);"
+         "import sys, time; from smsbot import writer_lock; lock = writer_lock.WriterLock(sys.argv[1]); lock.acquire(1);"
          " print('held', flush=True); time.sleep(60)", path],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -113,3 +113,42 @@ def test_a_forked_child_is_excluded_by_its_parent(tmp_path):
     _, status = os.waitpid(pid, 0)
     lock.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_lock_held_for_good_on_one_database_holds_up_no_wait_on_another(tmp_path):
+    """Seen in CI: one test left its database's lock held, a wait for it was given up, and
+    every later wait of that process, on any database, timed out behind it."""
+    stuck = str(tmp_path / "stuck.lock")
+    keeper = writer_lock.WriterLock(stuck)
+    keeper.acquire(1.0)
+    with pytest.raises(sqlite3.OperationalError, match="held by pid .* \\(this process\\)"):
+        writer_lock.WriterLock(stuck).acquire(0.1)
+    path = str(tmp_path / "x.lock")
+    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
+    first.acquire(1.0)
+    threading.Timer(0.2, first.release).start()
+    assert 0.1 < second.acquire(5.0) < 5.0
+    second.close()
+    first.close()
+    keeper.close()
+
+
+def test_a_lock_dropped_undisposed_lets_go_and_an_idle_waiter_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_lock, "IDLE_SECONDS", 0.1)
+    path = str(tmp_path / "idle.lock")
+    dropped, mine = [writer_lock.WriterLock(path)], writer_lock.WriterLock(path)
+    dropped[0].acquire(1.0)
+    threading.Timer(0.2, dropped.clear).start()  # its last reference goes, never closed
+    assert 0.1 < mine.acquire(5.0) < 5.0
+    mine.release()
+    waiters = lambda: [t for t in threading.enumerate() if t.name.endswith(" idle.lock")]  # noqa: E731
+    deadline = time.monotonic() + 5
+    while waiters() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not waiters()
+    later = writer_lock.WriterLock(path)  # a later wait starts a waiter again
+    mine.acquire(1.0)
+    threading.Timer(0.2, mine.release).start()
+    assert 0.1 < later.acquire(5.0) < 5.0
+    later.close()
+    mine.close()
