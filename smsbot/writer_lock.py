@@ -30,6 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 SUFFIX = "-writer.lock"
 
@@ -182,7 +183,10 @@ class WriterLock:
         if fd is not None:
             os.close(fd)
 
-    def __del__(self) -> None:
+    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
         # A connection dropped without the pool's close event (its engine dropped undisposed)
         # must not keep the lock, and its descriptor, for the rest of the process's life.
-        self.close()
+        # (os.close bound early: at interpreter exit the module's globals may be gone.)
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            _close(fd)
