@@ -177,16 +177,14 @@ class WriterLock:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
-    def close(self) -> None:
-        """The connection is gone: its descriptor too (which releases a lock still held)."""
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
-        # A connection dropped without the pool's close event (its engine dropped undisposed)
-        # must not keep the lock, and its descriptor, for the rest of the process's life.
-        # (os.close bound early: at interpreter exit the module's globals may be gone.)
+    def close(self, _close: Callable[[int], None] = os.close) -> None:
+        """The connection is gone: its descriptor too (which releases a lock still held).
+        (os.close bound early: run as __del__ at interpreter exit, the module's globals may
+        be gone.)"""
         fd, self.fd = self.fd, None
         if fd is not None:
             _close(fd)
+
+    __del__ = close
+    """A connection dropped without the pool's close event (its engine dropped undisposed)
+    must not keep the lock, and its descriptor, for the rest of the process's life."""
