@@ -3,19 +3,19 @@
 
 Everything runs on this machine, on loopback only, and is set up and torn down here:
 its own redis-server on a free port, a fresh SQLite file and a fresh PostgreSQL database
-(127.0.0.1:5432, user postgres; dropped at the end), migrations and demo data, gunicorn,
+(127.0.0.1:5432, user postgres; dropped at the end), migrations and demo data, the web server,
 RQ workers, the clock and a provider's stand-in (bench/rigs.py). It measures:
 
-a. ingest   signed inbound webhooks/s through gunicorn (`app:create_app()`, each request a
+a. ingest   signed inbound webhooks/s through the web server (`app:create_app()`, each request a
             real signature check + INSERT + enqueue, every MessageSid used once) beside a bare
-            Flask endpoint (bench/bare_app.py) under the same gunicorn settings, with wrk and
+            Flask endpoint (bench/bare_app.py) under the same web server settings, with wrk and
             bench/ingest.lua; p50/p95/p99 latency; stored rows and queued jobs are counted.
             Workers are not running, so this is the web tier alone.
 b. e2e      a resident's SMS in -> reply accepted by the provider's stand-in, open loop at
             fixed offered loads, per provider (--provider twilio|smsc|smpp|outbox, see
             bench/rigs.py); latency = when the reply was accepted minus when the message was
             posted, matched by the resident's phone (unique per message).
-c. memory   VmRSS of the gunicorn and RQ worker processes at the start and end of a long run.
+c. memory   VmRSS of the web server and RQ worker processes at the start and end of a long run.
 d. jobs     jobs/s of RQ's SimpleWorker vs the forking Worker (and smsbot's AppWorker) on a
             trivial job.
 
@@ -462,9 +462,11 @@ def empty_queues(conn: Any) -> None:
 @dataclass
 class Config:
     quick: bool
-    gunicorn_workers: int = 4
-    gunicorn_class: str = "sync"
-    gunicorn_threads: int = 1
+    web: str = "granian"
+    """The web server: "granian" (what `smsbot run` starts), or gunicorn's "sync" or "gthread"."""
+    web_workers: int = 2
+    web_threads: int = 4
+    """granian's blocking threads, or gunicorn gthread's threads, per process (sync: 1)."""
     wrk_threads: int = 2
     wrk_connections: int = 32
     ingest_seconds: int = 20
@@ -492,17 +494,32 @@ class Config:
     def smsbot_cmd(self, *args: str) -> list[str]:
         return [PY, "-m", "smsbot.cli", *args]
 
-    def gunicorn_args(self) -> list[str]:
-        args = ["--workers", str(self.gunicorn_workers), "--worker-class", self.gunicorn_class]
-        if self.gunicorn_class == "gthread":
-            args += ["--threads", str(self.gunicorn_threads)]
-        return args + ["--backlog", "2048", "--log-level", "warning", "--graceful-timeout", "5"]
+    def web_argv(self, target: str, port: int, pythonpath: Path | None) -> list[str]:
+        """The web server's command line, granian's as `smsbot run` builds it (without the
+        access log), or gunicorn's."""
+        if self.web == "granian":
+            from smsbot.runner import web_command
 
-    def gunicorn_label(self) -> str:
-        label = f"gunicorn {self.gunicorn_class} × {self.gunicorn_workers}"
-        if self.gunicorn_class == "gthread":
-            label += f" (threads {self.gunicorn_threads})"
-        return label
+            # granian calls a factory when told (--factory), not by a "()" after its name
+            drop = {"--access-log"} | (set() if target.endswith("()") else {"--factory"})
+            argv = web_command(PY, "127.0.0.1", port, self.web_workers, self.web_threads,
+                               target.removesuffix("()"))  # fmt: skip
+            argv = [a for a in argv if a not in drop]
+            return (
+                argv[:-1] + (["--working-dir", str(pythonpath)] if pythonpath else []) + argv[-1:]
+            )
+        argv = [PY, "-m", "gunicorn", "--workers", str(self.web_workers), "--worker-class", self.web]  # fmt: skip
+        if self.web == "gthread":
+            argv += ["--threads", str(self.web_threads)]
+        argv += ["--backlog", "2048", "--log-level", "warning", "--graceful-timeout", "5"]
+        argv += ["--bind", f"127.0.0.1:{port}"]
+        return argv + (["--pythonpath", str(pythonpath)] if pythonpath else []) + [target]
+
+    def web_label(self) -> str:
+        if self.web == "granian":
+            return f"granian × {self.web_workers} (threads {self.web_threads})"
+        label = f"gunicorn {self.web} × {self.web_workers}"
+        return label + (f" (threads {self.web_threads})" if self.web == "gthread" else "")
 
 
 def app_env(cfg: Config, workdir: Path, database_url: str, redis_url: str, web_port: int,
@@ -539,16 +556,13 @@ def twilio_settings(fake_port: int) -> dict[str, str]:
     }
 
 
-def start_gunicorn(procs: Processes, cfg: Config, name: str, target: str, port: int, env: dict[str, str],
-                   pythonpath: Path | None = None) -> subprocess.Popen:  # fmt: skip
-    argv = [PY, "-m", "gunicorn", *cfg.gunicorn_args(), "--bind", f"127.0.0.1:{port}"]
-    if pythonpath:
-        argv += ["--pythonpath", str(pythonpath)]
-    proc = procs.start(name, [*argv, target], env=env)
+def start_web(procs: Processes, cfg: Config, name: str, target: str, port: int, env: dict[str, str],
+              pythonpath: Path | None = None) -> subprocess.Popen:  # fmt: skip
+    proc = procs.start(name, cfg.web_argv(target, port, pythonpath), env=env)
     wait_port(port, name, timeout=30, proc=proc)
-    # The master listens before its workers have imported the app: give them a moment.
+    # The main process listens before its workers have imported the app: give them a moment.
     deadline = time.monotonic() + 20
-    while len(children(proc.pid)) < cfg.gunicorn_workers and time.monotonic() < deadline:
+    while len(children(proc.pid)) < cfg.web_workers and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)
     return proc
@@ -850,7 +864,7 @@ def ingest_run(wrk: str | None, cfg: Config, port: int, bodies: list[tuple[str, 
             max(0.0, data["cpu"]["other_cores"] - cpu_s["postgresql"] / data["duration_s"]), 2
         )
     data["cpu_ms_per_request"] = {k: round(v * 1000 / n, 3) for k, v in cpu_s.items()}
-    # Everything the benchmark ran (gunicorn, Redis, the load generator...) plus PostgreSQL.
+    # Everything the benchmark ran (the web server, Redis, the load generator...) plus PostgreSQL.
     total_s = data["cpu"]["bench_cores"] * data["duration_s"] + cpu_s.get("postgresql", 0.0)
     data["cpu_ms_per_request"]["all"] = round(total_s * 1000 / n, 3)
     return data
@@ -883,7 +897,7 @@ def ingest_app(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, da
     bodies = signed_bodies(phones.take(cfg.ingest_seconds * rate_cap), public_url, token, sid)
     conn = Redis.from_url(redis_url)
     target, pythonpath = cfg.app_target()
-    proc = start_gunicorn(procs, cfg, f"gunicorn-ingest-{label}", target, port, env, pythonpath)
+    proc = start_web(procs, cfg, f"web-ingest-{label}", target, port, env, pythonpath)
     try:
         ingest_run(wrk, cfg, port, warm, cfg.ingest_warmup_seconds, workdir, f"{label}-warm")
         data_quiet = wait_quiet(cfg.quiet_wait_s)
@@ -915,7 +929,7 @@ def ingest_bare(
     public_url = f"http://127.0.0.1:{port}/sms/inbound"
     # The bare app reads nothing, so its bodies may repeat (wrk cycles through them).
     bodies = signed_bodies(phones.take(20000), public_url, "x" * 32, "AC" + "0" * 32)
-    proc = start_gunicorn(procs, cfg, "gunicorn-bare", "bare_app:app", port, env, pythonpath=BENCH)
+    proc = start_web(procs, cfg, "web-bare", "bare_app:app", port, env, pythonpath=BENCH)
     try:
         ingest_run(wrk, cfg, port, bodies[:5000], cfg.ingest_warmup_seconds, workdir, "bare-warm")
         quiet = wait_quiet(cfg.quiet_wait_s)
@@ -929,28 +943,28 @@ def ingest_bare(
 
 
 SWEEP_CONFIGS = [
-    ("sync", 2, 1), ("sync", 3, 1), ("sync", 4, 1), ("sync", 6, 1),
-    ("gthread", 2, 4), ("gthread", 3, 4), ("gthread", 4, 2),
+    ("granian", 2, 1), ("granian", 2, 2), ("granian", 2, 4), ("granian", 4, 1),
+    ("sync", 4, 1), ("gthread", 3, 4),
 ]  # fmt: skip
-"""gunicorn settings tried by the sweep (class, workers, threads) before the main measurements."""
+"""Web server settings tried by the sweep (server, processes, threads) before the main measurements."""
 
 
 def config_sweep(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, redis_url: str,
                  phones: PhoneCounter, seconds: int) -> list[dict[str, Any]]:  # fmt: skip
-    """Short ingest runs (bare and smsbot on SQLite) per gunicorn setting, to choose one."""
+    """Short ingest runs (bare and smsbot on SQLite) per web server setting, to choose one."""
     import copy
 
     rows = []
     for klass, workers, threads in SWEEP_CONFIGS:
         c = copy.copy(cfg)
-        c.gunicorn_class, c.gunicorn_workers, c.gunicorn_threads = klass, workers, threads
+        c.web, c.web_workers, c.web_threads = klass, workers, threads
         c.ingest_seconds, c.ingest_warmup_seconds, c.quiet_wait_s = (
             seconds,
             2,
             min(cfg.quiet_wait_s, 10),
         )
         row: dict[str, Any] = {
-            "config": c.gunicorn_label(),
+            "config": c.web_label(),
             "class": klass,
             "workers": workers,
             "threads": threads,
@@ -983,7 +997,7 @@ def config_sweep(procs: Processes, cfg: Config, wrk: str | None, workdir: Path, 
 
 
 class Stack:
-    """gunicorn + RQ workers + clock + a provider's stand-in (bench/rigs.py) on one database,
+    """The web server + RQ workers + clock + a provider's stand-in (bench/rigs.py) on one database,
     for the e2e and memory runs."""
 
     def __init__(self, procs: Processes, cfg: Config, workdir: Path, database_url: str, redis_url: str,
@@ -1007,9 +1021,10 @@ class Stack:
 
     def start(self) -> None:
         target, pythonpath = self.cfg.app_target()
-        self.web = start_gunicorn(self.procs, self.cfg, f"gunicorn-e2e-{self.label}", target, self.port, self.env,
-                                  pythonpath)  # fmt: skip
-        # After gunicorn: the SMSC.ru stand-in posts to it, the SMPP connector needs the schema.
+        self.web = start_web(
+            self.procs, self.cfg, f"web-e2e-{self.label}", target, self.port, self.env, pythonpath
+        )
+        # After the web server: the SMSC.ru stand-in posts to it, the SMPP connector needs the schema.
         self.rig.start(self)
         for i in range(self.cfg.rq_workers):
             self.workers.append(self.procs.start(f"worker-{self.label}-{i + 1}", self.cfg.smsbot_cmd("worker"),
@@ -1061,8 +1076,8 @@ class Stack:
     def pids(self) -> dict[str, list[int]]:
         assert self.web is not None
         return {
-            "gunicorn_master": [self.web.pid],
-            "gunicorn_workers": children(self.web.pid),
+            "web_main": [self.web.pid],
+            "web_workers": children(self.web.pid),
             "rq_workers": [w.pid for w in self.workers],
             "rq_worker_children": [c for w in self.workers for c in children(w.pid)],
         }
@@ -1286,7 +1301,7 @@ def memory_run(procs: Processes, cfg: Config, workdir: Path, database_url: str, 
         (s for s in samples if s["tag"] == "during" and s["t"] >= start_sample["t"] + 15),
         start_sample,
     )
-    groups = ["gunicorn_master", "gunicorn_workers", "rq_workers"]
+    groups = ["web_main", "web_workers", "rq_workers"]
     summary = {}
     for g in groups:
         summary[g] = {
@@ -1349,6 +1364,7 @@ def machine_info(redis_url: str, pg_version: str | None, wrk_path: str | None) -
     for name in (
         "flask",
         "werkzeug",
+        "granian",
         "gunicorn",
         "sqlalchemy",
         "sqlmodel",
@@ -1514,7 +1530,9 @@ def markdown(res: dict[str, Any]) -> str:
         out.append("| processes | start MiB | warm MiB | end MiB | end − warm |")
         out.append("|---|---:|---:|---:|---:|")
         titles = {
-            "gunicorn_master": "gunicorn master",
+            "web_main": "web server's main process",
+            "web_workers": "web server's workers",
+            "gunicorn_master": "gunicorn master",  # results from before granian
             "gunicorn_workers": "gunicorn workers",
             "rq_workers": "RQ workers",
         }
@@ -1526,11 +1544,11 @@ def markdown(res: dict[str, Any]) -> str:
     sweep = res.get("config_sweep")
     if sweep:
         out.append(
-            f"**gunicorn settings tried** (ingest only, SQLite, {cfg['sweep_seconds']} s each; the chosen one is used above)"
+            f"**Web server settings tried** (ingest only, SQLite, {cfg['sweep_seconds']} s each; the chosen one is used above)"
         )
         out.append("")
         out.append(
-            "| gunicorn | bare req/s | bare p99 ms | smsbot req/s | smsbot p50 ms | smsbot p99 ms | other load, cores |"
+            "| web server | bare req/s | bare p99 ms | smsbot req/s | smsbot p50 ms | smsbot p99 ms | other load, cores |"
         )
         out.append("|---|---:|---:|---:|---:|---:|---:|")
         for r in sweep:
@@ -1573,9 +1591,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         default="sqlite,postgresql",
         help="databases for ingest and e2e (comma-separated)",
     )
-    p.add_argument("--gunicorn-workers", type=int)
-    p.add_argument("--gunicorn-class", choices=("sync", "gthread"))
-    p.add_argument("--gunicorn-threads", type=int)
+    p.add_argument("--web", choices=("granian", "sync", "gthread"),
+                   help="web server: granian (default, as smsbot run), or gunicorn sync or gthread")  # fmt: skip
+    p.add_argument("--web-workers", type=int, help="web server processes (default 2)")
+    p.add_argument("--web-threads", type=int, help="threads per web process (default 4; sync: 1)")
     p.add_argument("--rq-workers", type=int)
     p.add_argument("--wrk-connections", type=int)
     p.add_argument("--wrk-threads", type=int)
@@ -1589,7 +1608,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument(
         "--no-sweep",
         action="store_true",
-        help="skip the gunicorn settings sweep (full mode runs it)",
+        help="skip the web server settings sweep (full mode runs it)",
     )
     p.add_argument("--no-clock", action="store_true", help="do not run the sweep clock during e2e")
     p.add_argument(
@@ -1617,7 +1636,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         cfg.memory_rate, cfg.memory_seconds = 15, 30
         cfg.micro_jobs_simple, cfg.micro_jobs_fork = 1000, 150
         cfg.quiet_wait_s = 10
-    for name in ("gunicorn_workers", "gunicorn_class", "gunicorn_threads", "rq_workers", "wrk_connections",
+    for name in ("web", "web_workers", "web_threads", "rq_workers", "wrk_connections",
                  "wrk_threads", "e2e_seconds", "ingest_seconds", "memory_seconds", "memory_rate"):  # fmt: skip
         value = getattr(args, name)
         if value is not None:
@@ -1695,7 +1714,7 @@ def main(argv: list[str] | None = None) -> int:
     phones = PhoneCounter()
     notes: list[str] = []
     res: dict[str, Any] = {"name": name, "command": ".venv/bin/python bench/run.py" + (" --quick" if args.quick else ""),
-                           "config": cfg.__dict__, "web_config": cfg.gunicorn_label(), "targets": TARGETS}  # fmt: skip
+                           "config": cfg.__dict__, "web_config": cfg.web_label(), "targets": TARGETS}  # fmt: skip
     if argv or len(sys.argv) > 1:
         res["command"] = ".venv/bin/python bench/run.py " + " ".join(
             argv if argv is not None else sys.argv[1:]
@@ -1739,14 +1758,14 @@ def main(argv: list[str] | None = None) -> int:
             res["jobs_micro"] = micro_jobs(cfg, workdir, redis_url, url)
 
         if "sweep" in parts:
-            log("a0. gunicorn settings sweep (ingest only, SQLite, short runs)")
+            log("a0. web server settings sweep (ingest only, SQLite, short runs)")
             res["config_sweep"] = config_sweep(
                 procs, cfg, wrk, workdir, redis_url, phones, cfg.sweep_seconds
             )
 
         if "ingest" in parts:
             log(
-                f"a. ingest ({cfg.gunicorn_label()}, wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, {cfg.ingest_seconds}s)"
+                f"a. ingest ({cfg.web_label()}, wrk -t{cfg.wrk_threads} -c{cfg.wrk_connections}, {cfg.ingest_seconds}s)"
             )
             res["ingest"] = {}
             res["ingest"]["bare"] = ingest_bare(procs, cfg, wrk, workdir, phones)
@@ -1826,7 +1845,7 @@ def main_with_peer(args: argparse.Namespace, cfg: Config) -> int:
     notes: list[str] = []
     command = ".venv/bin/python bench/run.py " + " ".join(sys.argv[1:])
     res: dict[str, Any] = {"name": name, "command": command.strip(), "config": cfg.__dict__,
-                           "web_config": cfg.gunicorn_label()}  # fmt: skip
+                           "web_config": cfg.web_label()}  # fmt: skip
     pg: PgDatabase | None = None
     started = time.monotonic()
     failed = False

@@ -405,7 +405,7 @@ def markdown(res: dict[str, Any]) -> str:
     out = [f"`{res['command']}` on {m['cpu_count']} cores ({m['cpu_model']}), {m['date'][:16].replace('T', ' ')} UTC, "
            f"commit {m['git_commit']}{' (+ uncommitted changes)' if m['git_uncommitted_changes'] else ''}; "
            f"{len(res['rounds'])} round(s), interleaved (ours on each database, then the peer); medians over the "
-           f"rounds. Ours: gunicorn sync × {res['config']['gunicorn_workers']}, {res['config']['rq_workers']} RQ "
+           f"rounds. Ours: {res.get('web_config') or 'gunicorn sync × 4'}, {res['config']['rq_workers']} RQ "
            f"workers, clock, fake Twilio with two delivery callbacks per reply; the peer: RapidSMS 2.2 + "
            f"rapidsms-twilio, gunicorn sync × 2, reply POSTed to its fake Twilio inside the request.", ""]  # fmt: skip
     others = [s[d].get("other_cores_mean") for d in dbs] + [peer.get("other_cores")]

@@ -60,7 +60,10 @@ def main() -> None:
     "--host", default="127.0.0.1", show_default=True, help="Address the web server binds."
 )
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--web-workers", default=4, show_default=True, type=int, help="gunicorn processes.")
+@click.option("--web-workers", default=2, show_default=True, type=int, help="web server processes.")
+@click.option(
+    "--web-threads", default=4, show_default=True, type=int, help="threads per web server process."
+)
 @click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
 @click.option(
     "--fake-provider",
@@ -73,6 +76,7 @@ def run(
     host: str,
     port: int,
     web_workers: int,
+    web_threads: int,
     workers: int,
     fake_provider: str | None,
     fake_twilio: bool,
@@ -87,8 +91,8 @@ def run(
             raise click.UsageError("--fake-twilio is --fake-provider twilio: give one of them")
         fake_provider = "twilio"
     settings = load_settings()
-    supervisor = Supervisor(settings, host=host, port=port, web_workers=web_workers, workers=workers,
-                            fake_provider=fake_provider, demo=not no_demo)  # fmt: skip
+    supervisor = Supervisor(settings, host=host, port=port, web_workers=web_workers, web_threads=web_threads,
+                            workers=workers, fake_provider=fake_provider, demo=not no_demo)  # fmt: skip
     sys.exit(supervisor.run())
 
 

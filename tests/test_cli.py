@@ -150,6 +150,23 @@ def test_run_then_text_the_bot(tmp_path, flags):
     assert "Traceback" not in output, output
 
 
+def test_the_web_servers_access_log_leaves_out_the_query(tmp_path):
+    """A provider calling back with GET (SMSC.ru can) puts the resident's number and text in
+    the query: the access line names the path and the answer, never the query."""
+    env = service_env(tmp_path)
+    with Service(tmp_path, env) as service:
+        service.wait_until_up()
+        answer = requests.get(service.url + "/healthz?phone=79161234567&mes=secret", timeout=5)
+        assert answer.status_code == 200
+        line = wait_until(
+            lambda: next((ln for ln in service.output().splitlines() if "/healthz" in ln), None),
+            what="the access line",
+        )
+        output = service.stop()
+    assert re.search(r'"GET /healthz HTTP/1\.1" 200 \d+ms', line), line
+    assert "79161234567" not in output and "secret" not in output
+
+
 def scrape_metrics(url: str) -> dict[str, float]:
     """/metrics from this machine (no METRICS_TOKEN: loopback only), sample by sample."""
     answer = requests.get(url + "/metrics", timeout=10)
