@@ -20,6 +20,12 @@ and retry), which is the cost this removes; and posix semaphores are not release
 holder is killed. A blocking flock has no timeout, so a wait that may give up (a webhook must
 answer within its provider's limit) blocks in a helper thread while the caller waits on an
 Event with the timeout; a wait given up on releases the lock as soon as it gets it.
+
+Threads of one process (the web server's, a worker's sending pool) first queue on a plain
+`threading.Lock` per lock file, the gate, and only the thread past it goes to the flock. A
+thread waiting at the gate sleeps in the lock itself, with its timeout, and is handed the
+turn directly; at the flock it would need the helper thread, an Event and two wake-ups per
+turn.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class _Turn:
         self.error: OSError | None = None
 
 
+_gates: dict[str, threading.Lock] = {}
+"""Each lock file's gate in this process: at most one of its threads at the flock at once."""
 _waits: dict[str, queue.SimpleQueue[_Turn]] = {}
 """Each lock file's queue of waits in this process, served by its own waiter thread."""
 _waits_pid: int | None = None
@@ -92,14 +100,31 @@ def _waiter(path: str, waits: queue.SimpleQueue[_Turn]) -> None:
             turn.got.set()
 
 
+def _this_process() -> None:
+    """Forget the waits and gates of a parent process (a forked child has none of its threads,
+    and a gate one of them held would stay shut). Called under `_waits_guard`."""
+    global _waits_pid
+    if _waits_pid != os.getpid():
+        _waits.clear()
+        _gates.clear()
+        _waits_pid = os.getpid()
+
+
+def _gate(path: str) -> threading.Lock:
+    """`path`'s gate in this process."""
+    with _waits_guard:
+        _this_process()
+        gate = _gates.get(path)
+        if gate is None:
+            gate = _gates[path] = threading.Lock()
+        return gate
+
+
 def _wait_for_turn(path: str, turn: _Turn) -> None:
     """Hand `turn` to `path`'s waiter thread in this process, starting one if there is none
     (a forked child has no threads: it starts its own)."""
-    global _waits_pid
     with _waits_guard:
-        if _waits_pid != os.getpid():
-            _waits.clear()
-            _waits_pid = os.getpid()
+        _this_process()
         waits = _waits.get(path)
         if waits is None:
             waits = _waits[path] = queue.SimpleQueue()
@@ -137,6 +162,8 @@ class WriterLock:
         self.path = path
         self.fd: int | None = None
         self.pid = os.getpid()
+        self.gate: threading.Lock | None = None
+        """This process's gate for `path`, while this connection is past it."""
 
     def acquire(self, timeout: float) -> float:
         """Take the lock; return the seconds waited for it.
@@ -144,17 +171,38 @@ class WriterLock:
         Raises sqlite3.OperationalError ("database is locked") when `timeout` passes first:
         the same error SQLite raises, so callers (the webhook's spool) treat both alike.
         """
-        fd = self.fd
-        if fd is None or self.pid != os.getpid():
+        if self.fd is None or self.pid != os.getpid():
             # (a forked child shares its parent's open file description, and so its flock:
             # it needs one of its own to be excluded by its parent)
-            fd = self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self.pid = os.getpid()
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.pid, self.gate = os.getpid(), None
+        gate = _gate(self.path)
+        waited = 0.0
+        if not gate.acquire(blocking=False):
+            started = time.monotonic()
+            if not gate.acquire(timeout=max(timeout, 0.0)):
+                raise sqlite3.OperationalError(
+                    f"database is locked (no turn at the writer lock in {timeout:g} s, behind "
+                    f"another connection of this process{_holder(self.path)})"
+                )
+            waited = time.monotonic() - started
+        self.gate = gate
+        try:
+            return waited + self._flock(timeout - waited)
+        except BaseException:
+            self._open_gate()
+            raise
+
+    def _flock(self, timeout: float) -> float:
+        """The flock, once past the gate; the seconds waited for it."""
+        fd = self.fd
+        assert fd is not None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return 0.0
         except BlockingIOError:
             pass
+        timeout = max(timeout, 0.0)
         started = time.monotonic()
         turn = _Turn(fd)
         _wait_for_turn(self.path, turn)
@@ -173,17 +221,24 @@ class WriterLock:
         return time.monotonic() - started
 
     def release(self) -> None:
-        """Let the next writer in."""
+        """Let the next writer in: another process's at the flock, this one's at the gate."""
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self._open_gate()
+
+    def _open_gate(self) -> None:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            gate.release()
 
     def close(self, _close: Callable[[int], None] = os.close) -> None:
-        """The connection is gone: its descriptor too (which releases a lock still held).
-        (os.close bound early: run as __del__ at interpreter exit, the module's globals may
-        be gone.)"""
+        """The connection is gone: its descriptor too (which releases a lock still held), and
+        its place past the gate. (os.close bound early: run as __del__ at interpreter exit,
+        the module's globals may be gone.)"""
         fd, self.fd = self.fd, None
         if fd is not None:
             _close(fd)
+        self._open_gate()
 
     __del__ = close
     """A connection dropped without the pool's close event (its engine dropped undisposed)

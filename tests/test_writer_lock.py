@@ -115,22 +115,44 @@ def test_a_forked_child_is_excluded_by_its_parent(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def held_elsewhere(path: str, seconds: float = 60) -> subprocess.Popen:
+    """Another process that holds the lock on `path` for `seconds`, then lets go (a wait in
+    this process then goes through its waiter thread, not the gate)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from smsbot import writer_lock; lock = writer_lock.WriterLock(sys.argv[1]);"
+         " lock.acquire(1); print('held', flush=True); time.sleep(float(sys.argv[2])); lock.release();"
+         " time.sleep(60)", path, str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def waiter_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"sqlite-writer-lock {name}"]
+
+
 def test_a_lock_held_for_good_on_one_database_holds_up_no_wait_on_another(tmp_path):
     """Seen in CI: one test left its database's lock held, a wait for it was given up, and
     every later wait of that process, on any database, timed out behind it."""
-    stuck = str(tmp_path / "stuck.lock")
-    keeper = writer_lock.WriterLock(stuck)
-    keeper.acquire(1.0)
-    with pytest.raises(sqlite3.OperationalError, match="held by pid .* \\(this process\\)"):
-        writer_lock.WriterLock(stuck).acquire(0.1)
-    path = str(tmp_path / "x.lock")
-    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
-    first.acquire(1.0)
-    threading.Timer(0.2, first.release).start()
-    assert 0.1 < second.acquire(5.0) < 5.0
-    second.close()
-    first.close()
-    keeper.close()
+    stuck, path = str(tmp_path / "stuck.lock"), str(tmp_path / "x.lock")
+    keeper = held_elsewhere(stuck)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match=f"held by pid {keeper.pid}\\)"):
+            writer_lock.WriterLock(stuck).acquire(0.1)
+        assert waiter_threads("stuck.lock")  # still blocked in flock for the given-up wait
+        other = held_elsewhere(path, 0.2)
+        try:
+            second = writer_lock.WriterLock(path)
+            assert 0.05 < second.acquire(5.0) < 5.0
+            second.close()
+        finally:
+            other.kill()
+            other.wait(10)
+    finally:
+        keeper.kill()
+        keeper.wait(10)
 
 
 def test_a_lock_dropped_undisposed_lets_go_and_an_idle_waiter_ends(tmp_path, monkeypatch):
@@ -139,16 +161,57 @@ def test_a_lock_dropped_undisposed_lets_go_and_an_idle_waiter_ends(tmp_path, mon
     dropped, mine = [writer_lock.WriterLock(path)], writer_lock.WriterLock(path)
     dropped[0].acquire(1.0)
     threading.Timer(0.2, dropped.clear).start()  # its last reference goes, never closed
-    assert 0.1 < mine.acquire(5.0) < 5.0
+    assert 0.1 < mine.acquire(5.0) < 5.0  # past the gate and the flock it held
     mine.release()
-    waiters = lambda: [t for t in threading.enumerate() if t.name.endswith(" idle.lock")]  # noqa: E731
-    deadline = time.monotonic() + 5
-    while waiters() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not waiters()
-    later = writer_lock.WriterLock(path)  # a later wait starts a waiter again
-    mine.acquire(1.0)
-    threading.Timer(0.2, mine.release).start()
-    assert 0.1 < later.acquire(5.0) < 5.0
-    later.close()
+    for _ in range(2):  # a wait behind another process starts a waiter, which ends idle
+        holder = held_elsewhere(path, 0.2)
+        try:
+            assert 0.05 < mine.acquire(5.0) < 5.0
+            mine.release()
+        finally:
+            holder.kill()
+            holder.wait(10)
+        deadline = time.monotonic() + 5
+        while waiter_threads("idle.lock") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not waiter_threads("idle.lock")
     mine.close()
+
+
+def test_threads_of_one_process_take_turns_at_the_gate_without_the_waiter(tmp_path):
+    """The web server's threads queue on the gate, one at the flock at a time: each is
+    handed the lock in turn, and no waiter thread is needed."""
+    path = str(tmp_path / "gate.lock")
+    inside, most, done = [0], [0], []
+
+    def write(lock: writer_lock.WriterLock) -> None:
+        for _ in range(25):
+            lock.acquire(5.0)
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.001)
+            inside[0] -= 1
+            done.append(1)
+            lock.release()
+        lock.close()
+
+    threads = [
+        threading.Thread(target=write, args=(writer_lock.WriterLock(path),)) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(done) == 100 and most[0] == 1
+    assert not waiter_threads("gate.lock")
+
+
+def test_a_wait_at_the_gate_gives_up_and_leaves_the_gate_to_the_next(tmp_path):
+    path = str(tmp_path / "g.lock")
+    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
+    first.acquire(1.0)
+    with pytest.raises(sqlite3.OperationalError, match="behind another connection of this process"):
+        second.acquire(0.1)
+    first.close()  # closed while holding: the descriptor and the gate let go
+    assert second.acquire(1.0) == 0.0
+    second.close()
