@@ -17,6 +17,24 @@ from sqlalchemy import text
 from smsbot import db, writer_lock
 
 
+def held_elsewhere(path: str, seconds: float = 60) -> subprocess.Popen:
+    """Another process that holds the lock on `path` for `seconds`, then lets go (a wait in
+    this process then goes through its waiter thread, not the gate)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from smsbot import writer_lock; lock = writer_lock.WriterLock(sys.argv[1]);"
+         " lock.acquire(1); print('held', flush=True); time.sleep(float(sys.argv[2])); lock.release();"
+         " time.sleep(60)", path, str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def waiter_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"sqlite-writer-lock {name}"]
+
+
 def test_a_second_writer_waits_and_gets_the_lock_when_the_first_lets_go(tmp_path):
     path = str(tmp_path / "x.lock")
     first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
@@ -33,27 +51,22 @@ def test_a_second_writer_waits_and_gets_the_lock_when_the_first_lets_go(tmp_path
 
 def test_a_wait_gives_up_with_sqlites_own_error_and_the_given_up_waiter_lets_go(tmp_path):
     path = str(tmp_path / "x.lock")
-    first, second = writer_lock.WriterLock(path), writer_lock.WriterLock(path)
-    first.acquire(1.0)
-    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-        second.acquire(0.1)
-    first.release()
-    # the abandoned waiter took the lock when it came free, and gave it back at once
-    assert second.acquire(2.0) < 2.0
-    second.release()
-    assert first.acquire(2.0) < 2.0
+    holder, mine = held_elsewhere(path, 0.3), writer_lock.WriterLock(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            mine.acquire(0.1)
+        # the abandoned waiter takes the lock when the holder lets go, and gives it back at once
+        assert mine.acquire(5.0) < 5.0
+        mine.close()
+    finally:
+        holder.kill()
+        holder.wait(10)
 
 
 def test_a_holder_killed_with_the_lock_lets_the_next_writer_in(tmp_path):
     path = str(tmp_path / "x.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from smsbot import writer_lock; lock = writer_lock.WriterLock(sys.argv[1]); lock.acquire(1);"
-         " print('held', flush=True); time.sleep(60)", path],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = held_elsewhere(path)
     try:
-        assert holder.stdout.readline().strip() == "held"
         mine = writer_lock.WriterLock(path)
         with pytest.raises(sqlite3.OperationalError):
             mine.acquire(0.1)
@@ -113,24 +126,6 @@ def test_a_forked_child_is_excluded_by_its_parent(tmp_path):
     _, status = os.waitpid(pid, 0)
     lock.close()
     assert os.waitstatus_to_exitcode(status) == 0
-
-
-def held_elsewhere(path: str, seconds: float = 60) -> subprocess.Popen:
-    """Another process that holds the lock on `path` for `seconds`, then lets go (a wait in
-    this process then goes through its waiter thread, not the gate)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from smsbot import writer_lock; lock = writer_lock.WriterLock(sys.argv[1]);"
-         " lock.acquire(1); print('held', flush=True); time.sleep(float(sys.argv[2])); lock.release();"
-         " time.sleep(60)", path, str(seconds)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
-def waiter_threads(name: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == f"sqlite-writer-lock {name}"]
 
 
 def test_a_lock_held_for_good_on_one_database_holds_up_no_wait_on_another(tmp_path):
