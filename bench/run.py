@@ -465,7 +465,7 @@ class Config:
     web: str = "granian"
     """The web server: "granian" (what `smsbot run` starts), or gunicorn's "sync" or "gthread"."""
     web_workers: int = 2
-    web_threads: int = 4
+    web_threads: int = 2
     """granian's blocking threads, or gunicorn gthread's threads, per process (sync: 1)."""
     wrk_threads: int = 2
     wrk_connections: int = 32
@@ -1594,7 +1594,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument("--web", choices=("granian", "sync", "gthread"),
                    help="web server: granian (default, as smsbot run), or gunicorn sync or gthread")  # fmt: skip
     p.add_argument("--web-workers", type=int, help="web server processes (default 2)")
-    p.add_argument("--web-threads", type=int, help="threads per web process (default 4; sync: 1)")
+    p.add_argument("--web-threads", type=int, help="threads per web process (default 2; sync: 1)")
     p.add_argument("--rq-workers", type=int)
     p.add_argument("--wrk-connections", type=int)
     p.add_argument("--wrk-threads", type=int)

@@ -62,7 +62,7 @@ def main() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--web-workers", default=2, show_default=True, type=int, help="web server processes.")
 @click.option(
-    "--web-threads", default=4, show_default=True, type=int, help="threads per web server process."
+    "--web-threads", default=2, show_default=True, type=int, help="threads per web server process."
 )
 @click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
 @click.option(

@@ -123,7 +123,7 @@ class Supervisor:
     host: str = "127.0.0.1"
     port: int = 5000
     web_workers: int = 2
-    web_threads: int = 4
+    web_threads: int = 2
     workers: int = 2
     fake_provider: str | None = None
     """One of FAKE_PROVIDERS: its stand-in is started and made the default provider."""
