@@ -3,9 +3,10 @@
 Starts (when needed) an embedded Redis and a provider's stand-in (`--fake-provider`),
 migrates, loads demo data (`standins.demo`, imported only then) on first start, then runs
 the web server (granian), the RQ workers, the clock and (with an SMPP account) the SMPP
-connector as child processes, restarting any that die. What the children need to find each other (Redis URL,
-the stand-in's address and credentials, its control URL) is written to instance/runtime.env,
-so `smsbot sms` in another terminal talks to the same service through the same provider.
+connector as child processes, restarting any that die. What the children need to find each
+other (Redis URL, the stand-in's address and credentials, its control URL) is written to
+instance/runtime.env, so `smsbot sms` in another terminal talks to the same service through
+the same provider.
 """
 
 from __future__ import annotations
