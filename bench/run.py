@@ -498,15 +498,12 @@ class Config:
         """The web server's command line, granian's as `smsbot run` builds it (with no
         access log), or gunicorn's."""
         if self.web == "granian":
-            from smsbot.runner import ACCESS_LOG_FORMAT, web_command
+            from smsbot.runner import web_command
 
             # granian calls a factory when told (--factory), not by a "()" after its name
-            drop = {"--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT}
-            if not target.endswith("()"):
-                drop.add("--factory")
             argv = web_command(PY, "127.0.0.1", port, self.web_workers, self.web_threads,
-                               target.removesuffix("()"))  # fmt: skip
-            argv = [a for a in argv if a not in drop]
+                               target.removesuffix("()"), factory=target.endswith("()"),
+                               access_log=False)  # fmt: skip
             return (
                 argv[:-1] + (["--working-dir", str(pythonpath)] if pythonpath else []) + argv[-1:]
             )

@@ -43,9 +43,9 @@ ACCESS_LOG_FORMAT = (
 provider calling back with GET (SMSC.ru can) puts the resident's number and text in it."""
 
 
-def web_command(py: str, host: str, port: int, processes: int, threads: int,
-                factory: str = "app:create_app") -> list[str]:  # fmt: skip
-    """The web server: granian serving `app:create_app` over WSGI.
+def web_command(py: str, host: str, port: int, processes: int, threads: int, app: str = "app:create_app",
+                *, factory: bool = True, access_log: bool = True) -> list[str]:  # fmt: skip
+    """The web server: granian serving `app` (a factory, unless told otherwise) over WSGI.
 
     Why granian and not gunicorn's sync workers, which served before: every message costs
     three requests (the inbound webhook and two delivery callbacks), and gunicorn's Python
@@ -54,10 +54,10 @@ def web_command(py: str, host: str, port: int, processes: int, threads: int,
     off the web (bench/README.md, Choices). Its blocking threads run our Flask app as
     gunicorn's gthread workers would: each request has its own database session
     (`smsbot.web.common`)."""
-    return [py, "-m", "granian", "--interface", "wsgi", "--factory", "--host", host, "--port", str(port),
-            "--workers", str(processes), "--blocking-threads", str(threads), "--backlog", "2048",
-            "--respawn-failed-workers", "--log-level", "warning",
-            "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT, factory]  # fmt: skip
+    return [py, "-m", "granian", "--interface", "wsgi", *(["--factory"] if factory else []),
+            "--host", host, "--port", str(port), "--workers", str(processes), "--blocking-threads", str(threads),
+            "--backlog", "2048", "--respawn-failed-workers", "--log-level", "warning",
+            *(["--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT] if access_log else []), app]  # fmt: skip
 
 
 def fresh_metrics_dir(env: dict[str, str], instance_path: Path) -> Path:

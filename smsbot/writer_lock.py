@@ -111,7 +111,12 @@ def _this_process() -> None:
 
 
 def _gate(path: str) -> threading.Lock:
-    """`path`'s gate in this process."""
+    """`path`'s gate in this process (without the guard once it exists: every writer
+    transaction comes here)."""
+    if _waits_pid == os.getpid():
+        gate = _gates.get(path)
+        if gate is not None:
+            return gate
     with _waits_guard:
         _this_process()
         gate = _gates.get(path)
