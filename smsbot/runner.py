@@ -30,6 +30,8 @@ from smsbot.metrics import MULTIPROC_DIR
 
 RUNTIME_ENV = "runtime.env"
 """File in the instance folder with the variables the running service was started with."""
+WEB_START_SECONDS = 60.0
+"""How long `smsbot run` waits for the web server to answer before it says it is running."""
 RESTART_DELAY = 2.0
 """Seconds before a crashed child is started again (doubles up to a minute while it keeps dying)."""
 FAKE_PROVIDERS = ("twilio", "smpp", "smsc")
@@ -155,6 +157,7 @@ class Supervisor:
             for child in self.children:
                 if child.process is None:
                     self._spawn(child)
+            self._wait_for_web(self.children[0])
             click.echo(
                 f"smsbot is running on http://{self.host}:{self.port} ({self.workers} workers, "
                 f"providers: {describe_providers(settings, self.fake_provider)}, "
@@ -199,6 +202,22 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(child.argv, env=self.env, start_new_session=True)
         child.started_at = time.monotonic()
+
+    def _wait_for_web(self, web: Child, limit: float = WEB_START_SECONDS) -> None:
+        """Say "running" only once the web server answers: granian binds its port after its
+        workers have imported the app (a few seconds), and a resident played at once
+        (`smsbot sms`) would find the port closed. Gives up quietly after `limit` seconds,
+        or when the web server exited (`_watch` restarts it and says so)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self._stopping:
+            if web.process is None or web.process.poll() is not None:
+                return
+            try:
+                with socket.create_connection((host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
 
     def _watch(self) -> None:
         """Restart children that died, backing off while one keeps dying."""

@@ -66,10 +66,14 @@ class Service:
         return self.log.read_text()
 
     def wait_until_up(self, timeout: float = 60) -> None:
+        """Until it says it is running and its web server answers."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if (
+                    "smsbot is running" in self.output()
+                    and requests.get(self.url + "/healthz", timeout=1).status_code == 200
+                ):
                     return
             except requests.RequestException:
                 pass
@@ -148,6 +152,16 @@ def test_run_then_text_the_bot(tmp_path, flags):
         assert "providers: outbox (default)" in output
     assert "smsbot stopped" in output
     assert "Traceback" not in output, output
+
+
+def test_it_says_running_only_once_the_web_server_answers(tmp_path):
+    """The README says: start it, then play a resident in another terminal. granian binds its
+    port only after its workers imported the app, so "running" waits for it."""
+    with Service(tmp_path, service_env(tmp_path)) as service:
+        wait_until(
+            lambda: "smsbot is running" in service.output(), timeout=90, what="the running line"
+        )
+        assert requests.get(service.url + "/healthz", timeout=5).status_code == 200
 
 
 def test_the_web_servers_access_log_leaves_out_the_query(tmp_path):
