@@ -11,6 +11,7 @@ the same provider.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -55,10 +56,12 @@ def web_command(py: str, host: str, port: int, processes: int, threads: int, app
     does that part in Rust; at 150 msg/s end to end it took about 1.4 ms of CPU per message
     off the web (bench/README.md, Choices). Its blocking threads run our Flask app as
     gunicorn's gthread workers would: each request has its own database session
-    (`smsbot.web.common`)."""
+    (`smsbot.web.common`). A worker stopped while it still starts can miss the stop (seen:
+    SIGTERM half a second after start left granian waiting for it for good), hence
+    --workers-kill-timeout."""
     return [py, "-m", "granian", "--interface", "wsgi", *(["--factory"] if factory else []),
             "--host", host, "--port", str(port), "--workers", str(processes), "--blocking-threads", str(threads),
-            "--backlog", "2048", "--respawn-failed-workers", "--log-level", "warning",
+            "--backlog", "2048", "--respawn-failed-workers", "--workers-kill-timeout", "5", "--log-level", "warning",
             *(["--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT] if access_log else []), app]  # fmt: skip
 
 
@@ -253,8 +256,9 @@ class Supervisor:
             for child in group:
                 try:
                     child.process.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
+                except subprocess.TimeoutExpired:  # its whole session: granian's workers too
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(child.process.pid, signal.SIGKILL)
                     child.process.wait()
         click.echo("smsbot stopped")
 
