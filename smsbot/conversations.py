@@ -41,12 +41,15 @@ def get_or_create_many(
     session: Session,
     pairs: Iterable[tuple[int, int]],
     known: Iterable[Conversation] | None = None,
+    now: datetime | None = None,
 ) -> dict[tuple[int, int], Conversation]:
     """Threads by (company id, resident id), opening the missing ones.
 
     `known`: every thread the residents of `pairs` have (the caller loaded them with
     `of_residents`), so a worker's batch costs no query to look for them, and one INSERT
-    for those that are new.
+    for those that are new. `now`: the time of the resident's message that opens them, so
+    the thread is inserted already as `resident_wrote` leaves it, and the flush finds nothing
+    to UPDATE (one statement less for each new resident's first message).
     """
     wanted = list(dict.fromkeys(pairs))
     if known is None:
@@ -55,7 +58,7 @@ def get_or_create_many(
     missing = [pair for pair in wanted if pair not in found]
     if not missing:
         return found
-    now = utcnow()
+    now = now or utcnow()
     created = insert_ignore_returning(
         session,
         Conversation,

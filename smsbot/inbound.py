@@ -138,12 +138,13 @@ def claim_waiting(session: Session, limit: int) -> list[Message]:
     finds them in the session's info (`_Claimed`).
     """
     rows = session.exec(_waiting(limit)).all()
-    messages = [message for message, _, _ in rows]
+    messages = [message for message, _, _, _ in rows]
     if messages:
         session.info[_CLAIMED] = _Claimed(
             ids=frozenset(m.id for m in messages),
-            residents={r.phone: r for _, r, _ in rows if r is not None},
-            numbers={m.to_phone: c for m, _, c in rows if c is not None},
+            residents={r.phone: r for _, r, _, _ in rows if r is not None},
+            numbers={m.to_phone: c for m, _, c, _ in rows if c is not None},
+            billing=frozenset(m.from_phone for m, _, _, waits in rows if waits),
         )
     return messages
 
@@ -157,6 +158,9 @@ class _Claimed:
     """The senders that have a resident (the others had none when the claim ran)."""
     numbers: dict[str, Company]
     """The company of each number written to that is a company's."""
+    billing: frozenset[str]
+    """The senders the billing export lists for an account they have no link to yet
+    (`residents.billing_waits`); the others need no look for links to make."""
 
 
 _CLAIMED = "smsbot.inbound.claimed"
@@ -169,7 +173,7 @@ def _waiting(limit: int):  # noqa: ANN202 - a SQLModel select
     are locked (FOR UPDATE OF): PostgreSQL refuses to lock the nullable side of an outer
     join, and residents and companies were never locked here."""
     return (
-        select(Message, Resident, Company)
+        select(Message, Resident, Company, residents.billing_waits(Message.from_phone))
         .outerjoin(Resident, Resident.phone == Message.from_phone)
         .outerjoin(CompanyNumber, CompanyNumber.phone == Message.to_phone)
         .outerjoin(Company, Company.id == CompanyNumber.company_id)
@@ -361,7 +365,11 @@ def _place_all(
         [m.from_phone for m in messages],
         existing=claimed.residents if claimed is not None else None,
     )
-    linked_now = residents.link_all_from_billing(session, people.values()) if link else {}
+    if claimed is not None:  # the claim knows whose links wait in the billing export
+        waiting = [r for r in people.values() if r.phone in claimed.billing]
+    else:
+        waiting = list(people.values())
+    linked_now = residents.link_all_from_billing(session, waiting) if link else {}
     # A resident created just now has no thread, and no link but those just made.
     known = [r.id for r in people.values() if r.id not in new]
     numbers: dict[str, int] = {}
@@ -401,6 +409,7 @@ def _place_all(
         session,
         [(chosen[m.id], people[m.from_phone].id) for m in messages if chosen[m.id] is not None],
         known=threads,
+        now=now,
     )
     housed = {c for m in messages if (c := chosen[m.id]) and (people[m.from_phone].id, c) in homes}
     announced = outage_notices.active_outages(session, housed, now) if housed else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, exists
+from sqlalchemy import ColumnElement, bindparam, exists
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -80,24 +80,34 @@ def link_from_billing(session: Session, resident: Resident) -> list[int]:
     return link_all_from_billing(session, [resident]).get(resident.id, [])
 
 
+_NEITHER_LINKED_NOR_UNLINKED = (
+    ~exists().where(
+        AccountLink.resident_id == Resident.id, AccountLink.account_id == AccountPhone.account_id
+    ),
+    ~exists().where(
+        AccountUnlink.resident_id == Resident.id,
+        AccountUnlink.account_id == AccountPhone.account_id,
+    ),
+)
 _UNLINKED = (
     sa_select(AccountPhone.phone, AccountPhone.account_id)
     .join(Resident, Resident.phone == AccountPhone.phone)
     .where(
-        AccountPhone.phone.in_(bindparam("phones", expanding=True)),
-        ~exists().where(
-            AccountLink.resident_id == Resident.id,
-            AccountLink.account_id == AccountPhone.account_id,
-        ),
-        ~exists().where(
-            AccountUnlink.resident_id == Resident.id,
-            AccountUnlink.account_id == AccountPhone.account_id,
-        ),
+        AccountPhone.phone.in_(bindparam("phones", expanding=True)), *_NEITHER_LINKED_NOR_UNLINKED
     )
     .order_by(AccountPhone.id)
 )
 """The billing export's accounts of these phones that are neither linked to their resident
 nor unlinked by them: one query, whether or not the phones are listed."""
+
+
+def billing_waits(phone: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether the billing export lists `phone` for an account not linked to, nor unlinked by,
+    the `Resident` of the enclosing query (none yet: every listed account). The inbound claim
+    reads it beside each message (smsbot.inbound), so a batch whose senders have nothing to
+    link, the usual case, skips `link_all_from_billing`'s query: one statement less per batch.
+    """
+    return exists().where(AccountPhone.phone == phone, *_NEITHER_LINKED_NOR_UNLINKED)
 
 
 def link_all_from_billing(session: Session, people: Iterable[Resident]) -> dict[int, list[int]]:

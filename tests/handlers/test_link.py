@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from smsbot import db
-from smsbot.models import AccountLink, LinkAttempt
+from smsbot.models import Account, AccountLink, AccountPhone, LinkAttempt
 from tests.handlers.conftest import DEMO_PHONE, SHARED, STRANGER, one
 
 ANOTHER = "+79031112244"
@@ -110,6 +110,21 @@ def test_the_demo_phone_is_linked_by_billing_on_its_first_message(text):
     with Session(db.engine()) as session:
         links = session.exec(select(AccountLink).where(AccountLink.source == "billing")).all()
     assert len(links) == 2 and DEMO_PHONE
+
+
+def test_an_account_the_billing_export_adds_later_links_on_the_next_message(text):
+    """The worker's claim tells whether a sender has billing links waiting
+    (residents.billing_waits); one already linked must still get an account listed later."""
+    text("помощь")
+    with Session(db.engine()) as session:
+        account = session.exec(select(Account).where(Account.number == "5012345680")).one()
+        session.add(AccountPhone(account_id=account.id, phone=DEMO_PHONE))
+        session.commit()
+        account_id = account.id
+    text("помощь")
+    with Session(db.engine()) as session:
+        links = session.exec(select(AccountLink).where(AccountLink.source == "billing")).all()
+    assert len(links) == 3 and account_id in {link.account_id for link in links}
 
 
 def test_five_wrong_codes_from_five_phones_lock_the_account(text):
