@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlmodel import Session, select
 
 from smsbot import (
     abuse,
     conversations,
+    db,
     interruptions,
     limiter,
     metrics,
@@ -137,7 +138,9 @@ def claim_waiting(session: Session, limit: int) -> list[Message]:
     written to, which `handle_many` would otherwise look up with two statements more; it
     finds them in the session's info (`_Claimed`).
     """
-    rows = session.exec(_waiting(limit)).all()
+    if session.autoflush:
+        session.flush()
+    rows = [_parts(session, row) for row in session.connection().execute(_waiting(limit))]
     messages = [message for message, _, _, _ in rows]
     if messages:
         session.info[_CLAIMED] = _Claimed(
@@ -147,6 +150,24 @@ def claim_waiting(session: Session, limit: int) -> list[Message]:
             billing=frozenset(m.from_phone for m, _, _, waits in rows if waits),
         )
     return messages
+
+
+_CLAIM_PARTS = tuple(
+    (model, [c.key for c in model.__table__.c]) for model in (Message, Resident, Company)
+)
+"""The claim's columns, table by table: a message, its sender, its number's company."""
+
+
+def _parts(session: Session, row: Row) -> tuple[Message, Resident | None, Company | None, bool]:
+    """A claimed row as the session's objects (db.loaded): the outer joins' missing sides
+    are None. Then whether billing links wait for the sender."""
+    found: list = []
+    start = 0
+    for model, keys in _CLAIM_PARTS:
+        values = dict(zip(keys, row[start : start + len(keys)], strict=True))
+        start += len(keys)
+        found.append(None if values["id"] is None else db.loaded(session, model, values))
+    return (*found, bool(row[start]))
 
 
 @dataclass(frozen=True)
@@ -168,19 +189,23 @@ _CLAIMED = "smsbot.inbound.claimed"
 
 
 @lru_cache(maxsize=8)
-def _waiting(limit: int):  # noqa: ANN202 - a SQLModel select
-    """The claim's statement, built once per batch size (see `_NUMBERS`). Only the messages
-    are locked (FOR UPDATE OF): PostgreSQL refuses to lock the nullable side of an outer
-    join, and residents and companies were never locked here."""
+def _waiting(limit: int):  # noqa: ANN202 - a Core select
+    """The claim's statement, built once per batch size (see `_NUMBERS`), through Core (see
+    `_parts`). Only the messages are locked (FOR UPDATE OF): PostgreSQL refuses to lock the
+    nullable side of an outer join, and residents and companies were never locked here."""
+    message, resident, company = Message.__table__, Resident.__table__, Company.__table__
+    number = CompanyNumber.__table__
     return (
-        select(Message, Resident, Company, residents.billing_waits(Message.from_phone))
-        .outerjoin(Resident, Resident.phone == Message.from_phone)
-        .outerjoin(CompanyNumber, CompanyNumber.phone == Message.to_phone)
-        .outerjoin(Company, Company.id == CompanyNumber.company_id)
-        .where(Message.direction == INBOUND, Message.status == IN_RECEIVED)
-        .order_by(Message.id)
+        sa_select(message, resident, company, residents.billing_waits(message.c.from_phone))
+        .select_from(
+            message.outerjoin(resident, resident.c.phone == message.c.from_phone)
+            .outerjoin(number, number.c.phone == message.c.to_phone)
+            .outerjoin(company, company.c.id == number.c.company_id)
+        )
+        .where(message.c.direction == INBOUND, message.c.status == IN_RECEIVED)
+        .order_by(message.c.id)
         .limit(limit)
-        .with_for_update(of=Message.__table__, skip_locked=True)
+        .with_for_update(of=message, skip_locked=True)
     )
 
 
