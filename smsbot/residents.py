@@ -81,14 +81,20 @@ def link_from_billing(session: Session, resident: Resident) -> list[int]:
 
 
 _NEITHER_LINKED_NOR_UNLINKED = (
-    ~exists().where(
+    ~exists()
+    .where(
         AccountLink.resident_id == Resident.id, AccountLink.account_id == AccountPhone.account_id
-    ),
-    ~exists().where(
+    )
+    .correlate(Resident, AccountPhone),
+    ~exists()
+    .where(
         AccountUnlink.resident_id == Resident.id,
         AccountUnlink.account_id == AccountPhone.account_id,
-    ),
+    )
+    .correlate(Resident, AccountPhone),
 )
+"""Both to the resident and the phone's account of the enclosing queries, named: in
+`billing_waits` the resident is two levels out, past the reach of automatic correlation."""
 _UNLINKED = (
     sa_select(AccountPhone.phone, AccountPhone.account_id)
     .join(Resident, Resident.phone == AccountPhone.phone)

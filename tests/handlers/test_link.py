@@ -114,8 +114,10 @@ def test_the_demo_phone_is_linked_by_billing_on_its_first_message(text):
 
 def test_an_account_the_billing_export_adds_later_links_on_the_next_message(text):
     """The worker's claim tells whether a sender has billing links waiting
-    (residents.billing_waits); one already linked must still get an account listed later."""
+    (residents.billing_waits); one already linked must still get an account listed later,
+    though another resident has linked that account already (a flat's second phone)."""
     text("помощь")
+    assert one(text("привязать 5012345680 7710", phone=STRANGER)).template == "link_ok"
     with Session(db.engine()) as session:
         account = session.exec(select(Account).where(Account.number == "5012345680")).one()
         session.add(AccountPhone(account_id=account.id, phone=DEMO_PHONE))
