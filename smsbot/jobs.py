@@ -30,19 +30,25 @@ def handle_waiting() -> int:
     none wait; returns how many were handled. The job every webhook wakes (queues.py).
 
     After a batch that was not full it waits for news (queues.linger: a webhook that found
-    the wake held nudges it) and lets go of the wake only when none came.
+    the wake held nudges it) and lets go of the wake only when none came. It renews the wake
+    at most every queues.RENEW_SECONDS, as a drain does: under a steady trickle each batch
+    is one message, and a renewal per batch was one Redis round trip in five.
     """
     limit = config.current().inbound_batch
     flag, nudge = queues.INBOUND_WAKE, queues.INBOUND_NUDGE
     handled = 0
     started = time.monotonic()
+    renew_at = 0.0  # the wake was taken when the job was queued: renewed after the 1st batch
     while True:
         count = _handle_batch(limit)
         handled += count
-        if count and time.monotonic() - started > BATCH_SECONDS:
+        now = time.monotonic()
+        if count and now - started > BATCH_SECONDS:
             queues.wake_inbound(force=True)  # a fresh job carries on: no job runs long
             return handled
-        queues.hold(flag)
+        if now >= renew_at:
+            queues.hold(flag)
+            renew_at = now + queues.RENEW_SECONDS
         if count < limit and not queues.linger(flag, nudge):
             return handled
 
