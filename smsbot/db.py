@@ -364,6 +364,8 @@ def loaded(session: Session, model: Any, values: Mapping[str, Any]) -> Any:
     constructor sets each field through the ORM's attribute events, about 10 µs a field (a
     message has thirty).
     """
+    # (identity_key configures the mappers, which make_transient_to_detached needs, in a
+    # process whose ORM has run no query yet: a fresh worker's first statement is the claim)
     held = session.identity_map.get(session.identity_key(model, values["id"]))
     if held is not None:
         return held
