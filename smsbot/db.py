@@ -331,22 +331,19 @@ def insert_ignore_returning(
     """
     if not rows:
         return []
-    if session.autoflush:
-        session.flush()  # (as the ORM's statement would: the caller's pending rows go first)
     statement = _insert_ignore_returning_statement(
         session.get_bind().dialect.name, model.__table__, tuple(keys)
     )
-    return [
-        loaded(session, model, row._mapping)
-        for row in session.connection().execute(statement, rows)
-    ]
+    return load(session, model, statement, rows)
 
 
-def load(session: Session, model: Any, statement: Any, params: Mapping[str, Any]) -> list[Any]:
-    """`model`'s objects for the whole rows of its table that a Core `statement` selects (see
-    `loaded`); what the ORM's own query would give, for the queries a worker's batch runs."""
+def load(
+    session: Session, model: Any, statement: Any, params: Mapping[str, Any] | list[dict[str, Any]]
+) -> list[Any]:
+    """`model`'s objects for the whole rows of its table that a Core `statement` returns (see
+    `loaded`); what the ORM's own statement would give, for those a worker's batch runs."""
     if session.autoflush:
-        session.flush()  # (as the ORM's query would)
+        session.flush()  # (as the ORM's statement would: the caller's pending rows go first)
     return [
         loaded(session, model, row._mapping)
         for row in session.connection().execute(statement, params)
