@@ -62,8 +62,10 @@ def _handle_batch(limit: int) -> int:
     person. A database error is raised for RQ and the sweep to retry.
     """
     ids: list[int] = []
+    here: list[tuple[str, int]] = []
     try:
         with session_scope() as session:
+            session.info[outgoing.SEND_HERE] = here  # a lone reply is sent from here
             messages = inbound.claim_waiting(session, limit)
             ids = [m.id for m in messages]
             if not messages:
@@ -79,6 +81,8 @@ def _handle_batch(limit: int) -> int:
             handle_inbound(message_id)
         return len(ids)
     failpoints.hit("inbound.after_commit")
+    if here:
+        sending.send_here(here, config.current())
     return len(ids)
 
 

@@ -293,14 +293,25 @@ def _tell_admins(session: Session, company: Company, now: datetime) -> None:
         )
 
 
+SEND_HERE = "smsbot.outgoing.send_here"
+"""session.info key: a list, set by the caller that will send this transaction's few
+replies itself once it commits (the inbound batch job: smsbot.sending.send_here). The
+replies' ids go into it instead of waking their provider's drain."""
+SEND_HERE_MAX = 2
+"""At most this many replies of one transaction are sent by the job that stored them; more
+(a backlog's batch) go to the drain, which sends them on its threads."""
+
+
 @event.listens_for(OrmSession, "after_commit")
 def _queue(session: OrmSession) -> None:
     ready = session.info.pop(_PENDING + ".ids", None)
     if ready:
-        queue_sends(ready)
+        queue_sends(ready, here=session.info.get(SEND_HERE))
 
 
-def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
+def queue_sends(
+    items: list[tuple[int, str, str | None]], *, here: list[tuple[str, int]] | None = None
+) -> None:
     """Queue (message id, kind, provider) sends: wake each provider's sender once.
 
     The rows wait in the database; a provider's drain job (smsbot.sending) claims them in
@@ -308,19 +319,35 @@ def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
     waiting costs one Redis SET. A connector (SMPP) claims its own rows and only needs to
     hear that there are some. Redis being down costs nothing but time: the sweep and the
     connector's own polling find the rows.
+
+    `here`: the caller sends up to SEND_HERE_MAX replies of drain providers itself; their
+    (provider, id) are appended to it and no drain is woken for them.
     """
     settings = config.current()
     unknown: list[tuple[int, str]] = []
     drains: dict[str, str] = {}
     connectors: set[str] = set()
+    drained: list[tuple[str, int]] = []
     for message_id, kind, name in items:
         provider = providers.find(settings, name or settings.default_provider or "")
         if provider is None:
             unknown.append((message_id, queues.send_queue(kind)))  # its job marks it failed
         elif provider.uses_connector:
             connectors.add(provider.name)
-        elif drains.get(provider.name) != queues.OUTBOUND_QUEUE:
-            drains[provider.name] = queues.send_queue(kind)  # replies wake on the fast queue
+        else:
+            drained.append((provider.name, message_id))
+            if drains.get(provider.name) != queues.OUTBOUND_QUEUE:
+                drains[provider.name] = queues.send_queue(kind)  # replies wake the fast queue
+    if (
+        here is not None
+        and len(drained) <= SEND_HERE_MAX
+        and set(drains.values())
+        <= {
+            queues.OUTBOUND_QUEUE  # (never a notice: they wait behind replies, for the drain)
+        }
+    ):
+        here.extend(drained)
+        drains.clear()
     if unknown:
         queues.enqueue_sends(unknown)
     for name, queue_name in drains.items():

@@ -15,6 +15,9 @@ between a call and the record leaves its rows 'sending', and the sweep asks the 
 runs out is given back (sending → queued), which is safe because it never left.
 
     queue_sends ──wake──▶ send_waiting(provider) ──▶ drain: claim ▶ send ▶ record ▶ …
+
+A lone reply (at most outgoing.SEND_HERE_MAX of one inbound batch) skips the wake: the job
+that stored it claims, sends and records it itself (`send_here`), by the same steps.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import (
     Connection,
     Integer,
@@ -214,6 +219,24 @@ def claim(
         rows = conn.execute(statement, {"b_now": now}).all()
     if stored:
         _stored(provider.name, answered, settings)
+    return _claimed(provider, settings, rows)
+
+
+def claim_these(
+    provider: Provider, settings: Settings, message_ids: Sequence[int]
+) -> tuple[list[Claimed], int]:
+    """`claim` for the given messages only, if they still wait (`send_here`)."""
+    with db.writer().begin() as conn:
+        statement = _claim_statement(
+            conn.dialect.name, provider.name, provider.name == settings.default_provider, 0
+        )
+        rows = conn.execute(statement, {"b_now": utcnow(), "b_ids": list(message_ids)}).all()
+    return _claimed(provider, settings, rows)
+
+
+def _claimed(provider: Provider, settings: Settings, rows: list) -> tuple[list[Claimed], int]:
+    """The claim's rows as the sends need them, oldest reply first; and how many of them
+    were cancelled instead."""
     rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
@@ -243,11 +266,14 @@ def claim(
 @functools.lru_cache(maxsize=64)
 def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  # noqa: ANN202
     """queued → sending (or canceled) for up to `limit` due rows, returning what the send
-    needs; built once per provider and size (only the time is bound per claim)."""
+    needs; built once per provider and size (only the time is bound per claim). `limit` 0:
+    the rows whose ids are bound as `b_ids` instead (`claim_these`)."""
     now = bindparam("b_now", type_=T.c.claimed_at.type)
     mine = T.c.provider == provider
     if default:
         mine = mine | T.c.provider.is_(None)
+    if not limit:
+        return _claiming(T.c.id.in_(bindparam("b_ids", expanding=True)) & mine, provider, now)
     waiting = (
         select(T.c.id)
         .where(
@@ -267,6 +293,11 @@ def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  #
         chosen = T.c.id == picked.c.id
     else:
         chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
+    return _claiming(chosen, provider, now)
+
+
+def _claiming(chosen: Any, provider: str, now: Any):  # noqa: ANN202
+    """The claim's UPDATE of the `chosen` rows still queued."""
     opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
         R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
     )
@@ -294,6 +325,40 @@ def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  #
             T.c.company_id,
         )
     )
+
+
+def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> None:
+    """Send a few (provider, message id) replies from the job that just stored them, instead
+    of waking their provider's drain (smsbot.outgoing.SEND_HERE).
+
+    Why: under a trickle every reply is a batch of one, and the hand-over to the drain (a
+    wake, the drain's nudge, its heartbeat and its linger: four Redis round trips and a
+    second process woken) cost more than the send. The same steps run here as in a drain
+    (claim, paced send, record), with the same guarantees: a reply claimed by a drain
+    meanwhile is not claimed again; a crash after the claim leaves it 'sending' for the
+    sweep to ask about; before the claim, 'queued' for the sweep to wake a drain. Anything
+    that stops this (the database or Redis failing) leaves the rest to a drain.
+    """
+    ids: dict[str, list[int]] = {}
+    for name, message_id in replies:
+        ids.setdefault(name, []).append(message_id)
+    for name, message_ids in ids.items():
+        provider = providers.find(settings, name)
+        try:
+            claimed, _ = claim_these(provider, settings, message_ids)
+        except Exception:  # noqa: BLE001 - still queued: the drain sends them
+            log.warning("replies %s not claimed here; waking the %s drain", message_ids, name)
+            queues.wake_sender(name)
+            continue
+        try:
+            outcomes = send_all(provider, claimed, pacer.now() + TIME_BUDGET)
+        except RedisError as exc:  # no slot from the pacer: nothing went out
+            log.warning("replies %s given back to the %s drain: %s", message_ids, name, exc)
+            outcomes = [Outcome(c.sms.message_id, "released", c.kind, c.attempts) for c in claimed]
+            queues.wake_sender(name)
+        record_all(provider.name, outcomes, settings)
+        _wake_retries(provider.name, outcomes, settings)
+        changes.bump(c.company_id for c in claimed)
 
 
 # --- send -----------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from smsbot import config, db, inbound, jobs, queues
+from smsbot import config, db, inbound, jobs, outgoing, providers, queues, sending
 from smsbot.models import IN_HANDLED, IN_RECEIVED
+from smsbot.providers import outbox
 from tests.conftest import run_jobs
 from tests.jobs import test_crashes
 from tests.jobs.test_crashes import (
@@ -145,3 +146,46 @@ def test_a_drain_lets_go_of_its_wake_only_when_no_nudge_waits(app, redis_url):
     redis.lpush(nudge, 1)  # a webhook found the wake held just before the drain let go
     assert queues.linger(flag, nudge, seconds=0) is True and redis.exists(flag)
     assert queues.linger(flag, nudge, seconds=0) is False and not redis.exists(flag)
+
+
+# --- a lone reply leaves from the job that handled it (smsbot.sending.send_here) ------------
+
+
+def _drain_jobs() -> int:
+    redis = queues.connection()
+    return sum(redis.llen(f"rq:queue:{name}") for name in queues.SEND_QUEUES)
+
+
+def test_a_lone_reply_is_sent_by_the_job_that_handled_it_without_waking_a_drain(client, app, demo):
+    post_inbound(client, app, "помощь", from_phone=PHONES[0])
+    assert jobs.handle_waiting() == 1
+    [reply] = outbound_messages()
+    assert reply.status == "delivered" and reply.external_id  # the outbox delivers at once
+    assert [m["message_id"] for m in outbox.messages()] == [reply.id]
+    assert _drain_jobs() == 0
+    assert not queues.connection().exists(queues.wake_flag("outbox", queues.OUTBOUND_QUEUE))
+
+
+def test_replies_of_a_larger_batch_wait_for_one_drain(client, app, demo):
+    for phone in PHONES[: outgoing.SEND_HERE_MAX + 1]:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    assert jobs.handle_waiting() == outgoing.SEND_HERE_MAX + 1
+    assert {m.status for m in outbound_messages()} == {"queued"}
+    assert outbox.messages() == [] and _drain_jobs() == 1
+    run_jobs(app)
+    assert {m.status for m in outbound_messages()} == {"delivered"}
+    assert len(outbox.messages()) == outgoing.SEND_HERE_MAX + 1
+
+
+def test_a_reply_a_drain_claimed_first_is_not_sent_again_from_the_job(client, app, demo):
+    settings = app.config["SMSBOT_SETTINGS"]
+    post_inbound(client, app, "помощь", from_phone=PHONES[0])
+    post_inbound(client, app, "помощь", from_phone=PHONES[1])
+    with db.session_scope() as session:  # stored, not yet sent: as a backlog's batch leaves them
+        replies = inbound.handle_many(session, inbound.claim_waiting(session, 2), give_up_after=5)
+    outbox_provider = providers.get(settings, "outbox")
+    [first], _ = sending.claim_these(outbox_provider, settings, replies[:1])  # a drain's claim
+    sending.send_here([("outbox", r) for r in replies], settings)
+    assert [m["message_id"] for m in outbox.messages()] == [replies[1]]  # only the other one
+    rows = {m.id: m.status for m in outbound_messages()}
+    assert rows == {first.sms.message_id: "sending", replies[1]: "delivered"}
