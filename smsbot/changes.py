@@ -173,11 +173,21 @@ def _staff_statement(state: object) -> None:
         note(state.session, [EVERYONE])
 
 
+DEFER = "smsbot.changes.defer"
+"""session.info key: a set that gathers the companies to bump instead, for the caller to
+bump once it has done more after the commit (the inbound job, after sending a lone reply:
+one round trip for both)."""
+
+
 @event.listens_for(OrmSession, "after_commit")
 def _announce(session: OrmSession) -> None:
     changed = session.info.pop(_COLLECTED, None)
     if changed:
-        bump(changed)
+        deferred = session.info.get(DEFER)
+        if deferred is not None:
+            deferred.update(changed)
+        else:
+            bump(changed)
 
 
 @event.listens_for(OrmSession, "after_rollback")

@@ -12,7 +12,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from smsbot import config, failpoints, inbound, outbound, outgoing, queues, sending
+from smsbot import changes, config, failpoints, inbound, outbound, outgoing, queues, sending
 from smsbot.db import session_scope
 from smsbot.models import IN_RECEIVED, Message
 
@@ -63,9 +63,11 @@ def _handle_batch(limit: int) -> int:
     """
     ids: list[int] = []
     here: list[tuple[str, int]] = []
+    told: set[int | str] = set()
     try:
         with session_scope() as session:
-            session.info[outgoing.SEND_HERE] = here  # a lone reply is sent from here
+            session.info[outgoing.SEND_HERE] = here  # a lone reply is sent from here,
+            session.info[changes.DEFER] = told  # and the desks hear of both at once
             messages = inbound.claim_waiting(session, limit)
             ids = [m.id for m in messages]
             if not messages:
@@ -80,9 +82,12 @@ def _handle_batch(limit: int) -> int:
         for message_id in ids:
             handle_inbound(message_id)
         return len(ids)
-    failpoints.hit("inbound.after_commit")
-    if here:
-        sending.send_here(here, config.current())
+    try:
+        failpoints.hit("inbound.after_commit")
+        if here:
+            told.update(sending.send_here(here, config.current()))
+    finally:
+        changes.bump(told)
     return len(ids)
 
 

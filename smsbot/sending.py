@@ -327,7 +327,7 @@ def _claiming(chosen: Any, provider: str, now: Any):  # noqa: ANN202
     )
 
 
-def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> None:
+def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> set[int]:
     """Send a few (provider, message id) replies from the job that just stored them, instead
     of waking their provider's drain (smsbot.outgoing.SEND_HERE).
 
@@ -337,8 +337,10 @@ def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> None:
     (claim, paced send, record), with the same guarantees: a reply claimed by a drain
     meanwhile is not claimed again; a crash after the claim leaves it 'sending' for the
     sweep to ask about; before the claim, 'queued' for the sweep to wake a drain. Anything
-    that stops this (the database or Redis failing) leaves the rest to a drain.
+    that stops this (the database or Redis failing) leaves the rest to a drain. Returns the
+    companies whose desks changed, for the caller to announce (smsbot.changes.bump).
     """
+    companies: set[int] = set()
     ids: dict[str, list[int]] = {}
     for name, message_id in replies:
         ids.setdefault(name, []).append(message_id)
@@ -358,7 +360,8 @@ def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> None:
             queues.wake_sender(name)
         record_all(provider.name, outcomes, settings)
         _wake_retries(provider.name, outcomes, settings)
-        changes.bump(c.company_id for c in claimed)
+        companies.update(c.company_id for c in claimed if c.company_id is not None)
+    return companies
 
 
 # --- send -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from smsbot import config, db, inbound, jobs, outgoing, providers, queues, sending
+from smsbot import changes, config, db, inbound, jobs, outgoing, providers, queues, sending
 from smsbot.models import IN_HANDLED, IN_RECEIVED
 from smsbot.providers import outbox
 from tests.conftest import run_jobs
@@ -158,7 +158,9 @@ def _drain_jobs() -> int:
 
 def test_a_lone_reply_is_sent_by_the_job_that_handled_it_without_waking_a_drain(client, app, demo):
     post_inbound(client, app, "помощь", from_phone=PHONES[0])
+    before = changes.stamp([changes.ALL])
     assert jobs.handle_waiting() == 1
+    assert changes.stamp([changes.ALL]) != before  # the desks heard of it (one bump for both)
     [reply] = outbound_messages()
     assert reply.status == "delivered" and reply.external_id  # the outbox delivers at once
     assert [m["message_id"] for m in outbox.messages()] == [reply.id]
