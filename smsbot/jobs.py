@@ -62,7 +62,7 @@ def _handle_batch(limit: int) -> int:
     person. A database error is raised for RQ and the sweep to retry.
     """
     ids: list[int] = []
-    here: list[tuple[str, int]] = []
+    here: list[tuple[str, sending.Claimed]] = []
     told: set[int | str] = set()
     try:
         with session_scope() as session:

@@ -23,14 +23,16 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from smsbot import config, daily_cap, providers, queues, templates
+from smsbot import config, daily_cap, providers, queues, sending, templates
 from smsbot.clock import utcnow
 from smsbot.models import (
     INBOUND,
     KIND_ALERT,
+    KIND_NOTICE,
     KIND_OPT_OUT,
     KIND_REPLY,
     OUT_QUEUED,
+    OUT_SENDING,
     OUTBOUND,
     ROLE_COMPANY_ADMIN,
     Company,
@@ -47,6 +49,16 @@ _PENDING = "smsbot.outgoing"
 """session.info key: messages composed in this transaction, queued after its commit."""
 _CAPPED = "smsbot.outgoing.capped"
 """session.info key: this transaction's bot replies, counted against the daily cap."""
+SEND_HERE = "smsbot.outgoing.send_here"
+"""session.info key: a list, set by a job that sends its transaction's first few replies
+itself once it commits (the inbound batch job: smsbot.sending.send_here). Those replies are
+stored already claimed ('sending', as a drain's claim leaves them) and go into the list,
+ready to send, instead of waking their provider's drain."""
+SEND_HERE_MAX = 2
+"""At most this many replies of one transaction are sent by the job that stored them; the
+rest (of a backlog's batch) wait for the drain, which sends them on its threads."""
+_MINE = "smsbot.outgoing.mine"
+"""session.info key: the Message objects (by `id()`) stored claimed, with their providers."""
 
 
 @dataclass(frozen=True)
@@ -135,11 +147,16 @@ def compose(
         measured = measure(body)
     via = via or route(session, company=company, resident_phone=to_phone, reply_to=reply_to)
     now = fields.pop("created_at", None) or utcnow()
+    mine = _sender_here(session, kind, via.provider)
+    state = (  # claimed: as a drain's claim leaves it (smsbot.sending.claim)
+        {"status": OUT_SENDING, "claimed_at": now, "attempts": 1}
+        if mine
+        else {"status": OUT_QUEUED}
+    )
     message = Message(
         direction=OUTBOUND,
-        status=OUT_QUEUED,
         kind=kind,
-        provider=via.provider,
+        provider=mine.name if mine is not None else via.provider,
         from_phone=via.sender or "",
         to_phone=to_phone,
         body=body,
@@ -151,13 +168,29 @@ def compose(
         template=template,
         created_at=now,
         updated_at=now,
+        **state,
         **fields,
     )
     session.add(message)
     session.info.setdefault(_PENDING, []).append(message)
+    if mine is not None:
+        session.info.setdefault(_MINE, {})[id(message)] = mine
     if kind == KIND_REPLY and company is not None and company.daily_cap > 0:
         session.info.setdefault(_CAPPED, []).append((message, company))
     return message
+
+
+def _sender_here(session: Session, kind: str, name: str | None) -> providers.Provider | None:
+    """The provider through which the job storing this SMS sends it itself, once committed
+    (SEND_HERE), or None: the drain sends it. The first SEND_HERE_MAX of the transaction's
+    replies and alerts through a drain provider (not a notice: notices wait behind replies)."""
+    if session.info.get(SEND_HERE) is None or kind == KIND_NOTICE:
+        return None
+    if len(session.info.get(_MINE, ())) >= SEND_HERE_MAX:
+        return None
+    settings = config.current()
+    provider = providers.find(settings, name or settings.default_provider or "")
+    return None if provider is None or provider.uses_connector else provider
 
 
 @dataclass(frozen=True)
@@ -236,12 +269,18 @@ def _collect(session: OrmSession) -> None:
     held = _hold_over_cap(session)
     session.flush()
     ready = session.info.setdefault(_PENDING + ".ids", [])
+    mine = session.info.pop(_MINE, {})
     for item in pending:
-        if isinstance(item, Message):
-            if id(item) not in held:
-                ready.append((item.id, item.kind, item.provider))
-        else:
+        if not isinstance(item, Message):
             ready.append(item)
+        elif id(item) in held:
+            continue
+        elif id(item) in mine:
+            provider = mine[id(item)]
+            claimed = sending.claimed(provider, config.current(), item)
+            session.info[SEND_HERE].append((provider.name, claimed))
+        else:
+            ready.append((item.id, item.kind, item.provider))
     pending.clear()
 
 
@@ -293,25 +332,14 @@ def _tell_admins(session: Session, company: Company, now: datetime) -> None:
         )
 
 
-SEND_HERE = "smsbot.outgoing.send_here"
-"""session.info key: a list, set by the caller that will send this transaction's few
-replies itself once it commits (the inbound batch job: smsbot.sending.send_here). The
-replies' ids go into it instead of waking their provider's drain."""
-SEND_HERE_MAX = 2
-"""At most this many replies of one transaction are sent by the job that stored them; more
-(a backlog's batch) go to the drain, which sends them on its threads."""
-
-
 @event.listens_for(OrmSession, "after_commit")
 def _queue(session: OrmSession) -> None:
     ready = session.info.pop(_PENDING + ".ids", None)
     if ready:
-        queue_sends(ready, here=session.info.get(SEND_HERE))
+        queue_sends(ready)
 
 
-def queue_sends(
-    items: list[tuple[int, str, str | None]], *, here: list[tuple[str, int]] | None = None
-) -> None:
+def queue_sends(items: list[tuple[int, str, str | None]]) -> None:
     """Queue (message id, kind, provider) sends: wake each provider's sender once.
 
     The rows wait in the database; a provider's drain job (smsbot.sending) claims them in
@@ -319,35 +347,19 @@ def queue_sends(
     waiting costs one Redis SET. A connector (SMPP) claims its own rows and only needs to
     hear that there are some. Redis being down costs nothing but time: the sweep and the
     connector's own polling find the rows.
-
-    `here`: the caller sends up to SEND_HERE_MAX replies of drain providers itself; their
-    (provider, id) are appended to it and no drain is woken for them.
     """
     settings = config.current()
     unknown: list[tuple[int, str]] = []
     drains: dict[str, str] = {}
     connectors: set[str] = set()
-    drained: list[tuple[str, int]] = []
     for message_id, kind, name in items:
         provider = providers.find(settings, name or settings.default_provider or "")
         if provider is None:
             unknown.append((message_id, queues.send_queue(kind)))  # its job marks it failed
         elif provider.uses_connector:
             connectors.add(provider.name)
-        else:
-            drained.append((provider.name, message_id))
-            if drains.get(provider.name) != queues.OUTBOUND_QUEUE:
-                drains[provider.name] = queues.send_queue(kind)  # replies wake the fast queue
-    if (
-        here is not None
-        and len(drained) <= SEND_HERE_MAX
-        and set(drains.values())
-        <= {
-            queues.OUTBOUND_QUEUE  # (never a notice: they wait behind replies, for the drain)
-        }
-    ):
-        here.extend(drained)
-        drains.clear()
+        elif drains.get(provider.name) != queues.OUTBOUND_QUEUE:
+            drains[provider.name] = queues.send_queue(kind)  # replies wake on the fast queue
     if unknown:
         queues.enqueue_sends(unknown)
     for name, queue_name in drains.items():
@@ -359,5 +371,6 @@ def queue_sends(
 @event.listens_for(OrmSession, "after_rollback")
 def _forget(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_MINE, None)
     session.info.pop(_CAPPED, None)
     session.info.pop(_PENDING + ".ids", None)

@@ -16,8 +16,8 @@ runs out is given back (sending → queued), which is safe because it never left
 
     queue_sends ──wake──▶ send_waiting(provider) ──▶ drain: claim ▶ send ▶ record ▶ …
 
-A lone reply (at most outgoing.SEND_HERE_MAX of one inbound batch) skips the wake: the job
-that stored it claims, sends and records it itself (`send_here`), by the same steps.
+A lone reply (at most outgoing.SEND_HERE_MAX of one inbound batch) skips the wake and the
+claim: it is stored claimed, and the job that stored it sends and records it (`send_here`).
 """
 
 from __future__ import annotations
@@ -222,18 +222,6 @@ def claim(
     return _claimed(provider, settings, rows)
 
 
-def claim_these(
-    provider: Provider, settings: Settings, message_ids: Sequence[int]
-) -> tuple[list[Claimed], int]:
-    """`claim` for the given messages only, if they still wait (`send_here`)."""
-    with db.writer().begin() as conn:
-        statement = _claim_statement(
-            conn.dialect.name, provider.name, provider.name == settings.default_provider, 0
-        )
-        rows = conn.execute(statement, {"b_now": utcnow(), "b_ids": list(message_ids)}).all()
-    return _claimed(provider, settings, rows)
-
-
 def _claimed(provider: Provider, settings: Settings, rows: list) -> tuple[list[Claimed], int]:
     """The claim's rows as the sends need them, oldest reply first; and how many of them
     were cancelled instead."""
@@ -241,39 +229,35 @@ def _claimed(provider: Provider, settings: Settings, rows: list) -> tuple[list[C
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
         log.info("not sending messages %s: their residents opted out", canceled)
-    base_url = settings.public_base_url
-    claimed = [
-        Claimed(
-            OutgoingSms(
-                message_id=r.id,
-                to=r.to_phone,
-                body=r.body,
-                sender=r.from_phone or None,
-                encoding=r.encoding or "GSM-7",
-                segments=r.num_segments or 1,
-                status_callback=provider.status_callback_url(base_url, r.id),
-            ),
-            r.kind,
-            r.attempts,
-            r.company_id,
-        )
-        for r in rows
-        if r.status == OUT_SENDING
-    ]
-    return claimed, len(canceled)
+    return [claimed(provider, settings, r) for r in rows if r.status == OUT_SENDING], len(canceled)
+
+
+def claimed(provider: Provider, settings: Settings, row: Any) -> Claimed:
+    """A claimed message (a row of the claim, or a Message stored claimed) as its send needs it."""
+    return Claimed(
+        OutgoingSms(
+            message_id=row.id,
+            to=row.to_phone,
+            body=row.body,
+            sender=row.from_phone or None,
+            encoding=row.encoding or "GSM-7",
+            segments=row.num_segments or 1,
+            status_callback=provider.status_callback_url(settings.public_base_url, row.id),
+        ),
+        row.kind,
+        row.attempts,
+        row.company_id,
+    )
 
 
 @functools.lru_cache(maxsize=64)
 def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  # noqa: ANN202
     """queued → sending (or canceled) for up to `limit` due rows, returning what the send
-    needs; built once per provider and size (only the time is bound per claim). `limit` 0:
-    the rows whose ids are bound as `b_ids` instead (`claim_these`)."""
+    needs; built once per provider and size (only the time is bound per claim)."""
     now = bindparam("b_now", type_=T.c.claimed_at.type)
     mine = T.c.provider == provider
     if default:
         mine = mine | T.c.provider.is_(None)
-    if not limit:
-        return _claiming(T.c.id.in_(bindparam("b_ids", expanding=True)) & mine, provider, now)
     waiting = (
         select(T.c.id)
         .where(
@@ -293,11 +277,6 @@ def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  #
         chosen = T.c.id == picked.c.id
     else:
         chosen = T.c.id.in_(waiting.scalar_subquery())  # SQLite runs it once
-    return _claiming(chosen, provider, now)
-
-
-def _claiming(chosen: Any, provider: str, now: Any):  # noqa: ANN202
-    """The claim's UPDATE of the `chosen` rows still queued."""
     opted_out = (T.c.kind != KIND_OPT_OUT) & exists().where(
         R.c.id == T.c.resident_id, R.c.opted_out.is_(True)
     )
@@ -327,40 +306,35 @@ def _claiming(chosen: Any, provider: str, now: Any):  # noqa: ANN202
     )
 
 
-def send_here(replies: Sequence[tuple[str, int]], settings: Settings) -> set[int]:
-    """Send a few (provider, message id) replies from the job that just stored them, instead
-    of waking their provider's drain (smsbot.outgoing.SEND_HERE).
+def send_here(replies: Sequence[tuple[str, Claimed]], settings: Settings) -> set[int]:
+    """Send a few replies from the job that just stored them already claimed
+    (smsbot.outgoing.SEND_HERE), instead of waking their provider's drain; returns the
+    companies whose desks changed, for the caller to announce (smsbot.changes.bump).
 
     Why: under a trickle every reply is a batch of one, and the hand-over to the drain (a
-    wake, the drain's nudge, its heartbeat and its linger: four Redis round trips and a
-    second process woken) cost more than the send. The same steps run here as in a drain
-    (claim, paced send, record), with the same guarantees: a reply claimed by a drain
-    meanwhile is not claimed again; a crash after the claim leaves it 'sending' for the
-    sweep to ask about; before the claim, 'queued' for the sweep to wake a drain. Anything
-    that stops this (the database or Redis failing) leaves the rest to a drain. Returns the
-    companies whose desks changed, for the caller to announce (smsbot.changes.bump).
+    wake, the drain's nudge, its claim, its heartbeat and its linger: a transaction, four
+    Redis round trips and a second process woken) cost more than the send itself. Stored
+    claimed, a reply is where a drain's claim would have left it, so the guarantees are the
+    drain's: a job killed before the send leaves it 'sending', and the sweep asks the
+    provider before anything is sent again (`outbound.reconcile`); the send and its record
+    are the drain's own (`send_all`, `record_all`).
     """
     companies: set[int] = set()
-    ids: dict[str, list[int]] = {}
-    for name, message_id in replies:
-        ids.setdefault(name, []).append(message_id)
-    for name, message_ids in ids.items():
-        provider = providers.find(settings, name)
+    mine: dict[str, list[Claimed]] = {}
+    for name, item in replies:
+        mine.setdefault(name, []).append(item)
+    for name, claimed_here in mine.items():
+        provider = providers.get(settings, name)
         try:
-            claimed, _ = claim_these(provider, settings, message_ids)
-        except Exception:  # noqa: BLE001 - still queued: the drain sends them
-            log.warning("replies %s not claimed here; waking the %s drain", message_ids, name)
-            queues.wake_sender(name)
-            continue
-        try:
-            outcomes = send_all(provider, claimed, pacer.now() + TIME_BUDGET)
+            outcomes = send_all(provider, claimed_here, pacer.now() + TIME_BUDGET)
         except RedisError as exc:  # no slot from the pacer: nothing went out
-            log.warning("replies %s given back to the %s drain: %s", message_ids, name, exc)
-            outcomes = [Outcome(c.sms.message_id, "released", c.kind, c.attempts) for c in claimed]
-            queues.wake_sender(name)
+            log.warning("%d replies given back to the %s drain: %s", len(claimed_here), name, exc)
+            outcomes = [Outcome(c.sms.message_id, "released", c.kind, c.attempts) for c in claimed_here]  # fmt: skip
         record_all(provider.name, outcomes, settings)
         _wake_retries(provider.name, outcomes, settings)
-        companies.update(c.company_id for c in claimed if c.company_id is not None)
+        if any(o.result == "released" for o in outcomes):
+            queues.wake_sender(name)
+        companies.update(c.company_id for c in claimed_here if c.company_id is not None)
     return companies
 
 

@@ -149,6 +149,23 @@ def test_worker_killed_after_the_provider_took_the_reply_does_not_send_it_again(
 
 
 @pytest.mark.pairwise
+def test_worker_killed_after_storing_a_reply_it_was_to_send_itself_sends_it_once(
+    crashing, provider
+):
+    """A lone reply is stored claimed by the job that handled its message, to send it itself
+    (sending.send_here): killed right after that commit, it leaves the reply 'sending', and
+    the sweep asks the provider, then sends it."""
+    kill_worker_at(crashing, provider, "inbound.after_commit")
+    assert inbound_messages()[0].status == IN_HANDLED
+    assert [r.status for r in outbound_messages()] == [OUT_SENDING]
+    assert provider.sent(DEMO_PHONE) == []
+
+    recover(crashing[1], lambda: outbound_messages()[0].status == "delivered", "the reply sent")
+    assert len(provider.sent(DEMO_PHONE)) == 1
+    assert len(outbound_messages()) == 1
+
+
+@pytest.mark.pairwise
 def test_stuck_send_that_never_reached_the_provider_is_sent_once(crashing, provider):
     """Killed after the claim but before the provider call: the sweep asks, then sends."""
     kill_worker_at(crashing, provider, "send.before_provider")
