@@ -69,7 +69,7 @@ class SendOutcome:
 
 
 def outgoing_sms(message: Message, settings: Settings, provider: providers.Provider) -> OutgoingSms:
-    """The stored row as a provider needs it."""
+    """The stored row as a provider needs it (a Message, or a row of a claim's RETURNING)."""
     return OutgoingSms(
         message_id=message.id,
         to=message.to_phone,

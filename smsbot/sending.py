@@ -71,7 +71,7 @@ from smsbot.models import (
     MessageRef,
     Resident,
 )
-from smsbot.outbound import backoff, status_rank
+from smsbot.outbound import backoff, outgoing_sms, status_rank
 from smsbot.providers.base import OPTED_OUT, OutgoingSms, Provider, SendResult
 
 log = logging.getLogger(__name__)
@@ -234,20 +234,7 @@ def _claimed(provider: Provider, settings: Settings, rows: list) -> tuple[list[C
 
 def claimed(provider: Provider, settings: Settings, row: Any) -> Claimed:
     """A claimed message (a row of the claim, or a Message stored claimed) as its send needs it."""
-    return Claimed(
-        OutgoingSms(
-            message_id=row.id,
-            to=row.to_phone,
-            body=row.body,
-            sender=row.from_phone or None,
-            encoding=row.encoding or "GSM-7",
-            segments=row.num_segments or 1,
-            status_callback=provider.status_callback_url(settings.public_base_url, row.id),
-        ),
-        row.kind,
-        row.attempts,
-        row.company_id,
-    )
+    return Claimed(outgoing_sms(row, settings, provider), row.kind, row.attempts, row.company_id)
 
 
 @functools.lru_cache(maxsize=64)
