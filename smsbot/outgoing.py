@@ -23,7 +23,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from smsbot import config, daily_cap, providers, queues, sending, templates
+from smsbot import config, daily_cap, db, providers, queues, sending, templates
 from smsbot.clock import utcnow
 from smsbot.models import (
     INBOUND,
@@ -153,7 +153,7 @@ def compose(
         if mine
         else {"status": OUT_QUEUED}
     )
-    message = Message(
+    values = dict(
         direction=OUTBOUND,
         kind=kind,
         provider=mine.name if mine is not None else via.provider,
@@ -171,7 +171,7 @@ def compose(
         **state,
         **fields,
     )
-    session.add(message)
+    message = db.added(session, Message, values)
     session.info.setdefault(_PENDING, []).append(message)
     if mine is not None:
         session.info.setdefault(_MINE, {})[id(message)] = mine
