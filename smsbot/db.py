@@ -386,4 +386,3 @@ def added(session: Session, model: Any, values: Mapping[str, Any]) -> Any:
     made.__dict__.update(values)
     session.add(made)
     return made
-
