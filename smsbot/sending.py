@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import (
     Connection,
     Integer,
@@ -86,6 +85,21 @@ TIME_BUDGET = 20.0
 queues.JOB_TIMEOUT (60 s). Then a fresh job carries on."""
 DEFAULT_CONCURRENCY = 4
 """Sends in flight at once per provider and worker, unless the provider sets its own."""
+HERE_WAIT = 0.05
+"""Seconds a reply sent by the job that stored it may wait for its paced slot (`send_here`)."""
+SLOW_SEND_SECONDS = 0.5
+"""A send that took longer marks its provider slow in this process: for SLOW_HOLD_SECONDS
+its replies go to the drain, so a slow provider holds up sends, never the handling of
+residents' messages (at most one slow call per process and hold)."""
+SLOW_HOLD_SECONDS = 30.0
+_slow_until: dict[str, float] = {}
+"""Provider name → monotonic time until which this process counts it slow."""
+
+
+def sends_here(provider: Provider) -> bool:
+    """Whether the job storing a reply to `provider` may send it itself (not while slow)."""
+    return time.monotonic() >= _slow_until.get(provider.name, 0.0)
+
 
 T = Message.__table__
 R = Resident.__table__
@@ -305,6 +319,11 @@ def send_here(replies: Sequence[tuple[str, Claimed]], settings: Settings) -> set
     drain's: a job killed before the send leaves it 'sending', and the sweep asks the
     provider before anything is sent again (`outbound.reconcile`); the send and its record
     are the drain's own (`send_all`, `record_all`).
+
+    The job handles residents' messages, so it must not be held up: a reply whose paced
+    slot is more than HERE_WAIT away (a notice has the provider's rate) is given back
+    ('queued') to the drain, and after a slow send the provider's replies go to the drain
+    for a while (`sends_here`).
     """
     companies: set[int] = set()
     mine: dict[str, list[Claimed]] = {}
@@ -312,11 +331,7 @@ def send_here(replies: Sequence[tuple[str, Claimed]], settings: Settings) -> set
         mine.setdefault(name, []).append(item)
     for name, claimed_here in mine.items():
         provider = providers.get(settings, name)
-        try:
-            outcomes = send_all(provider, claimed_here, pacer.now() + TIME_BUDGET)
-        except RedisError as exc:  # no slot from the pacer: nothing went out
-            log.warning("%d replies given back to the %s drain: %s", len(claimed_here), name, exc)
-            outcomes = [Outcome(c.sms.message_id, "released", c.kind, c.attempts) for c in claimed_here]  # fmt: skip
+        outcomes = send_all(provider, claimed_here, pacer.now() + HERE_WAIT)
         record_all(provider.name, outcomes, settings)
         _wake_retries(provider.name, outcomes, settings)
         if any(o.result == "released" for o in outcomes):
@@ -388,7 +403,10 @@ def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Ou
         )
         return outcome("unknown")
     finally:
-        metrics.SEND_SECONDS.labels(provider.name).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.SEND_SECONDS.labels(provider.name).observe(took)
+        if took > SLOW_SEND_SECONDS:
+            _slow_until[provider.name] = time.monotonic() + SLOW_HOLD_SECONDS
     return outcome("sent", sent=sent)
 
 

@@ -160,6 +160,16 @@ def no_personal_data_in_logs():  # noqa: ANN201
         pytest.fail("personal data in the logs:\n" + "\n".join(found[:20]), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def no_provider_counted_slow():  # noqa: ANN201
+    """Each test starts with no provider counted slow by this process (smsbot.sending keeps
+    that for SLOW_HOLD_SECONDS, which would send another test's replies through a drain)."""
+    from smsbot import sending
+
+    sending._slow_until.clear()
+    yield
+
+
 # --- Redis ----------------------------------------------------------------------------------
 
 

@@ -5,10 +5,11 @@ by two jobs)."""
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
-from smsbot import changes, config, db, inbound, jobs, outgoing, queues
+from smsbot import changes, config, db, inbound, jobs, outgoing, pacing, queues, sending
 from smsbot.models import IN_HANDLED, IN_RECEIVED
 from smsbot.providers import outbox
 from tests.conftest import run_jobs
@@ -168,7 +169,8 @@ def test_a_lone_reply_is_sent_by_the_job_that_handled_it_without_waking_a_drain(
     assert not queues.connection().exists(queues.wake_flag("outbox", queues.OUTBOUND_QUEUE))
 
 
-def test_replies_past_the_first_few_of_a_batch_wait_for_one_drain(client, app, demo):
+def test_replies_past_the_first_few_of_a_batch_wait_for_one_drain(client, app, demo, monkeypatch):
+    monkeypatch.setattr(outgoing, "SEND_HERE_MAX", 2)  # (fewer than PHONES)
     for phone in PHONES[: outgoing.SEND_HERE_MAX + 2]:
         post_inbound(client, app, "помощь", from_phone=phone)
     assert jobs.handle_waiting() == outgoing.SEND_HERE_MAX + 2
@@ -178,3 +180,29 @@ def test_replies_past_the_first_few_of_a_batch_wait_for_one_drain(client, app, d
     run_jobs(app)
     assert {m.status for m in outbound_messages()} == {"delivered"}
     assert len(outbox.messages()) == outgoing.SEND_HERE_MAX + 2
+
+
+def test_a_reply_whose_paced_slot_is_far_off_is_given_to_the_drain(client, app, demo):
+    """A notice holds the provider's rate: the handling job does not wait for a slot."""
+    queues.connection().set(pacing.KEY.format("outbox"), f"{time.time() + 5:.6f}")
+    post_inbound(client, app, "помощь", from_phone=PHONES[0])
+    assert jobs.handle_waiting() == 1
+    [reply] = outbound_messages()
+    assert (reply.status, reply.attempts, reply.claimed_at) == ("queued", 0, None)
+    assert outbox.messages() == [] and _drain_jobs() == 1
+
+
+@pytest.mark.parametrize("provider", ["twilio"], indirect=True)
+def test_after_a_slow_send_the_provider_s_replies_go_to_the_drain(service, provider):
+    """A slow provider holds up sends, never the handling of the next residents' messages."""
+    app, _ = service()
+    settings = app.config["SMSBOT_SETTINGS"]
+    provider.slow_next(sending.SLOW_SEND_SECONDS + 0.3)
+    provider.text(settings, "помощь", from_phone=PHONES[0], to_phone=COMPANY_NUMBER)
+    assert jobs.handle_waiting() == 1  # sent here, slowly
+    assert len(provider.sent(PHONES[0])) == 1
+    provider.text(settings, "помощь", from_phone=PHONES[1], to_phone=COMPANY_NUMBER)
+    assert jobs.handle_waiting() == 1
+    assert provider.sent(PHONES[1]) == [] and _drain_jobs() == 1  # this one waits for a drain
+    run_jobs(app)
+    assert len(provider.sent(PHONES[1])) == 1
