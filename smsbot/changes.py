@@ -175,8 +175,8 @@ def _staff_statement(state: object) -> None:
 
 DEFER = "smsbot.changes.defer"
 """session.info key: a set that gathers the companies to bump instead, for the caller to
-bump once it has done more after the commit (the inbound job, after sending a lone reply:
-one round trip for both)."""
+bump once it has done more after the commit (the inbound job, after sending the replies:
+one round trip for the messages and their replies)."""
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -54,7 +54,8 @@ def handle_waiting() -> int:
 
 
 def _handle_batch(limit: int) -> int:
-    """One transaction: claim up to `limit` messages, handle them, store the replies.
+    """One transaction: claim up to `limit` messages, handle them, store the replies; then
+    send the first of them from here (smsbot.sending.send_here) and announce the changes.
 
     A handler that raises (a bug, or a text no handler expected) must not cost the other
     messages of the batch their answers, nor itself reach nobody: the batch rolls back and
@@ -66,8 +67,8 @@ def _handle_batch(limit: int) -> int:
     told: set[int | str] = set()
     try:
         with session_scope() as session:
-            session.info[outgoing.SEND_HERE] = here  # a lone reply is sent from here,
-            session.info[changes.DEFER] = told  # and the desks hear of both at once
+            session.info[outgoing.SEND_HERE] = here  # the first replies are sent from here,
+            session.info[changes.DEFER] = told  # and the desks hear of all of it at once
             messages = inbound.claim_waiting(session, limit)
             ids = [m.id for m in messages]
             if not messages:

@@ -16,8 +16,9 @@ runs out is given back (sending → queued), which is safe because it never left
 
     queue_sends ──wake──▶ send_waiting(provider) ──▶ drain: claim ▶ send ▶ record ▶ …
 
-A lone reply (at most outgoing.SEND_HERE_MAX of one inbound batch) skips the wake and the
-claim: it is stored claimed, and the job that stored it sends and records it (`send_here`).
+The first replies of an inbound batch (up to outgoing.SEND_HERE_MAX) skip the wake and the
+claim: they are stored claimed, and the job that stored them sends and records them
+(`send_here`).
 """
 
 from __future__ import annotations
@@ -308,7 +309,7 @@ def _claim_statement(dialect: str, provider: str, default: bool, limit: int):  #
 
 
 def send_here(replies: Sequence[tuple[str, Claimed]], settings: Settings) -> set[int]:
-    """Send a few replies from the job that just stored them already claimed
+    """Send the replies the job that just stored them already claimed
     (smsbot.outgoing.SEND_HERE), instead of waking their provider's drain; returns the
     companies whose desks changed, for the caller to announce (smsbot.changes.bump).
 
