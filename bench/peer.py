@@ -23,7 +23,6 @@ from typing import Any
 
 from rigs import _raw
 from run import (
-    ROOT,
     CpuMeter,
     GroupCpu,
     Processes,
@@ -36,6 +35,8 @@ from run import (
     wait_port,
     wait_quiet,
 )
+
+from tests import beside
 
 BESIDE = Path("shared", "peers", "rapidsms")
 """Where the peer's harness lives, relative to the folder that holds the repository."""
@@ -52,16 +53,7 @@ def find_dir(given: str | None = None) -> tuple[Path | None, list[Path]]:
     given, else ../shared/peers beside this repository, else beside the repository it was cloned
     from (a fresh clone in /tmp still finds the harness beside the original); and the places
     looked at."""
-    if given:
-        candidates = [Path(given)]
-    else:
-        candidates = [ROOT.parent / BESIDE]
-        origin = subprocess.run(
-            ["git", "remote", "get-url", "origin"], capture_output=True, text=True, cwd=ROOT
-        )
-        url = origin.stdout.strip().removeprefix("file://")
-        if origin.returncode == 0 and url.startswith("/"):
-            candidates.append(Path(url).resolve().parent / BESIDE)
+    candidates = [Path(given)] if given else beside.candidates(BESIDE)
     found = next((c for c in candidates if (c / "setup.sh").is_file()), None)
     return found, candidates
 

@@ -15,12 +15,20 @@ from typing import Any
 
 import pytest
 
-TESTDATA = Path(
-    os.environ.get("SMSBOT_TESTDATA_DIR")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
-)
-"""External conformance vectors: beside the repository when present (SMSBOT_TESTDATA_DIR
-names another folder)."""
+from tests import beside
+
+
+def _testdata() -> Path:
+    given = os.environ.get("SMSBOT_TESTDATA_DIR")
+    if given:
+        return Path(given)
+    places = beside.candidates(Path("shared", "testdata"))
+    return next((p for p in places if p.is_dir()), places[0])
+
+
+TESTDATA = _testdata()
+"""External conformance vectors: beside the repository, or beside the one it was cloned from
+(tests/beside.py); SMSBOT_TESTDATA_DIR names another folder."""
 REQUIRED_VARIABLE = "SMSBOT_TESTDATA_REQUIRED"
 
 
