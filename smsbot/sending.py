@@ -234,12 +234,6 @@ def claim(
         rows = conn.execute(statement, {"b_now": now}).all()
     if stored:
         _stored(provider.name, answered, settings)
-    return _claimed(provider, settings, rows)
-
-
-def _claimed(provider: Provider, settings: Settings, rows: list) -> tuple[list[Claimed], int]:
-    """The claim's rows as the sends need them, oldest reply first; and how many of them
-    were cancelled instead."""
     rows.sort(key=lambda r: (r.kind == KIND_NOTICE, r.id))
     canceled = [r.id for r in rows if r.status == OUT_CANCELED]
     if canceled:
