@@ -103,6 +103,9 @@ def test_a_new_user_tries_the_whole_desk(tmp_path, page):
         expect(row).to_contain_text("Когда починят лифт")
         shot(page, "first-run-inbox")
         row.click()
+        # app.js wires the canned replies once the page's script has run; on a loaded machine
+        # a choice made before that inserts nothing, and an empty reply is never sent.
+        page.wait_for_selector("select[data-insert-into][data-wired]", state="attached")
         page.select_option("select[data-insert-into]", label="Заявка принята")
         page.click("form.reply button[type=submit]")
         reply = page.locator(".item.kind-dispatcher").last
