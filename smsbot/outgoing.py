@@ -54,11 +54,13 @@ SEND_HERE = "smsbot.outgoing.send_here"
 itself once it commits (the inbound batch job: smsbot.sending.send_here). Those replies are
 stored already claimed ('sending', as a drain's claim leaves them) and go into the list,
 ready to send, instead of waking their provider's drain."""
-SEND_HERE_MAX = 10
+SEND_HERE_MAX = 50
 """At most this many replies of one transaction are sent by the job that stored them (on
-the provider's sending threads); the rest of a backlog's batch wait for the drain. (10, not
-2: at 300 msg/s offered the handling job then sent nearly every reply, and the system took
-5.7 ms of CPU per message instead of 6.5, with p50 32 ms instead of 209: bench/README.md.)"""
+the provider's sending threads), and fewer through a provider slower than a stand-in
+(smsbot.sending.here_limit); the rest of a backlog's batch wait for the drain. (50, an
+inbound batch, not 10: at 400 msg/s offered on SQLite the system then kept up, 396/s at
+5.2 ms of CPU per message, where with 10 it fell behind, 335-379/s at 5.6-6.5 ms; and 10,
+not 2, at 300 msg/s: 5.7 ms instead of 6.5, p50 32 ms instead of 209. bench/README.md.)"""
 _MINE = "smsbot.outgoing.mine"
 """session.info key: the Message objects (by `id()`) stored claimed, with their providers."""
 
@@ -184,18 +186,17 @@ def compose(
 
 def _sender_here(session: Session, kind: str, name: str | None) -> providers.Provider | None:
     """The provider through which the job storing this SMS sends it itself, once committed
-    (SEND_HERE), or None: the drain sends it. The first SEND_HERE_MAX of the transaction's
-    replies and alerts through a drain provider (not a notice: notices wait behind replies),
-    unless that provider was slow here lately (smsbot.sending.sends_here)."""
+    (SEND_HERE), or None: the drain sends it. The first few of the transaction's replies and
+    alerts through a drain provider (not a notice: notices wait behind replies): at most
+    SEND_HERE_MAX, and as many as the job sends quickly (smsbot.sending.here_limit)."""
     if session.info.get(SEND_HERE) is None or kind == KIND_NOTICE:
-        return None
-    if len(session.info.get(_MINE, ())) >= SEND_HERE_MAX:
         return None
     settings = config.current()
     provider = providers.find(settings, name or settings.default_provider or "")
-    if provider is None or provider.uses_connector or not sending.sends_here(provider):
+    if provider is None or provider.uses_connector:
         return None
-    return provider
+    limit = min(SEND_HERE_MAX, sending.here_limit(provider))
+    return provider if len(session.info.get(_MINE, ())) < limit else None
 
 
 @dataclass(frozen=True)

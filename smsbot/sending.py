@@ -95,11 +95,38 @@ residents' messages (at most one slow call per process and hold)."""
 SLOW_HOLD_SECONDS = 30.0
 _slow_until: dict[str, float] = {}
 """Provider name → monotonic time until which this process counts it slow."""
+HERE_SECONDS = 0.05
+"""About how long the handling job may expect to spend sending its batch's replies (`here_limit`)."""
+_send_seconds: dict[str, float] = {}
+"""Provider name → a send's typical duration in this process (a moving average)."""
 
 
-def sends_here(provider: Provider) -> bool:
-    """Whether the job storing a reply to `provider` may send it itself (not while slow)."""
-    return time.monotonic() >= _slow_until.get(provider.name, 0.0)
+def here_limit(provider: Provider) -> int:
+    """How many replies of one transaction the job storing them may send itself through
+    `provider` (the rest go to its drain): none while the provider is slow; one while this
+    process has not timed a send yet; else as many as its sending threads finish in about
+    HERE_SECONDS at the provider's typical speed here.
+
+    Why by time and not a fixed number: with a stand-in answering in a millisecond the job
+    that sends a whole batch's replies itself keeps up with 400 msg/s on two cores, where
+    one that left all but 10 of them to the drain did not (bench/README.md); with a real
+    provider at 100 ms or more a send, the same 50 replies would hold up the handling of the
+    next residents' messages for seconds, so there the drain's own workers take them.
+    """
+    if time.monotonic() < _slow_until.get(provider.name, 0.0):
+        return 0
+    typical = _send_seconds.get(provider.name)
+    if typical is None:
+        return 1
+    return max(1, int(HERE_SECONDS * concurrency(provider) / max(typical, 1e-4)))
+
+
+def _timed(provider: Provider, took: float) -> None:
+    """Count one send's duration into the provider's typical one, and mark a slow provider."""
+    typical = _send_seconds.get(provider.name)
+    _send_seconds[provider.name] = took if typical is None else typical + (took - typical) / 8
+    if took > SLOW_SEND_SECONDS:
+        _slow_until[provider.name] = time.monotonic() + SLOW_HOLD_SECONDS
 
 
 T = Message.__table__
@@ -317,8 +344,8 @@ def send_here(replies: Sequence[tuple[str, Claimed]], settings: Settings) -> set
 
     The job handles residents' messages, so it must not be held up: a reply whose paced
     slot is more than HERE_WAIT away (a notice has the provider's rate) is given back
-    ('queued') to the drain, and after a slow send the provider's replies go to the drain
-    for a while (`sends_here`).
+    ('queued') to the drain; the job stores for itself only as many replies as it sends in
+    about HERE_SECONDS, and none for a while after a slow send (`here_limit`).
     """
     companies: set[int] = set()
     mine: dict[str, list[Claimed]] = {}
@@ -400,8 +427,7 @@ def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Ou
     finally:
         took = time.perf_counter() - started
         metrics.SEND_SECONDS.labels(provider.name).observe(took)
-        if took > SLOW_SEND_SECONDS:
-            _slow_until[provider.name] = time.monotonic() + SLOW_HOLD_SECONDS
+        _timed(provider, took)
     return outcome("sent", sent=sent)
 
 

@@ -162,11 +162,13 @@ def no_personal_data_in_logs():  # noqa: ANN201
 
 @pytest.fixture(autouse=True)
 def no_provider_counted_slow():  # noqa: ANN201
-    """Each test starts with no provider counted slow by this process (smsbot.sending keeps
-    that for SLOW_HOLD_SECONDS, which would send another test's replies through a drain)."""
+    """Each test starts with no provider counted slow, nor timed, by this process
+    (smsbot.sending keeps both, and another test's would decide how many replies the
+    handling job sends itself)."""
     from smsbot import sending
 
     sending._slow_until.clear()
+    sending._send_seconds.clear()
     yield
 
 

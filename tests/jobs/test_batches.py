@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -171,15 +172,42 @@ def test_a_lone_reply_is_sent_by_the_job_that_handled_it_without_waking_a_drain(
 
 def test_replies_past_the_first_few_of_a_batch_wait_for_one_drain(client, app, demo, monkeypatch):
     monkeypatch.setattr(outgoing, "SEND_HERE_MAX", 2)  # (fewer than PHONES)
-    for phone in PHONES[: outgoing.SEND_HERE_MAX + 2]:
+    post_inbound(client, app, "помощь", from_phone=PHONES[0])
+    assert jobs.handle_waiting() == 1  # the first send times the provider (the outbox: fast)
+    for phone in PHONES[1 : outgoing.SEND_HERE_MAX + 3]:
         post_inbound(client, app, "помощь", from_phone=phone)
     assert jobs.handle_waiting() == outgoing.SEND_HERE_MAX + 2
     statuses = [m.status for m in outbound_messages()]
-    assert statuses == ["delivered"] * outgoing.SEND_HERE_MAX + ["queued"] * 2
-    assert len(outbox.messages()) == outgoing.SEND_HERE_MAX and _drain_jobs() == 1
+    assert statuses == ["delivered"] * (1 + outgoing.SEND_HERE_MAX) + ["queued"] * 2
+    assert len(outbox.messages()) == 1 + outgoing.SEND_HERE_MAX and _drain_jobs() == 1
     run_jobs(app)
     assert {m.status for m in outbound_messages()} == {"delivered"}
-    assert len(outbox.messages()) == outgoing.SEND_HERE_MAX + 2
+    assert len(outbox.messages()) == outgoing.SEND_HERE_MAX + 3
+
+
+def test_before_it_has_timed_a_provider_the_job_sends_one_reply_of_a_batch(client, app, demo):
+    for phone in PHONES[:3]:
+        post_inbound(client, app, "помощь", from_phone=phone)
+    assert jobs.handle_waiting() == 3
+    assert [m.status for m in outbound_messages()] == ["delivered", "queued", "queued"]
+    assert _drain_jobs() == 1
+
+
+def test_the_job_sends_as_many_replies_itself_as_the_provider_s_speed_allows():
+    provider = SimpleNamespace(name="timed")  # all here_limit asks of a provider
+    assert sending.here_limit(provider) == 1  # not timed yet in this process
+    for _ in range(20):
+        sending._timed(provider, 0.002)  # a stand-in's speed: a batch's worth and more
+    assert sending.here_limit(provider) >= outgoing.SEND_HERE_MAX
+    for _ in range(40):
+        sending._timed(provider, 0.1)  # a real provider's: as many as its threads do in 50 ms
+    assert (
+        sending.here_limit(provider)
+        == 2
+        == int(sending.HERE_SECONDS * sending.concurrency(provider) / 0.1)
+    )
+    sending._timed(provider, sending.SLOW_SEND_SECONDS + 0.1)
+    assert sending.here_limit(provider) == 0  # slow: all of them to the drain, for a while
 
 
 def test_a_reply_whose_paced_slot_is_far_off_is_given_to_the_drain(client, app, demo):
