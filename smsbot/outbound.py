@@ -266,10 +266,10 @@ def _forward(status: str, by: str, with_error: bool) -> Update:
             func.coalesce(c.external_id, bindparam("m_external_id")) == bindparam("m_external_id"),
         )
         values["external_id"] = bindparam("m_external_id")
-    outbound = func.coalesce(c.direction, "") == _sql(OUTBOUND)
+    is_outbound = func.coalesce(c.direction, "") == _sql(OUTBOUND)
     return (
         update(Message.__table__)
-        .where(*where, outbound, status_rank < _sql(OUT_RANK[status]))
+        .where(*where, is_outbound, status_rank < _sql(OUT_RANK[status]))
         .values(**values)
         .returning(c.id, c.resident_id, c.company_id)
     )

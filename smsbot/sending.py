@@ -16,9 +16,9 @@ runs out is given back (sending → queued), which is safe because it never left
 
     queue_sends ──wake──▶ send_waiting(provider) ──▶ drain: claim ▶ send ▶ record ▶ …
 
-The first replies of an inbound batch (up to outgoing.SEND_HERE_MAX) skip the wake and the
-claim: they are stored claimed, and the job that stored them sends and records them
-(`send_here`).
+The first replies of an inbound batch (as many as `here_limit` allows, at most
+outgoing.SEND_HERE_MAX) skip the wake and the claim: they are stored claimed, and the job
+that stored them sends and records them (`send_here`).
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def here_limit(provider: Provider) -> int:
 
 
 def _timed(provider: Provider, took: float) -> None:
-    """Count one send's duration into the provider's typical one, and mark a slow provider."""
+    """Count one send's duration into the provider's typical one, and mark a slow provider.
+    (Sending threads may race here: one of two updates lost moves an average, harmlessly.)"""
     typical = _send_seconds.get(provider.name)
     _send_seconds[provider.name] = took if typical is None else typical + (took - typical) / 8
     if took > SLOW_SEND_SECONDS:

@@ -161,7 +161,7 @@ def no_personal_data_in_logs():  # noqa: ANN201
 
 
 @pytest.fixture(autouse=True)
-def no_provider_counted_slow():  # noqa: ANN201
+def no_provider_timed_or_slow():  # noqa: ANN201
     """Each test starts with no provider counted slow, nor timed, by this process
     (smsbot.sending keeps both, and another test's would decide how many replies the
     handling job sends itself)."""
