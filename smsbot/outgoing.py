@@ -191,12 +191,14 @@ def _sender_here(session: Session, kind: str, name: str | None) -> providers.Pro
     SEND_HERE_MAX, and as many as the job sends quickly (smsbot.sending.here_limit)."""
     if session.info.get(SEND_HERE) is None or kind == KIND_NOTICE:
         return None
+    mine = len(session.info.get(_MINE, ()))
+    if mine >= SEND_HERE_MAX:  # past the cap: no provider lookup for the rest of a backlog
+        return None
     settings = config.current()
     provider = providers.find(settings, name or settings.default_provider or "")
-    if provider is None or provider.uses_connector:
+    if provider is None or provider.uses_connector or mine >= sending.here_limit(provider):
         return None
-    limit = min(SEND_HERE_MAX, sending.here_limit(provider))
-    return provider if len(session.info.get(_MINE, ())) < limit else None
+    return provider
 
 
 @dataclass(frozen=True)
