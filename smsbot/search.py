@@ -12,7 +12,11 @@ stemmed text, not the message column, so an external-content table's `rebuild` o
 `snippet` (which read the raw column back) would be wrong for them.
 
 Only what residents and dispatchers wrote is indexed (KIND_RESIDENT, KIND_DISPATCHER): the
-bot's and notices' fixed wording would make every thread match `заявка`.
+bot's and notices' fixed wording would make every thread match `заявка`. And a resident's
+message only once it is handled (`SEARCHED`, migration 0018): stemming and indexing inside
+the webhook's INSERT held SQLite's one write lock for a fifth of the webhook's time, for a
+message that is in no conversation, so no hit the desk could show, until the worker has
+handled it a few milliseconds later.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from functools import lru_cache
 
 import Stemmer
 
-from smsbot.models import KIND_DISPATCHER, KIND_RESIDENT
+from smsbot.models import IN_RECEIVED, KIND_DISPATCHER, KIND_RESIDENT
 
 SEARCHED_KINDS = (KIND_RESIDENT, KIND_DISPATCHER)
 """Message kinds the search indexes (the triggers and the PostgreSQL index say the same)."""
+SEARCHED = f"{{table}}.kind IN {SEARCHED_KINDS!r} AND {{table}}.status <> '{IN_RECEIVED}'"
+"""The messages in the index, as SQL on `{table}` (the predicate of migration 0018's
+PostgreSQL index and SQLite triggers): a searched kind, and no longer waiting to be handled."""
 MAX_QUERY = 200
 """A longer query is cut: nobody types more, and it bounds the work of one search."""
 MAX_WORDS = 8

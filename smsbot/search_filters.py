@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlmodel import Session, select
 
 from smsbot.models import Account, AccountLink, Building, Conversation, Message, Resident, Ticket
-from smsbot.search import PHONE_DIGITS, SEARCHED_KINDS, Query, address_matches, fts_query
+from smsbot.search import PHONE_DIGITS, SEARCHED, Query, address_matches, fts_query
 
 MESSAGE_HITS = 1000
 """The newest messages with the words that a search of the inbox looks at: it shows the 100
@@ -47,7 +47,7 @@ def text_match(dialect: str, table: str, column: str, query: Query) -> TextClaus
     planner uses them. SQLite: the id is among the FTS5 table's matching rowids.
     """
     if dialect == "postgresql":
-        kinds = f" AND {table}.kind IN {SEARCHED_KINDS!r}" if table == "message" else ""
+        kinds = f" AND {SEARCHED.format(table=table)}" if table == "message" else ""
         return text(
             f"(to_tsvector('russian', {table}.{column}) @@ plainto_tsquery('russian', "
             f":words_{table}){kinds})"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import Session, func, select
 
-from smsbot import db, search_filters
+from smsbot import db, search, search_filters
 from smsbot.clock import utcnow
 from smsbot.models import Message, Ticket
 from tests.conftest import run_jobs
@@ -190,3 +190,24 @@ def test_odd_search_input_answers_with_a_page_not_an_error(talk):
             answer = talk.get(path, query_string={"q": q, "page": "-1", "company": "x"})
             assert answer.status_code in (200, 204, 302), (path, q, answer.status_code)
     assert found(talk, "inbox", "\x00домофона") == {thread(NEIGHBOUR)}  # the NUL is dropped
+
+
+def test_a_residents_message_is_searched_once_the_worker_has_handled_it(app, signed_in):
+    """The webhook only stores the message (issue #10: no stemming in its transaction); the
+    handling that puts it in a conversation puts it in the index too (migration 0018)."""
+    olga = signed_in("olga")
+    _, response = post_inbound(olga, app, "Протекает потолок в ванной", from_phone=NEIGHBOUR)
+    assert response.status_code == 200
+
+    def matches() -> int:
+        query = search.parse("потолок ванная")
+        with Session(db.engine()) as session:
+            condition = search_filters.text_match(
+                db.engine().dialect.name, "message", "body", query
+            )
+            return session.exec(select(func.count()).select_from(Message).where(condition)).one()
+
+    assert matches() == 0
+    run_jobs(app)
+    assert matches() == 1
+    assert found(olga, "inbox", "потолок ванная") == {thread(NEIGHBOUR)}
