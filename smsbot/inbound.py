@@ -71,39 +71,23 @@ INCOMPLETE = "smsbot_incomplete"
 
 
 def store(
-    conn: Session | Connection, sms: InboundSms, *, received_at: datetime | None = None
+    conn: Session | Connection,
+    sms: InboundSms,
+    *,
+    received_at: datetime | None = None,
+    row: dict | None = None,
 ) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
     the ORM session costs half as much. `received_at`: when the webhook took it, for a
-    message kept in the spool (smsbot.spool) while the database was down. The text and the
-    provider's fields are stored without control characters (`storable`): every way in
-    (each provider's webhook, the spool, the SMPP connector) passes here, and a NUL nobody
-    can see must not cost the message.
+    message kept in the spool (smsbot.spool) while the database was down. `row`: the row
+    `row_of` made of it already, before the caller's transaction (the webhook: see there).
     """
-    now = received_at or utcnow()
-    body = storable(sms.body)
-    m = measure(body)
     new_id = insert_ignore(
         conn,
         Message.__table__,
-        {
-            "direction": INBOUND,
-            "status": IN_RECEIVED,
-            "kind": KIND_RESIDENT,
-            "provider": sms.provider,
-            "external_id": sms.provider_id,
-            "from_phone": sms.from_phone,
-            "to_phone": sms.to_phone,
-            "body": body,
-            "encoding": m.encoding,
-            "num_segments": m.segments,
-            "attempts": 0,
-            "params": _params(sms),
-            "created_at": now,
-            "updated_at": now,
-        },
+        row or row_of(sms, received_at=received_at),
         ["provider", "external_id"],
     )
     if new_id is not None:
@@ -112,6 +96,36 @@ def store(
         Message.provider == sms.provider, Message.external_id == sms.provider_id
     )
     return conn.execute(existing).scalar_one(), False
+
+
+def row_of(sms: InboundSms, *, received_at: datetime | None = None) -> dict:
+    """The message's row as stored: no I/O, so the webhook makes it before it takes SQLite's
+    one write lock, which every writer waits for (bench/README.md: under a burst of webhooks
+    that lock is the ceiling, and what is done while holding it is what counts).
+
+    The text and the provider's fields are stored without control characters (`storable`):
+    every way in (each provider's webhook, the spool, the SMPP connector) passes here, and a
+    NUL nobody can see must not cost the message.
+    """
+    now = received_at or utcnow()
+    body = storable(sms.body)
+    m = measure(body)
+    return {
+        "direction": INBOUND,
+        "status": IN_RECEIVED,
+        "kind": KIND_RESIDENT,
+        "provider": sms.provider,
+        "external_id": sms.provider_id,
+        "from_phone": sms.from_phone,
+        "to_phone": sms.to_phone,
+        "body": body,
+        "encoding": m.encoding,
+        "num_segments": m.segments,
+        "attempts": 0,
+        "params": _params(sms),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _params(sms: InboundSms) -> str:

@@ -183,10 +183,11 @@ def receive(
 
     created_ids = []
     changed: set[int | str | None] = set()
+    rows = [inbound.row_of(sms) for sms in parsed.inbound]  # before the write lock is taken
     try:
         with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
-            for sms in parsed.inbound:
-                message_id, created = inbound.store(conn, sms)
+            for sms, row in zip(parsed.inbound, rows, strict=True):
+                message_id, created = inbound.store(conn, sms, row=row)
                 if created:  # logged once handled, by the worker: not twice per message
                     created_ids.append(message_id)
                 else:
