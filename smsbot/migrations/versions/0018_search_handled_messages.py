@@ -73,7 +73,7 @@ def _sqlite_triggers(*, received_too: bool) -> None:
         "CREATE TRIGGER message_fts_update AFTER UPDATE OF body, kind, status ON message "
         f"WHEN ({old} OR {new}) AND ({old} IS NOT {new} OR old.body IS NOT new.body) "
         f"BEGIN {_drop('old.')} WHERE {old}; {_add('new.')} WHERE {new}; END"
-    )  # fmt: skip
+    )
 
 
 def _postgres_index(where: str) -> None:
