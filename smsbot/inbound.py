@@ -71,29 +71,25 @@ INCOMPLETE = "smsbot_incomplete"
 
 
 def store(
-    conn: Session | Connection,
-    sms: InboundSms,
-    *,
-    received_at: datetime | None = None,
-    row: dict | None = None,
+    conn: Session | Connection, sms: InboundSms, *, received_at: datetime | None = None
 ) -> tuple[int, bool]:
     """Insert the message unless the provider's id of it is known; return (id, created).
 
     Takes a plain Connection too: the webhook calls this on every request, and Core without
     the ORM session costs half as much. `received_at`: when the webhook took it, for a
-    message kept in the spool (smsbot.spool) while the database was down. `row`: the row
-    `row_of` made of it already, before the caller's transaction (the webhook: see there).
+    message kept in the spool (smsbot.spool) while the database was down.
     """
-    new_id = insert_ignore(
-        conn,
-        Message.__table__,
-        row or row_of(sms, received_at=received_at),
-        ["provider", "external_id"],
-    )
+    return insert(conn, row_of(sms, received_at=received_at))
+
+
+def insert(conn: Session | Connection, row: dict) -> tuple[int, bool]:
+    """`store` for a row `row_of` made already, before the caller's transaction (the
+    webhook: see `row_of`)."""
+    new_id = insert_ignore(conn, Message.__table__, row, ["provider", "external_id"])
     if new_id is not None:
         return new_id, True
     existing = sa_select(Message.id).where(
-        Message.provider == sms.provider, Message.external_id == sms.provider_id
+        Message.provider == row["provider"], Message.external_id == row["external_id"]
     )
     return conn.execute(existing).scalar_one(), False
 

@@ -186,8 +186,8 @@ def receive(
     rows = [inbound.row_of(sms) for sms in parsed.inbound]  # before the write lock is taken
     try:
         with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
-            for sms, row in zip(parsed.inbound, rows, strict=True):
-                message_id, created = inbound.store(conn, sms, row=row)
+            for row in rows:
+                message_id, created = inbound.insert(conn, row)
                 if created:  # logged once handled, by the worker: not twice per message
                     created_ids.append(message_id)
                 else:
