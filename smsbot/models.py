@@ -248,12 +248,22 @@ class Conversation(SQLModel, table=True):
     """For a thread "waiting for the resident": the time it comes back by itself, if any."""
 
 
+FILLED_INDEXES: dict[str, tuple[str, ...]] = {
+    "ix_message_resident_id": ("resident_id",),
+    "ix_message_company_id": ("company_id",),
+    "ix_message_conversation": ("conversation_id", "id"),
+    "ix_message_reply_to_id": ("reply_to_id",),
+    "ix_message_notice_id": ("notice_id",),
+    "ix_message_company_costs": ("company_id", "created_at", "kind", "status", "num_segments"),
+}
+"""The message table's indexes of the rows whose first column is filled in (migration 0019):
+an inbound message is stored without its resident, company and thread, which the worker
+adds, and never has a message it replies to or a notice. Every lookup on these columns asks
+for a value, which both databases know implies IS NOT NULL, so the index serves it; and the
+webhook's INSERT, inside SQLite's one write lock, writes half the pages it did."""
+
+
 def _filled_index(name: str, *columns: str) -> Index:
-    """An index of the rows whose first column is filled in (migration 0019): an inbound
-    message is stored without its resident, company and thread, which the worker adds, and
-    never has a message it replies to or a notice. Every lookup on these columns asks for a
-    value, which both databases know implies IS NOT NULL, so the index serves it; and the
-    webhook's INSERT, inside SQLite's one write lock, writes half the pages it did."""
     where = text(f"{columns[0]} IS NOT NULL")
     return Index(name, *columns, sqlite_where=where, postgresql_where=where)
 
@@ -265,20 +275,8 @@ class Message(SQLModel, table=True):
         UniqueConstraint("reply_to_id", "reply_key"),
         Index("ix_message_sweep", "direction", "status", "created_at"),
         Index("ix_message_provider_external", "provider", "external_id", unique=True),
-        *(
-            _filled_index(name, *columns)
-            for name, columns in {
-                "ix_message_resident_id": ("resident_id",),
-                "ix_message_company_id": ("company_id",),
-                "ix_message_conversation": ("conversation_id", "id"),
-                "ix_message_reply_to_id": ("reply_to_id",),
-                "ix_message_notice_id": ("notice_id",),
-                "ix_message_company_costs": (
-                    "company_id", "created_at", "kind", "status", "num_segments",
-                ),
-            }.items()
-        ),
-    )  # fmt: skip
+        *(_filled_index(name, *columns) for name, columns in FILLED_INDEXES.items()),
+    )
     id: int | None = Field(default=None, primary_key=True)
     direction: str = Field(max_length=3)
     status: str = Field(max_length=16)

@@ -9,16 +9,10 @@ from alembic import command
 from sqlalchemy import text
 
 from smsbot import db, migrate
+from smsbot.models import FILLED_INDEXES
 from tests.test_migration_0002 import empty_database  # noqa: F401  (the fixture)
 
-PARTIAL = {
-    "ix_message_resident_id",
-    "ix_message_company_id",
-    "ix_message_conversation",
-    "ix_message_reply_to_id",
-    "ix_message_notice_id",
-    "ix_message_company_costs",
-}
+PARTIAL = set(FILLED_INDEXES)
 
 LOOKUPS = {
     "ix_message_resident_id": "SELECT id FROM message WHERE resident_id = 7",
@@ -30,8 +24,9 @@ LOOKUPS = {
     "ix_message_reply_to_id": "SELECT id FROM message WHERE reply_to_id = 11",
     "ix_message_notice_id": "SELECT id FROM message WHERE notice_id = 2 AND status = 'queued'",
 }
-"""The shapes of the code's lookups (conversations, reply_costs, inbound.pending_replies,
-notices …) and the index each must use."""
+"""The shapes of the code's lookups on these columns (conversations.thread, reply_costs.costs,
+inbound.pending_replies, notices.progress …), with literal values as in a custom plan, and the
+index each must use."""
 
 
 def _definitions(engine) -> dict[str, str]:  # noqa: ANN001

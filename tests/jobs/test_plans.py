@@ -1,4 +1,5 @@
-"""The status callbacks' UPDATE finds its row by the index meant for it, on PostgreSQL.
+"""The status callbacks' UPDATE finds its row by the index meant for it, on PostgreSQL, and so
+does a thread's page with the partial index of migration 0019.
 
 psycopg prepares a statement once it has run 5 times, and PostgreSQL may then keep one
 generic plan for it, made without the parameters' values and with the statistics of that
@@ -16,11 +17,11 @@ import re
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, select, text
 from sqlalchemy.dialects import postgresql
 
 from smsbot import clock, outbound
-from smsbot.models import OUT_DELIVERED, OUT_SENT
+from smsbot.models import OUT_DELIVERED, OUT_SENT, Message
 
 pytestmark = pytest.mark.usefixtures("database_url")
 
@@ -88,3 +89,18 @@ def test_a_callback_by_the_provider_s_id_updates_by_that_id(postgres_url):
     params = {"m_provider": "twilio", "m_external_id": "SMx", "m_now": clock.utcnow()}
     statement = outbound._forward(OUT_SENT, outbound.BY_EXTERNAL_ID, False)
     assert _generic_plan(postgres_url, statement, params) == ["provider external_id"]
+
+
+def test_a_thread_s_messages_are_found_by_its_partial_index(postgres_url):
+    """Migration 0019 keeps only filled-in rows in ix_message_conversation; a generic plan,
+    made without the thread's id, must still prove `conversation_id = $1` implies IS NOT
+    NULL and use it (conversations.thread's statement)."""
+    statement = (
+        select(Message.id)
+        .where(Message.conversation_id == bindparam("c_id"))
+        .order_by(Message.id.desc())
+        .limit(bindparam("c_limit"))
+    )
+    assert _generic_plan(postgres_url, statement, {"c_id": 5, "c_limit": 300}) == [
+        "conversation_id"
+    ]
