@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import String, bindparam, cast, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Row
 from sqlmodel import Session, select
@@ -146,40 +146,66 @@ def claim_waiting(session: Session, limit: int) -> list[Message]:
     jobs never take the same message; SQLite has one writer, whose transaction holds them.
     The same statement reads the senders already known, the companies of the numbers
     written to and whether the billing export lists accounts to link for each sender, which
-    `handle_many` would otherwise look up with three statements more; it finds them in the
-    session's info (`_Claimed`). It runs through Core, and its rows become the session's
-    objects (`_parts`, db.loaded) at half the ORM's cost.
+    `handle_many` would otherwise look up with three statements more; and for a known sender
+    writing to a company's number (the company then decides the route: routing.decide),
+    their thread with that company and the buildings of their accounts there, two statements
+    more. It finds them in the session's info (`_Claimed`). It runs through Core, and its
+    rows become the session's objects (`_parts`, db.loaded) at half the ORM's cost.
     """
     if session.autoflush:
         session.flush()
     rows = [_parts(session, row) for row in session.connection().execute(_waiting(limit))]
-    messages = [message for message, _, _, _ in rows]
+    messages = [row.message for row in rows]
     if messages:
         session.info[_CLAIMED] = _Claimed(
             ids=frozenset(m.id for m in messages),
-            residents={r.phone: r for _, r, _, _ in rows if r is not None},
-            numbers={m.to_phone: c for m, _, c, _ in rows if c is not None},
-            billing=frozenset(m.from_phone for m, _, _, waits in rows if waits),
+            residents={r.resident.phone: r.resident for r in rows if r.resident is not None},
+            numbers={r.message.to_phone: r.company for r in rows if r.company is not None},
+            billing=frozenset(r.message.from_phone for r in rows if r.billing_waits),
+            threads={
+                (r.company.id, r.resident.id): (r.thread, r.buildings)
+                for r in rows
+                if r.resident is not None and r.company is not None
+            },
         )
     return messages
 
 
 _CLAIM_PARTS = tuple(
-    (model, [c.key for c in model.__table__.c]) for model in (Message, Resident, Company)
+    (model, [c.key for c in model.__table__.c])
+    for model in (Message, Resident, Company, Conversation)
 )
-"""The claim's columns, table by table: a message, its sender, its number's company."""
+"""The claim's columns, table by table: a message, its sender, its number's company, and
+the sender's thread with that company."""
 
 
-def _parts(session: Session, row: Row) -> tuple[Message, Resident | None, Company | None, bool]:
+class _Row(NamedTuple):
+    """One claimed message and what the claim read beside it (None: no such row)."""
+
+    message: Message
+    resident: Resident | None
+    company: Company | None
+    thread: Conversation | None
+    billing_waits: bool
+    buildings: frozenset[int]
+    """Of the sender's accounts with the number's company."""
+
+
+def _parts(session: Session, row: Row) -> _Row:
     """A claimed row as the session's objects (db.loaded): the outer joins' missing sides
-    are None. Then whether billing links wait for the sender."""
+    are None."""
     found: list = []
     start = 0
     for model, keys in _CLAIM_PARTS:
         values = dict(zip(keys, row[start : start + len(keys)], strict=True))
         start += len(keys)
         found.append(None if values["id"] is None else db.loaded(session, model, values))
-    return (*found, bool(row[start]))
+    waits, buildings = row[start], row[start + 1]
+    return _Row(
+        *found,
+        billing_waits=bool(waits),
+        buildings=frozenset(int(b) for b in buildings.split(",")) if buildings else frozenset(),
+    )
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,10 @@ class _Claimed:
     billing: frozenset[str]
     """The senders the billing export lists for an account they have no link to yet
     (`residents.billing_waits`); the others need no look for links to make."""
+    threads: dict[tuple[int, int], tuple[Conversation | None, frozenset[int]]]
+    """By (company id, resident id), for each known sender that wrote to a company's number:
+    their thread with that company (None: none yet) and the buildings of their accounts
+    there. Nothing else about them is needed when the number decides the route."""
 
 
 _CLAIMED = "smsbot.inbound.claimed"
@@ -204,15 +234,35 @@ _CLAIMED = "smsbot.inbound.claimed"
 def _waiting(limit: int):  # noqa: ANN202 - a Core select
     """The claim's statement, built once per batch size (see `_NUMBERS`), through Core (see
     `_parts`). Only the messages are locked (FOR UPDATE OF): PostgreSQL refuses to lock the
-    nullable side of an outer join, and residents and companies were never locked here."""
+    nullable side of an outer join, and residents, companies and threads were never locked
+    here. A thread is unique per (company, resident), so each message is one row; the
+    buildings come as one string (group_concat, string_agg) for the same reason."""
     message, resident, company = Message.__table__, Resident.__table__, Company.__table__
-    number = CompanyNumber.__table__
+    number, thread = CompanyNumber.__table__, Conversation.__table__
+    account, link = Account.__table__, AccountLink.__table__
+    buildings = (
+        sa_select(func.aggregate_strings(cast(account.c.building_id, String), ","))
+        .select_from(link.join(account, account.c.id == link.c.account_id))
+        .where(link.c.resident_id == resident.c.id, account.c.company_id == number.c.company_id)
+        .scalar_subquery()
+    )
     return (
-        sa_select(message, resident, company, residents.billing_waits(message.c.from_phone))
+        sa_select(
+            message,
+            resident,
+            company,
+            thread,
+            residents.billing_waits(message.c.from_phone),
+            buildings,
+        )
         .select_from(
             message.outerjoin(resident, resident.c.phone == message.c.from_phone)
             .outerjoin(number, number.c.phone == message.c.to_phone)
             .outerjoin(company, company.c.id == number.c.company_id)
+            .outerjoin(
+                thread,
+                (thread.c.resident_id == resident.c.id) & (thread.c.company_id == company.c.id),
+            )
         )
         .where(message.c.direction == INBOUND, message.c.status == IN_RECEIVED)
         .order_by(message.c.id)
@@ -407,8 +457,6 @@ def _place_all(
     else:
         waiting = list(people.values())
     linked_now = residents.link_all_from_billing(session, waiting) if link else {}
-    # A resident created just now has no thread, and no link but those just made.
-    known = [r.id for r in people.values() if r.id not in new]
     numbers: dict[str, int] = {}
     companies: dict[int, Company] = {}
     for phone, company in (
@@ -417,15 +465,32 @@ def _place_all(
         else session.exec(_NUMBERS, params={"phones": list({m.to_phone for m in messages})})
     ):
         numbers[phone], companies[company.id] = company.id, company
+    read = claimed.threads if claimed is not None else {}
+    homes: dict[tuple[int, int], set[int]] = {  # (resident, company) → buildings
+        (resident_id, company_id): set(buildings)
+        for (company_id, resident_id), (_, buildings) in read.items()
+        if buildings
+    }
+    # Whose links and threads are still to look up: a sender the claim read them for (one
+    # who wrote to a company's number) needs no more, unless links were made just now; a
+    # resident created just now has no thread, and no link but those just made.
+    looked_up = set(linked_now) | {
+        people[m.from_phone].id
+        for m in messages
+        if (numbers.get(m.to_phone), people[m.from_phone].id) not in read
+    }
+    known = [r.id for r in people.values() if r.id not in new and r.id in looked_up]
     linked: dict[int, list[int]] = {}
-    homes: dict[tuple[int, int], set[int]] = {}  # (resident, company) → buildings
     with_links = [*known, *(i for i in linked_now if i in new)]
     for resident_id, company_id, building_id in (
         session.connection().execute(_LINKED, {"ids": with_links}) if with_links else ()
     ):
         linked.setdefault(resident_id, []).append(company_id)
         homes.setdefault((resident_id, company_id), set()).add(building_id)
-    threads = conversations.of_residents(session, known)
+    threads = [
+        *conversations.of_residents(session, known),
+        *(t for t, _ in read.values() if t is not None and t.resident_id not in looked_up),
+    ]
     theirs: dict[int, list[Conversation]] = {}
     for thread in threads:
         theirs.setdefault(thread.resident_id, []).append(thread)
