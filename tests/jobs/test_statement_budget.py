@@ -34,7 +34,9 @@ LONE_BUDGET = 9
 has just created, finds the billing accounts to link with one query, and the claim reads
 the sender, the number's company and whether billing links wait beside the message; a
 new thread is inserted with the time of the message that opens it, so no UPDATE follows;
-and a lone reply is stored claimed by the job that sends it, so no drain claims it.)"""
+and a lone reply is stored claimed by the job that sends it, so no drain claims it.) A known
+resident's lone message costs one statement less (no resident, no thread to insert, but the
+thread's UPDATE): `BUDGET` holds for it (test below)."""
 
 
 class Statements:
