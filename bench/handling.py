@@ -1,6 +1,7 @@
 """CPU of the worker's handling of one message, in-process: no HTTP, no other process but Redis.
 
     .venv/bin/python bench/handling.py [--messages 600] [--rounds 3] [--batch 1] [--known]
+                                       [--database postgresql]
 
 Why beside bench/run.py: end to end, the worker's CPU per message is a tenth of a
 millisecond-sized difference inside ten milliseconds of everything else, and this machine's
@@ -37,7 +38,17 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
 from rigs import COMPANY_NUMBER  # noqa: E402 - the benchmark's own helpers, after the path
-from run import RESULTS, ROOT, CpuMeter, Processes, prepare_database, start_redis  # noqa: E402
+from run import (  # noqa: E402
+    PG_ADMIN_URL,
+    RESULTS,
+    ROOT,
+    CpuMeter,
+    PgDatabase,
+    Processes,
+    pg_available,
+    prepare_database,
+    start_redis,
+)
 
 KNOWN_PHONES = 50
 
@@ -49,28 +60,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1, help="messages claimed per batch")
     parser.add_argument("--known", action="store_true", help="residents already known")
     parser.add_argument("--name", default="handling", help="results file name")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="a fresh SQLite file, or a fresh database on the local PostgreSQL")  # fmt: skip
     args = parser.parse_args(argv)
 
-    return run_measured("handling", args.name, lambda url: _measure(args, url), argv)
+    return run_measured(
+        "handling", args.name, lambda url: _measure(args, url), argv, database=args.database
+    )
 
 
 def run_measured(
-    kind: str, name: str, measure: Callable[[str], dict], argv: list[str] | None
+    kind: str,
+    name: str,
+    measure: Callable[[str], dict],
+    argv: list[str] | None,
+    database: str = "sqlite",
 ) -> int:
-    """Run `measure(database url)` over a private Redis and a fresh SQLite file with the demo
-    data (the environment `smsbot run` gives a worker); write its result to
-    bench/results/<name>.json with the command and commit, and print it."""
+    """Run `measure(database url)` over a private Redis and a fresh SQLite file (or, with
+    `database` "postgresql", a fresh database on the local server) with the demo data (the
+    environment `smsbot run` gives a worker); write its result to bench/results/<name>.json
+    with the command and commit, and print it."""
     workdir = Path(tempfile.mkdtemp(prefix=f"smsbot-{kind}-"))
     (workdir / "logs").mkdir()
     procs = Processes(workdir / "logs")
+    pg = None
     try:
         redis_url = start_redis(procs, workdir)
-        url = f"sqlite:///{workdir}/{kind}.db"
+        if database == "postgresql":
+            why = pg_available(PG_ADMIN_URL)
+            if why:
+                raise SystemExit(f"PostgreSQL is not available: {why}")
+            pg = PgDatabase(PG_ADMIN_URL)
+            url = pg.url
+        else:
+            url = f"sqlite:///{workdir}/{kind}.db"
         _environment(workdir, url, redis_url)
         prepare_database(url)
         result = measure(url)
     finally:
         procs.stop_all()
+        if pg is not None:
+            from smsbot import db
+
+            if db._engine is not None:  # its connections would keep the database from dropping
+                db._engine.dispose()
+            pg.drop()
     result.update(command=" ".join([f"bench/{kind}.py", *(argv or sys.argv[1:])]),
                   commit=_commit(), started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip
     RESULTS.mkdir(exist_ok=True)

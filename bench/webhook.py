@@ -1,6 +1,6 @@
 """CPU of the web tier's callbacks, in-process: no HTTP server, no other process but Redis.
 
-    .venv/bin/python bench/webhook.py [--requests 600] [--rounds 3] [--profile]
+    .venv/bin/python bench/webhook.py [--requests 600] [--rounds 3] [--profile] [--database postgresql]
 
 Why beside bench/run.py: end to end, the web tier's three requests per message (the
 resident's SMS, then Twilio's 'sent' and 'delivered') cost about a third of the system's
@@ -35,7 +35,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from handling import _quantile, run_measured  # noqa: E402 - the bench's own helpers
 from rigs import COMPANY_NUMBER  # noqa: E402
-from run import CpuMeter  # noqa: E402
+from run import CpuMeter, pg_backend_pids, proc_ticks  # noqa: E402
 
 PUBLIC = "http://127.0.0.1:9"
 TOKEN = "t" * 32
@@ -48,9 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--name", default="webhook", help="results file name")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="a fresh SQLite file, or a fresh database on the local PostgreSQL")  # fmt: skip
     args = parser.parse_args(argv)
 
-    return run_measured("webhook", args.name, lambda _url: _measure(args), argv)
+    return run_measured(
+        "webhook", args.name, lambda url: _measure(args, url), argv, database=args.database
+    )
 
 
 def _environ(path: str, params: dict[str, str]) -> dict:
@@ -68,7 +72,15 @@ def _environ(path: str, params: dict[str, str]) -> dict:
     return builder.get_environ()
 
 
-def _measure(args: argparse.Namespace) -> dict:
+def _server_ticks(url: str) -> int:
+    """CPU ticks so far of PostgreSQL's processes serving `url`'s database (0 for SQLite):
+    a statement saved costs the server too, and that is not this process's CPU."""
+    if not url.startswith("postgresql"):
+        return 0
+    return sum(proc_ticks(pid) or 0 for pid in pg_backend_pids(url))
+
+
+def _measure(args: argparse.Namespace, url: str) -> dict:
     from sqlalchemy import text
 
     from app import create_app
@@ -98,7 +110,10 @@ def _measure(args: argparse.Namespace) -> dict:
         with db.writer().begin() as conn:
             ids = conn.execute(text("SELECT id FROM message WHERE direction = 'out' "
                                     "AND external_id IS NULL ORDER BY id")).scalars().all()  # fmt: skip
-            conn.execute(text("UPDATE message SET external_id = 'SM' || printf('%032d', id), "
+            padded = (
+                "lpad(id::text, 32, '0')" if url.startswith("postgresql") else "printf('%032d', id)"
+            )
+            conn.execute(text(f"UPDATE message SET external_id = 'SM' || {padded}, "
                               "status = 'accepted' WHERE direction = 'out' "
                               "AND external_id IS NULL"))  # fmt: skip
         out = []
@@ -129,10 +144,13 @@ def _measure(args: argparse.Namespace) -> dict:
         served += len(environs)
         return sorted(each)
 
-    def summary(each: list[float], meter: CpuMeter) -> dict:
+    def summary(each: list[float], meter: CpuMeter, server_ticks: int) -> dict:
+        server_s = (_server_ticks(url) - server_ticks) / CpuMeter.HZ
         return {"median_ms": _quantile(each, 0.5), "p25_ms": _quantile(each, 0.25),
                 "p75_ms": _quantile(each, 0.75),
                 "per_request_ms": round(1000 * sum(each) / len(each), 3),
+                **({"server_per_request_ms": round(1000 * server_s / len(each), 3)}
+                   if url.startswith("postgresql") else {}),
                 "other_load_cores": meter.read()["other_cores"]}  # fmt: skip
 
     serve(inbound_environs(50))  # warm-up: first-request imports, caches, connections
@@ -140,11 +158,11 @@ def _measure(args: argparse.Namespace) -> dict:
     rounds = []
     for _ in range(args.rounds):
         environs = inbound_environs(args.requests)
-        meter = CpuMeter()
-        inbound = summary(serve(environs), meter)
+        meter, ticks = CpuMeter(), _server_ticks(url)
+        inbound = summary(serve(environs), meter, ticks)
         environs = status_environs()
-        meter = CpuMeter()
-        status = summary(serve(environs), meter)
+        meter, ticks = CpuMeter(), _server_ticks(url)
+        status = summary(serve(environs), meter, ticks)
         rounds.append({"inbound": inbound, "status": status})
         print(f"round {len(rounds)}: {rounds[-1]}", file=sys.stderr)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import select
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import make_transient_to_detached
@@ -25,7 +26,7 @@ from sqlmodel import Session, create_engine
 from smsbot import counting, search, writer_lock
 
 _engine: Engine | None = None
-_writers: dict[float | None, Engine] = {}
+_writers: dict[tuple[float | None, bool], Engine] = {}
 _writers_of: Engine | None = None
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -203,13 +204,60 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _hide_row_values)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _ping_in_doubt(engine))
+        event.listen(engine, "checkin", _note_checkin)
     return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before use (see
+`_ping_in_doubt`): a firewall or NAT may have dropped it without a word."""
+_CHECKED_IN = "smsbot_checked_in"
+"""Connection record info key: time.monotonic() when the connection went back to the pool."""
+
+
+def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_in_doubt(engine: Engine) -> Any:
+    """A pool checkout listener: ping a pooled PostgreSQL connection only when in doubt.
+
+    Why not SQLAlchemy's `pool_pre_ping`: it sends a statement on every checkout, a round
+    trip that costs our process and the server about as much as the one statement a webhook
+    runs (bench/README.md, "One round trip for a webhook on PostgreSQL"). A connection the
+    server has ended is not silent: a restart, `pg_terminate_backend` or a crash of its
+    backend leaves an error message or end-of-file waiting on the socket, which a zero-wait
+    `select` sees. So it is pinged only when its socket has something to read, psycopg
+    marks it broken or closed, or it sat in the pool longer than IDLE_PING_SECONDS. A
+    failed ping raises InvalidatePoolError: the pool drops that connection and every older
+    one, and hands out a new one, as with pre-ping.
+    """
+    dialect = engine.dialect
+
+    def in_doubt(dbapi_conn: Any, record: Any) -> bool:
+        if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
+            return True
+        checked_in = record.info.get(_CHECKED_IN)  # None: just connected
+        if checked_in is not None and time.monotonic() - checked_in > IDLE_PING_SECONDS:
+            return True
+        try:
+            readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if in_doubt(dbapi_conn, record) and not dialect._do_ping_w_event(dbapi_conn):
+            raise exc.InvalidatePoolError("PostgreSQL connection lost")
+
+    return checkout
 
 
 _DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
@@ -245,24 +293,34 @@ def engine() -> Engine:
     return _engine
 
 
-def writer(lock_wait: float | None = None) -> Engine:
+def writer(lock_wait: float | None = None, single: bool = False) -> Engine:
     """The engine for units of work that write: on SQLite they hold the write lock from BEGIN.
 
     Use it for anything that reads and then writes (jobs, webhooks, form posts); plain
     `engine()` sessions are for reading, and never block writers. `lock_wait`: seconds to
     wait for SQLite's write lock before giving up (OperationalError), when not the default.
+
+    `single`: the unit is one write statement, or writes that stand each on their own (a
+    webhook's INSERT, a status's forward-only UPDATE). On PostgreSQL it then runs in
+    autocommit, each statement its own transaction: psycopg sends BEGIN and COMMIT as round
+    trips of their own, which cost a webhook's process and the server more than its one
+    statement (bench/README.md, "One round trip for a webhook on PostgreSQL"). SQLite keeps
+    its BEGIN IMMEDIATE, which is how a writer takes the write lock, and costs no round trip.
     """
     global _writers_of
     current = engine()
     if _writers_of is not current:  # (an option engine's .engine is itself)
         _writers.clear()
         _writers_of = current
-    found = _writers.get(lock_wait)
+    key = (lock_wait, single and current.dialect.name == "postgresql")
+    found = _writers.get(key)
     if found is None:
-        options = {WRITER_OPTION: True}
+        options: dict[str, Any] = {WRITER_OPTION: True}
         if lock_wait is not None:
             options[LOCK_WAIT_OPTION] = lock_wait
-        found = _writers[lock_wait] = current.execution_options(**options)
+        if key[1]:
+            options["isolation_level"] = "AUTOCOMMIT"
+        found = _writers[key] = current.execution_options(**options)
     return found
 
 

@@ -85,6 +85,31 @@ def outbound_messages(**filters):  # noqa: ANN003, ANN201
         return list(session.exec(query.order_by(Message.id)))
 
 
+@contextlib.contextmanager
+def statements_seen(engine):  # noqa: ANN001, ANN201
+    """[(first word of the statement, whether it ran inside a transaction block)] for each
+    statement `engine` runs meanwhile, as the driver saw it right after the statement."""
+    seen: list[tuple[str, bool]] = []
+
+    def after(conn, _cursor, statement, *_rest):  # noqa: ANN001, ANN202
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+
+            inside = dbapi.info.transaction_status != TransactionStatus.IDLE
+        else:
+            inside = dbapi.in_transaction
+        seen.append((statement.split(None, 1)[0].upper(), inside))
+
+    from sqlalchemy import event
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+
+
 def die_with_parent() -> None:
     """For processes a test starts (`preexec_fn`): stop when pytest does, however it ends, so
     no orphan worker keeps taking jobs from the Redis database a later test run is given."""

@@ -3,12 +3,14 @@ worker's hot path."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, inspect, select
+import pytest
+from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlmodel import Session
 
 from smsbot import db
 from smsbot.clock import utcnow
 from smsbot.models import OUT_QUEUED, OUT_SENDING, OUTBOUND, Message, Resident
+from tests.support import wait_until
 
 
 def test_a_loaded_object_is_persistent_unchanged_and_the_one_the_session_holds(app):
@@ -49,3 +51,63 @@ def test_an_added_object_is_stored_as_the_constructor_s_would_be_defaults_includ
     with Session(db.engine()) as session:
         one, other = (session.execute(select(*columns).where(Message.id == i)).one() for i in ids)
     assert {**one._asdict(), "status": OUT_QUEUED} == other._asdict() and one.status == OUT_SENDING
+
+
+# --- PostgreSQL connections: pinged only in doubt ---------------------------------------------
+
+
+@pytest.fixture()
+def pinged(postgres_database):  # noqa: ANN001, ANN201
+    """A one-connection PostgreSQL engine as `make_engine` makes it, and its pings so far."""
+    engine = db.make_engine(postgres_database, pool_size=1, max_overflow=0)
+    pings: list[int] = []
+    do_ping = engine.dialect.do_ping
+
+    def counted(dbapi_conn):  # noqa: ANN001, ANN202
+        pings.append(1)
+        return do_ping(dbapi_conn)
+
+    engine.dialect.do_ping = counted
+    yield engine, pings
+    engine.dispose()
+
+
+def _backend_pid(engine) -> int:  # noqa: ANN001
+    with engine.begin() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar()
+
+
+def test_a_healthy_pooled_connection_is_used_without_a_ping(pinged):
+    engine, pings = pinged
+    pids = {_backend_pid(engine) for _ in range(20)}
+    assert len(pids) == 1 and pings == []
+
+
+def test_a_connection_the_server_ended_is_replaced_at_checkout(pinged, postgres_database):
+    """As after a restart of PostgreSQL: the next unit of work gets a new connection instead
+    of failing on the old one (with pool_pre_ping off and nothing in its place, it fails)."""
+    engine, pings = pinged
+    old = _backend_pid(engine)
+    admin = create_engine(postgres_database)
+    with admin.begin() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": old}).scalar()
+    wait_until(lambda: _gone(admin, old), timeout=10, what="the backend to end")
+    admin.dispose()
+    assert _backend_pid(engine) != old
+    assert pings == [1]
+
+
+def _gone(admin, pid: int) -> bool:  # noqa: ANN001
+    with admin.connect() as conn:
+        return not conn.execute(
+            text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).first()
+
+
+def test_a_connection_idle_in_the_pool_for_long_is_pinged(pinged, monkeypatch):
+    engine, pings = pinged
+    _backend_pid(engine)
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", -1.0)
+    _backend_pid(engine)
+    _backend_pid(engine)
+    assert pings == [1, 1]

@@ -36,6 +36,7 @@ from smsbot.config import Settings
 from smsbot.providers import checks
 from smsbot.providers.base import (
     INBOUND_HOOK,
+    OPTED_OUT,
     STATUS_HOOK,
     BadWebhook,
     NotAuthentic,
@@ -185,7 +186,12 @@ def receive(
     changed: set[int | str | None] = set()
     rows = [inbound.row_of(sms) for sms in parsed.inbound]  # before the write lock is taken
     try:
-        with db.writer(settings.webhook_db_wait_seconds).begin() as conn:
+        # One message or one delivery state is one statement: no transaction around it
+        # (db.writer). An opt-out also marks the resident: both writes commit together.
+        single = len(rows) + len(parsed.statuses) == 1 and not any(
+            status.meaning == OPTED_OUT for status in parsed.statuses
+        )
+        with db.writer(settings.webhook_db_wait_seconds, single=single).begin() as conn:
             for row in rows:
                 message_id, created = inbound.insert(conn, row)
                 if created:  # logged once handled, by the worker: not twice per message

@@ -6,18 +6,16 @@ INSERT (the statement counts guard the request path; speed itself is shown by be
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session
 
 from smsbot import db, outbound
 from smsbot.models import OUTBOUND, Message, Resident
 from smsbot.providers.base import OPTED_OUT, StatusUpdate
 from tests.conftest import TWILIO_TOKEN, twilio_env
-from tests.support import post_inbound, post_signed
+from tests.support import post_inbound, post_signed, statements_seen
 
 SID = "SM" + "a" * 32
 
@@ -58,22 +56,6 @@ def _status(client, word: str, sid: str = SID, error: int | None = None):  # noq
     response = post_signed(client, "/sms/twilio/status", params, TWILIO_TOKEN)
     assert response.status_code == 200, response.data
     return response
-
-
-@contextmanager
-def _statements():  # noqa: ANN202
-    """Every SQL statement the engine runs inside the block (BEGIN and COMMIT are not)."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
-        seen.append(statement)
-
-    engine = db.engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_delivered_then_sent_stays_delivered(client, app):
@@ -205,23 +187,39 @@ def test_advance_keeps_its_word_for_the_send_path(app):
     assert _message(message_id).status == "accepted"
 
 
+def _alone(app) -> bool:  # noqa: ANN001
+    """Whether a webhook's one statement runs as its own transaction: on PostgreSQL, with no
+    BEGIN and COMMIT round trips; SQLite takes its write lock with BEGIN IMMEDIATE."""
+    return db.engine().dialect.name == "postgresql"
+
+
 def test_a_status_callback_is_one_sql_statement(client, app):
     message_id = _outbound()
     _status(client, "sent")  # the first request of a process builds what later ones reuse
-    with _statements() as seen:
+    with statements_seen(db.engine()) as seen:
         _status(client, "delivered")
-    assert len(seen) == 1, seen
-    assert seen[0].lstrip().upper().startswith("UPDATE")
+    assert seen == [("UPDATE", not _alone(app))]
     assert _message(message_id).status == "delivered"
 
 
 def test_an_inbound_webhook_is_one_insert(client, app):
     post_inbound(client, app, "баланс")
-    with _statements() as seen:
+    with statements_seen(db.engine()) as seen:
         _, response = post_inbound(client, app, "помощь")
     assert response.status_code == 200
-    assert len(seen) == 1, seen
-    assert seen[0].lstrip().upper().startswith("INSERT")
+    assert seen == [("INSERT", not _alone(app))]
+
+
+def test_an_opt_out_keeps_its_two_writes_in_one_transaction(client, app):
+    """The message's state and the resident's opt-out commit together, or neither does."""
+    resident_id = _resident()
+    _outbound(resident_id=resident_id)
+    with statements_seen(db.engine()) as seen:
+        _status(client, "failed", error=21610)
+    assert [word for word, _ in seen] == ["UPDATE", "UPDATE"]
+    assert all(inside for _, inside in seen), seen
+    with Session(db.engine()) as session:
+        assert session.get(Resident, resident_id).opted_out
 
 
 def test_webhooks_open_no_staff_session(client, app):
