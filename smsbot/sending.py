@@ -471,10 +471,14 @@ _REFUSED = (
 
 
 def record_all(provider: str, outcomes: Sequence[Outcome], settings: Settings) -> None:
-    """Store every answer of a batch in one transaction (one statement per kind of answer)."""
+    """Store every answer of a batch in one transaction (one statement per kind of answer).
+
+    A lone send accepted (a reply under a trickle, `send_here`) is one forward-only UPDATE:
+    on PostgreSQL it runs as its own transaction (db.writer's `single`)."""
     if not any(o.result in _STORED for o in outcomes):
         return
-    with db.writer().begin() as conn:
+    lone = len(outcomes) == 1 and outcomes[0].result == "sent" and not outcomes[0].sent.part_ids
+    with db.writer(single=lone).begin() as conn:
         _store(conn, provider, outcomes, utcnow(), settings)
     _stored(provider, outcomes, settings)
 
