@@ -211,19 +211,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     event.listen(engine, "handle_error", _hide_row_values)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine, "checkout", _ping_in_doubt(engine))
-        event.listen(engine, "checkin", _note_checkin)
     return engine
 
 
 IDLE_PING_SECONDS = 10.0
-"""A pooled PostgreSQL connection idle longer than this is pinged before use (see
-`_ping_in_doubt`): a firewall or NAT may have dropped it without a word."""
-_CHECKED_IN = "smsbot_checked_in"
-"""Connection record info key: time.monotonic() when the connection went back to the pool."""
-
-
-def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
-    record.info[_CHECKED_IN] = time.monotonic()
+"""A pooled PostgreSQL connection not taken from the pool for longer than this is pinged
+before use (see `_ping_in_doubt`): a firewall or NAT may have dropped it without a word."""
+_TAKEN = "smsbot_taken"
+"""Connection record info key: time.monotonic() when the connection was last checked out
+(not when it came back: one listener per checkout instead of two)."""
 
 
 def _ping_in_doubt(engine: Engine) -> Any:
@@ -235,7 +231,7 @@ def _ping_in_doubt(engine: Engine) -> Any:
     server has ended is not silent: a restart, `pg_terminate_backend` or a crash of its
     backend leaves an error message or end-of-file waiting on the socket, which a zero-wait
     `select` sees. So it is pinged only when its socket has something to read, psycopg
-    marks it broken or closed, or it sat in the pool longer than IDLE_PING_SECONDS. A
+    marks it broken or closed, or it was last taken longer than IDLE_PING_SECONDS ago. A
     failed ping raises InvalidatePoolError: the pool drops that connection and every older
     one, and hands out a new one, as with pre-ping.
     """
@@ -244,8 +240,9 @@ def _ping_in_doubt(engine: Engine) -> Any:
     def in_doubt(dbapi_conn: Any, record: Any) -> bool:
         if dbapi_conn.closed or getattr(dbapi_conn, "broken", False):
             return True
-        checked_in = record.info.get(_CHECKED_IN)  # None: just connected
-        if checked_in is not None and time.monotonic() - checked_in > IDLE_PING_SECONDS:
+        now = time.monotonic()
+        taken, record.info[_TAKEN] = record.info.get(_TAKEN), now  # None: just connected
+        if taken is not None and now - taken > IDLE_PING_SECONDS:
             return True
         try:
             readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
