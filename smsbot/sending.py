@@ -251,9 +251,12 @@ def claim(
 
     Returns the ones to send, oldest reply first, and how many were cancelled instead
     (their resident opted out; the opt-out confirmation itself still goes). `answered`, the
-    previous batch's answers, are recorded first in the same transaction (`record_all`).
+    previous batch's answers, are recorded first in the same transaction (`record_all`);
+    with none to record, the claim is one statement, alone on PostgreSQL (db.writer's
+    `single`).
     """
-    with db.writer().begin() as conn:
+    alone = not any(o.result in _STORED for o in answered)
+    with db.writer(single=alone).begin() as conn:
         statement = _claim_statement(
             conn.dialect.name, provider.name, provider.name == settings.default_provider, limit
         )

@@ -26,6 +26,7 @@ from smsbot.models import (
 )
 from smsbot.providers import outbox
 from smsbot.providers.base import OutgoingSms, Provider, SendResult
+from tests.support import statements_seen
 
 COMPANY_NUMBER = "+74951230001"
 
@@ -136,6 +137,24 @@ def test_a_full_batch_is_stored_with_the_next_claim_and_alone_if_the_drain_break
     with pytest.raises(queues.RedisError):
         sending.drain("outbox", app.config["SMSBOT_SETTINGS"])
     assert {m.status for m in messages([*ids, *more])} == {"delivered"}  # none left 'sending'
+
+
+def test_on_postgresql_a_claim_or_a_lone_record_runs_alone_and_the_rest_in_transactions(
+    app, monkeypatch
+):
+    """A claim with nothing to record and the record of a lone send are one statement each:
+    on PostgreSQL they need no BEGIN and COMMIT (db.writer's `single`); a record of several
+    sends, and one riding in the next claim, keep their transaction (one commit for all)."""
+    monkeypatch.setattr(sending, "BATCH", 2)
+    store(3)
+    with statements_seen(db.engine()) as seen:
+        assert sending.drain("outbox", app.config["SMSBOT_SETTINGS"])["sent"] == 3
+    inside = [inside for _, inside in seen]
+    if db.engine().dialect.name == "postgresql":
+        # the 1st claim; the 1st batch's record with the 2nd claim; the last send's record
+        assert inside == [False, True, True, False], seen
+    else:
+        assert all(inside), seen  # SQLite's writers take the write lock with BEGIN IMMEDIATE
 
 
 def test_replies_are_claimed_before_notices_queued_earlier(app):
