@@ -53,8 +53,11 @@ def _on_execute(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         counts["sql_statements"] += 1
 
 
-def _on_commit(_conn: Any) -> None:
-    counts["sql_commits"] += 1
+def _on_commit(conn: Any) -> None:
+    # In autocommit (db.writer's `single` on PostgreSQL) SQLAlchemy still fires "commit",
+    # but no COMMIT goes to the server: each statement committed itself, and is counted.
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        counts["sql_commits"] += 1
 
 
 def count_redis() -> None:

@@ -71,3 +71,20 @@ def test_counts_statements_commits_and_round_trips(counting_on, redis_url):  # n
     counting.flush()
     (path,) = counting_on.glob("*.json")
     assert json.loads(path.read_text())["sql_statements"] == 3
+
+
+def test_a_statement_that_commits_itself_is_not_counted_again_as_a_commit(
+    counting_on, postgres_database
+):  # noqa: ANN001
+    """db.writer(single=True) on PostgreSQL: autocommit, so no COMMIT is sent."""
+    engine = db.make_engine(postgres_database)
+    alone = engine.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with alone.begin() as conn:
+            conn.execute(text("SELECT 1"))
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert counting.counts["sql_statements"] == 2
+    assert counting.counts["sql_commits"] == 1
