@@ -517,7 +517,8 @@ def markdown(res: dict[str, Any]) -> str:
     out.append("")
     if counts:
         out += ["Per message, by process kind (one stage with `SMSBOT_COUNT_DIR` set, smsbot/counting.py): SQL "
-                "statements (an executemany is one; SQLite's BEGIN not counted) / commits; Redis round trips (a "
+                "statements (an executemany is one; SQLite's BEGIN not counted) / COMMITs sent (a statement in "
+                "autocommit, PostgreSQL's webhooks and lone sends, commits itself: not one); Redis round trips (a "
                 "pipeline is one) / commands; SQLite lock polls (a BEGIN IMMEDIATE that found the write lock taken, "
                 "smsbot/writer_lock.py).", "",
                 "| database | process kind | SQL statements | commits | Redis round trips | Redis commands | SQLite lock polls |",
