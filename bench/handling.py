@@ -102,7 +102,7 @@ def run_measured(
         if pg is not None:
             from smsbot import db
 
-            if db._engine is not None:  # its connections would keep the database from dropping
+            if db._engine is not None:  # closed by us, not by the DROP … WITH (FORCE) under them
                 db._engine.dispose()
             pg.drop()
     result.update(command=" ".join([f"bench/{kind}.py", *(argv or sys.argv[1:])]),

@@ -7,7 +7,8 @@ resident's SMS, then Twilio's 'sent' and 'delivered') cost about a third of the 
 CPU, but that figure includes the HTTP server and shares two cores with everything else.
 Here one process calls the WSGI app (`app:create_app()`, as granian serves it) directly with
 prepared environs, timing CPU (`time.process_time`) per request over a private Redis and a
-fresh SQLite file with the demo data:
+fresh SQLite file with the demo data (`--database postgresql`: a fresh database on the local
+PostgreSQL, whose backends' CPU per request is reported beside ours):
 
 - *inbound*: signed Twilio inbound webhooks, each from a new phone (one INSERT, one wake);
 - *status*: signed 'sent' then 'delivered' callbacks for replies already recorded as

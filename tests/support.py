@@ -11,6 +11,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from sqlalchemy import event
+
 from smsbot import providers, simulate
 from smsbot.providers.twilio import signed_request
 from smsbot.runner import _wait_for_port, free_port, redis_executable
@@ -100,8 +102,6 @@ def statements_seen(engine):  # noqa: ANN001, ANN201
         else:
             inside = dbapi.in_transaction
         seen.append((statement.split(None, 1)[0].upper(), inside))
-
-    from sqlalchemy import event
 
     event.listen(engine, "after_cursor_execute", after)
     try:
