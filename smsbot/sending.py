@@ -255,7 +255,7 @@ def claim(
     with none to record, the claim is one statement, alone on PostgreSQL (db.writer's
     `single`).
     """
-    alone = not any(o.result in _STORED for o in answered)
+    alone = not _to_store(answered)
     with db.writer(single=alone).begin() as conn:
         statement = _claim_statement(
             conn.dialect.name, provider.name, provider.name == settings.default_provider, limit
@@ -478,7 +478,7 @@ def record_all(provider: str, outcomes: Sequence[Outcome], settings: Settings) -
 
     A lone send accepted (a reply under a trickle, `send_here`) is one forward-only UPDATE:
     on PostgreSQL it runs as its own transaction (db.writer's `single`)."""
-    if not any(o.result in _STORED for o in outcomes):
+    if not _to_store(outcomes):
         return
     lone = len(outcomes) == 1 and outcomes[0].result == "sent" and not outcomes[0].sent.part_ids
     with db.writer(single=lone).begin() as conn:
@@ -488,6 +488,11 @@ def record_all(provider: str, outcomes: Sequence[Outcome], settings: Settings) -
 
 _STORED = frozenset({"sent", "retry", "failed", "released"})
 """Answers that change their row; 'unknown' leaves it 'sending' for the sweep to ask about."""
+
+
+def _to_store(outcomes: Sequence[Outcome]) -> bool:
+    """Whether any answer changes its row (`_store` has a statement to run)."""
+    return any(o.result in _STORED for o in outcomes)
 
 
 def _store(
