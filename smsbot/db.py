@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import bindparam, event, exc, func, literal_column
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient, make_transient_to_detached
 from sqlmodel import Session, create_engine
 
 from smsbot import counting, search, writer_lock
@@ -426,6 +426,99 @@ def loaded(session: Session, model: Any, values: Mapping[str, Any]) -> Any:
     make_transient_to_detached(made)
     session.add(made)
     return made
+
+
+@lru_cache(maxsize=8)
+def _upsert_statement(
+    dialect: str, table: Any, keys: tuple[str, ...], changing: tuple[str, ...]
+) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+
+        # An explicit NULL is no serial's DEFAULT on PostgreSQL, and the keyword cannot stand
+        # in an expression: a new row's id is the sequence's next value, as its DEFAULT says.
+        new_id = func.nextval(literal_column(f"'{table.name}_id_seq'::regclass"))
+        row_id = func.coalesce(bindparam("id", type_=table.c.id.type), new_id)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
+        row_id = bindparam("id", type_=table.c.id.type)  # NULL: SQLite's next rowid
+    statement = dialect_insert(table).values(
+        id=row_id, **{c.key: bindparam(c.key, type_=c.type) for c in table.c if c.key != "id"}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={key: statement.excluded[key] for key in changing}
+    ).returning(table.c.id, *(table.c[k] for k in keys))
+
+
+def write_all(
+    session: Session,
+    model: Any,
+    objects: list[Any],
+    *,
+    keys: tuple[str, ...],
+    changing: tuple[str, ...],
+) -> list:
+    """Write `model`'s new objects among `objects`, and those changed in `changing` columns
+    only, with one statement: an INSERT of them all, whose rows already there update those
+    columns instead (ON CONFLICT (id) DO UPDATE). They are then persistent and unchanged,
+    nothing left to flush. Returns the objects written; the others are left to the flush.
+
+    Why: the unit of work sends an UPDATE for the changed rows and an INSERT for the new,
+    two statements, where a worker's batch writes both kinds to one table: the messages it
+    handled and their replies (issue #10's budget of statements per message). Both
+    databases speak this upsert. Whole rows go (every column), so the statement is built
+    once per table and SQLAlchemy's "insertmanyvalues" sends all rows in one multi-row
+    statement; a changed object must therefore hold its whole row (as one `loaded`, or
+    loaded by a query, does): one with an expired column is left to the flush. The update
+    sets `changing` only: SQLite rewrites the entries of every index on a column it sets,
+    whether its value changed or not.
+
+    The rows come back in no promised order. A new row is told by `keys`, the columns that
+    set it apart from the others written with it; rows alike in all of them are alike in
+    everything that matters, and take the new ids in the order given (both databases number
+    a VALUES list in its order).
+    """
+    table = model.__table__
+    columns, allowed = [c.key for c in table.c], set(changing)
+    written, rows = [], []
+    for obj in objects:
+        state = sa_inspect(obj)
+        if state.pending or (
+            state.persistent
+            and state.modified
+            and not state.expired_attributes
+            and set(state.committed_state) <= allowed
+        ):
+            values = obj.__dict__
+            written.append(obj)
+            rows.append({k: values[k] if k in values else _default_of(table.c[k]) for k in columns})
+    if not rows:
+        return []
+    statement = _upsert_statement(session.get_bind().dialect.name, table, keys, changing)
+    known = {row["id"] for row in rows if row["id"] is not None}
+    new_ids: dict[tuple, list[int]] = {}
+    for row in session.connection().execute(statement, rows):
+        if row[0] not in known:
+            new_ids.setdefault(tuple(row[1:]), []).append(row[0])
+    for ids in new_ids.values():
+        ids.sort(reverse=True)
+    for obj, row in zip(written, rows, strict=True):
+        if row["id"] is None:
+            row["id"] = new_ids[tuple(row[k] for k in keys)].pop()
+        make_transient(obj)  # (out of the session, as a new object: then in, as if loaded)
+        obj.__dict__.update(row)
+        make_transient_to_detached(obj)
+        session.add(obj)
+    return written
+
+
+def _default_of(column: Any) -> Any:
+    """What the INSERT would have put in a column not given: its Python-side default."""
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
 
 
 def added(session: Session, model: Any, values: Mapping[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from smsbot import (
     abuse,
+    changes,
     conversations,
     db,
     interruptions,
@@ -309,8 +310,27 @@ def handle_many(session: Session, messages: list[Message], *, give_up_after: int
             company.slug if company else "-", len(replies),
         )  # fmt: skip
         created += _finish(ctx, replies, status)
+    _write(session, [*messages, *created])
     session.flush()
     return [m.id for m in created]
+
+
+_REPLY_KEYS = ("reply_to_id", "reply_key", "kind", "to_phone", "template", "body", "status")
+"""What sets one new reply apart from the others a batch stores (db.write_all)."""
+_HANDLED = (
+    "status", "attempts", "updated_at", "handled_at", "error_message",
+    "resident_id", "company_id", "conversation_id",
+)  # fmt: skip
+"""The columns of an inbound message that handling it fills in (`handle_many`, `_place_all`,
+`_finish`); a message a handler changed in others too is written by the flush."""
+
+
+def _write(session: Session, messages: list[Message]) -> None:
+    """The batch's messages, handled, and their replies in one statement (db.write_all:
+    one statement per message less than the unit of work's UPDATE and INSERT), the desks of
+    their companies told after the commit as the flush would have (smsbot.changes)."""
+    written = db.write_all(session, Message, messages, keys=_REPLY_KEYS, changing=_HANDLED)
+    changes.note(session, {m.company_id for m in written})
 
 
 def _limits(

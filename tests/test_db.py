@@ -10,7 +10,7 @@ from sqlmodel import Session
 from smsbot import db
 from smsbot.clock import utcnow
 from smsbot.models import OUT_QUEUED, OUT_SENDING, OUTBOUND, Message, Resident
-from tests.support import wait_until
+from tests.support import statements_seen, wait_until
 
 
 def test_a_loaded_object_is_persistent_unchanged_and_the_one_the_session_holds(app):
@@ -51,6 +51,80 @@ def test_an_added_object_is_stored_as_the_constructor_s_would_be_defaults_includ
     with Session(db.engine()) as session:
         one, other = (session.execute(select(*columns).where(Message.id == i)).one() for i in ids)
     assert {**one._asdict(), "status": OUT_QUEUED} == other._asdict() and one.status == OUT_SENDING
+
+
+def _message(body: str, **values: object) -> dict:
+    now = utcnow()
+    return {"direction": OUTBOUND, "status": OUT_QUEUED, "kind": "reply", "from_phone": "",
+            "to_phone": "+79161110003", "body": body, "created_at": now, "updated_at": now,
+            **values}  # fmt: skip
+
+
+def _received(session: Session) -> Message:
+    inbound = db.added(session, Message, _message("hi", direction="in", status="received",
+                                                  kind="resident"))  # fmt: skip
+    session.flush()
+    return inbound
+
+
+KEYS = ("reply_to_id", "body")
+CHANGING = ("status", "attempts", "handled_at")
+
+
+def _stored(ids: list[int]) -> dict[int, tuple]:
+    with Session(db.engine()) as session:
+        rows = session.execute(
+            select(Message.id, Message.status, Message.attempts, Message.body, Message.reply_to_id)
+            .where(Message.id.in_(ids))
+        )  # fmt: skip
+        return {row.id: tuple(row[1:]) for row in rows}
+
+
+def test_new_and_changed_messages_are_written_with_one_statement(app):
+    with db.session_scope() as session:
+        inbound_id = _received(session).id
+    with db.session_scope() as session:
+        inbound = session.get(Message, inbound_id)
+        inbound.status, inbound.attempts, inbound.handled_at = "handled", 1, utcnow()
+        one = db.added(session, Message, _message("one", reply_to_id=inbound.id))
+        two = db.added(session, Message, _message("two", reply_to_id=inbound.id))
+        # (alike in every key: the two take the new ids in the order given)
+        twin = db.added(session, Message, _message("two", reply_to_id=inbound.id))
+        with statements_seen(db.engine()) as seen:
+            written = db.write_all(
+                session, Message, [inbound, one, two, twin], keys=KEYS, changing=CHANGING
+            )
+        assert [word for word, _ in seen] == ["INSERT"]
+        assert written == [inbound, one, two, twin]
+        for obj in written:  # persistent, unchanged, whole: nothing to flush or to load
+            state = inspect(obj)
+            assert state.persistent and not state.modified and not state.unloaded
+            assert session.get(Message, obj.id) is obj
+        assert inbound.id == inbound_id < one.id < two.id < twin.id
+        assert one.attempts == 0 and one.error_code is None  # the defaults the INSERT wrote
+        assert not session.new and not session.dirty
+        with statements_seen(db.engine()) as seen:
+            session.flush()
+        assert seen == []
+        expected = {m.id: (m.status, m.attempts, m.body, m.reply_to_id) for m in written}
+    assert _stored(list(expected)) == expected
+    assert expected[inbound_id] == ("handled", 1, "hi", None)
+
+
+def test_a_message_changed_in_other_columns_is_left_to_the_flush(app):
+    with db.session_scope() as session:
+        inbound = _received(session)
+        inbound.status, inbound.body = "handled", "changed"  # body: not in CHANGING
+        reply = db.added(session, Message, _message("one", reply_to_id=inbound.id))
+        with statements_seen(db.engine()) as seen:
+            written = db.write_all(session, Message, [inbound, reply], keys=KEYS, changing=CHANGING)
+        assert written == [reply] and [word for word, _ in seen] == ["INSERT"]
+        assert inspect(inbound).modified
+        ids = [inbound.id, reply.id]
+    assert _stored(ids) == {
+        ids[0]: ("handled", 0, "changed", None),
+        ids[1]: (OUT_QUEUED, 0, "one", ids[0]),
+    }
 
 
 # --- PostgreSQL connections: pinged only in doubt ---------------------------------------------
