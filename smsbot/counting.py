@@ -56,7 +56,7 @@ def _on_execute(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
 def _on_commit(conn: Any) -> None:
     # In autocommit (db.writer's `single` on PostgreSQL) SQLAlchemy still fires "commit",
     # but no COMMIT goes to the server: the statement, counted as one, committed itself.
-    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+    if not (conn.dialect.name == "postgresql" and conn.connection.dbapi_connection.autocommit):
         counts["sql_commits"] += 1
 
 

@@ -28,6 +28,12 @@ from smsbot import counting, search, writer_lock
 _engine: Engine | None = None
 _writers: dict[tuple[float | None, bool], Engine] = {}
 _writers_of: Engine | None = None
+_autocommit: Engine | None = None
+"""On PostgreSQL, the engine of `writer`'s single units: the same database, a pool of its own
+whose connections stay in autocommit. Why not an execution option of the main engine
+(`isolation_level`): SQLAlchemy then switches a connection to autocommit at each checkout
+and back at each checkin, about 200 of a webhook's 1,130 Python calls (bench/README.md);
+the price is a few more connections per process, made only when used."""
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long SQLite itself waits on a lock inside a transaction (rare in WAL mode)."""
@@ -277,11 +283,21 @@ def _hide_row_values(context: Any) -> None:
 
 def init(url: str, **kwargs: Any) -> Engine:
     """Make the process-wide engine (called by create_app)."""
-    global _engine
-    if _engine is not None:
-        _engine.dispose()
+    global _engine, _autocommit
+    for made in engines() if _engine is not None else ():
+        made.dispose()
+    _writers.clear()
     _engine = make_engine(url, **kwargs)
+    _autocommit = None
+    if _engine.dialect.name == "postgresql":
+        _autocommit = make_engine(url, **kwargs, isolation_level="AUTOCOMMIT")
     return _engine
+
+
+def engines() -> list[Engine]:
+    """Every engine of this process: `engine()`, and on PostgreSQL the one of `writer`'s
+    single units (`_autocommit`). For a listener that must see every statement."""
+    return [engine(), *([_autocommit] if _autocommit is not None else [])]
 
 
 def engine() -> Engine:
@@ -315,9 +331,8 @@ def writer(lock_wait: float | None = None, single: bool = False) -> Engine:
         options: dict[str, Any] = {WRITER_OPTION: True}
         if lock_wait is not None:
             options[LOCK_WAIT_OPTION] = lock_wait
-        if key[1]:
-            options["isolation_level"] = "AUTOCOMMIT"
-        found = _writers[key] = current.execution_options(**options)
+        base = _autocommit if key[1] and _autocommit is not None else current
+        found = _writers[key] = base.execution_options(**options)
     return found
 
 

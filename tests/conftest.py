@@ -222,7 +222,8 @@ def postgres_database() -> str:
     from smsbot import db
 
     if db._engine is not None:
-        db._engine.dispose()
+        for engine in db.engines():
+            engine.dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

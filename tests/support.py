@@ -88,9 +88,25 @@ def outbound_messages(**filters):  # noqa: ANN003, ANN201
 
 
 @contextlib.contextmanager
-def statements_seen(engine):  # noqa: ANN001, ANN201
+def listening(name: str, listener):  # noqa: ANN001, ANN201
+    """`listener` on the `name` event of every engine of the process's database
+    (db.engines: on PostgreSQL, writer's single units have an engine of their own)."""
+    from smsbot import db
+
+    engines = db.engines()
+    for engine in engines:
+        event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, name, listener)
+
+
+@contextlib.contextmanager
+def statements_seen():  # noqa: ANN201
     """[(first word of the statement, whether it ran inside a transaction block)] for each
-    statement `engine` runs meanwhile, as the driver saw it right after the statement."""
+    statement the database's engines run meanwhile, as the driver saw it right after."""
     seen: list[tuple[str, bool]] = []
 
     def after(conn, _cursor, statement, *_rest):  # noqa: ANN001, ANN202
@@ -103,11 +119,8 @@ def statements_seen(engine):  # noqa: ANN001, ANN201
             inside = dbapi.in_transaction
         seen.append((statement.split(None, 1)[0].upper(), inside))
 
-    event.listen(engine, "after_cursor_execute", after)
-    try:
+    with listening("after_cursor_execute", after):
         yield seen
-    finally:
-        event.remove(engine, "after_cursor_execute", after)
 
 
 def die_with_parent() -> None:

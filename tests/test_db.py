@@ -90,7 +90,7 @@ def test_new_and_changed_messages_are_written_with_one_statement(app):
         two = db.added(session, Message, _message("two", reply_to_id=inbound.id))
         # (alike in every key: the two take the new ids in the order given)
         twin = db.added(session, Message, _message("two", reply_to_id=inbound.id))
-        with statements_seen(db.engine()) as seen:
+        with statements_seen() as seen:
             written = db.write_all(
                 session, Message, [inbound, one, two, twin], keys=KEYS, changing=CHANGING
             )
@@ -103,7 +103,7 @@ def test_new_and_changed_messages_are_written_with_one_statement(app):
         assert inbound.id == inbound_id < one.id < two.id < twin.id
         assert one.attempts == 0 and one.error_code is None  # the defaults the INSERT wrote
         assert not session.new and not session.dirty
-        with statements_seen(db.engine()) as seen:
+        with statements_seen() as seen:
             session.flush()
         assert seen == []
         expected = {m.id: (m.status, m.attempts, m.body, m.reply_to_id) for m in written}
@@ -116,7 +116,7 @@ def test_a_message_changed_in_other_columns_is_left_to_the_flush(app):
         inbound = _received(session)
         inbound.status, inbound.body = "handled", "changed"  # body: not in CHANGING
         reply = db.added(session, Message, _message("one", reply_to_id=inbound.id))
-        with statements_seen(db.engine()) as seen:
+        with statements_seen() as seen:
             written = db.write_all(session, Message, [inbound, reply], keys=KEYS, changing=CHANGING)
         assert written == [reply] and [word for word, _ in seen] == ["INSERT"]
         assert inspect(inbound).modified
@@ -185,3 +185,33 @@ def test_a_connection_idle_in_the_pool_for_long_is_pinged(pinged, monkeypatch):
     _backend_pid(engine)
     _backend_pid(engine)
     assert pings == [1, 1]
+
+
+# --- PostgreSQL: single writes on connections that stay in autocommit ------------------------
+
+
+def test_single_writes_on_postgresql_take_connections_that_stay_in_autocommit(app, monkeypatch):
+    """db.writer(single=True) on PostgreSQL: its own pool, whose connections are in autocommit
+    from the start, so a unit neither switches a connection to autocommit nor back (as an
+    isolation_level execution option on the main engine would, at each checkout and checkin),
+    and the main engine's transactions are untouched."""
+    if db.engine().dialect.name != "postgresql":
+        pytest.skip("SQLite's single units keep BEGIN IMMEDIATE")
+    switches: list[str] = []
+    for engine in db.engines():
+        dialect, set_level = engine.dialect, engine.dialect.set_isolation_level
+        monkeypatch.setattr(dialect, "set_isolation_level",
+                            lambda conn, level, set_level=set_level: (switches.append(level),
+                                                                      set_level(conn, level)))  # fmt: skip
+    for round_ in range(4):
+        if round_ == 1:  # (a new connection is put in autocommit once, when made)
+            assert switches == ["AUTOCOMMIT"]
+            switches.clear()
+        with db.writer(single=True).begin() as conn:
+            assert conn.connection.dbapi_connection.autocommit
+            conn.execute(text("SELECT 1"))
+        with db.writer().begin() as conn:
+            assert not conn.connection.dbapi_connection.autocommit
+            conn.execute(text("SELECT 1"))
+    assert switches == []
+    assert db.writer(single=True).engine is not db.engine() and len(db.engines()) == 2

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from smsbot import clock, db, jobs, outgoing, pacing, providers, queues, sending
@@ -26,7 +25,7 @@ from smsbot.models import (
 )
 from smsbot.providers import outbox
 from smsbot.providers.base import OutgoingSms, Provider, SendResult
-from tests.support import statements_seen
+from tests.support import listening, statements_seen
 
 COMPANY_NUMBER = "+74951230001"
 
@@ -76,11 +75,12 @@ class Statements:
         self.seen: list[str] = []
 
     def __enter__(self) -> Statements:
-        event.listen(db.engine(), "before_cursor_execute", self._count)
+        self._listening = listening("before_cursor_execute", self._count)
+        self._listening.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(db.engine(), "before_cursor_execute", self._count)
+        self._listening.__exit__(*exc)
 
     def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         self.seen.append(" ".join(statement.split()))
@@ -147,7 +147,7 @@ def test_on_postgresql_a_claim_or_a_lone_record_runs_alone_and_the_rest_in_trans
     sends, and one riding in the next claim, keep their transaction (one commit for all)."""
     monkeypatch.setattr(sending, "BATCH", 2)
     store(3)
-    with statements_seen(db.engine()) as seen:
+    with statements_seen() as seen:
         assert sending.drain("outbox", app.config["SMSBOT_SETTINGS"])["sent"] == 3
     inside = [inside for _, inside in seen]
     if db.engine().dialect.name == "postgresql":

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, func, select
 
 from smsbot import db
 from smsbot.models import OUTBOUND, Message
 from tests.conftest import run_jobs
-from tests.support import statements_seen, wait_until
+from tests.support import listening, statements_seen, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ class Statements:
         self.kinds: Counter[str] = Counter()
         self.texts: list[str] = []
         self.alone: list[str] = []
-        self._seen = statements_seen(db.engine())
+        self._seen = statements_seen()
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN204
         self.kinds[statement.split(None, 1)[0].upper()] += 1
@@ -64,12 +64,13 @@ class Statements:
         return sum(self.kinds.values())
 
     def __enter__(self) -> Statements:
-        event.listen(db.engine(), "before_cursor_execute", self)
+        self._listening = listening("before_cursor_execute", self)
+        self._listening.__enter__()
         self._inside = self._seen.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(db.engine(), "before_cursor_execute", self)
+        self._listening.__exit__(*exc)
         self._seen.__exit__(*exc)
         self.alone = [word for word, inside in self._inside if not inside]
 

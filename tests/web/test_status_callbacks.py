@@ -196,7 +196,7 @@ def _alone(app) -> bool:  # noqa: ANN001
 def test_a_status_callback_is_one_sql_statement(client, app):
     message_id = _outbound()
     _status(client, "sent")  # the first request of a process builds what later ones reuse
-    with statements_seen(db.engine()) as seen:
+    with statements_seen() as seen:
         _status(client, "delivered")
     assert seen == [("UPDATE", not _alone(app))]
     assert _message(message_id).status == "delivered"
@@ -204,7 +204,7 @@ def test_a_status_callback_is_one_sql_statement(client, app):
 
 def test_an_inbound_webhook_is_one_insert(client, app):
     post_inbound(client, app, "баланс")
-    with statements_seen(db.engine()) as seen:
+    with statements_seen() as seen:
         _, response = post_inbound(client, app, "помощь")
     assert response.status_code == 200
     assert seen == [("INSERT", not _alone(app))]
@@ -214,7 +214,7 @@ def test_an_opt_out_keeps_its_two_writes_in_one_transaction(client, app):
     """The message's state and the resident's opt-out commit together, or neither does."""
     resident_id = _resident()
     _outbound(resident_id=resident_id)
-    with statements_seen(db.engine()) as seen:
+    with statements_seen() as seen:
         _status(client, "failed", error=21610)
     assert [word for word, _ in seen] == ["UPDATE", "UPDATE"]
     assert all(inside for _, inside in seen), seen
