@@ -184,12 +184,14 @@ def _measure(args: argparse.Namespace, url: str) -> dict:
             statements[statement.split(None, 1)[0].upper()] += 1
 
         store(args.messages)
-        event.listen(db.engine(), "before_cursor_execute", count)
+        for engine in db.engines():  # (on PostgreSQL, writer's single units have their own)
+            event.listen(engine, "before_cursor_execute", count)
         profile = cProfile.Profile()
         profile.enable()
         handle_all()
         profile.disable()
-        event.remove(db.engine(), "before_cursor_execute", count)
+        for engine in db.engines():
+            event.remove(engine, "before_cursor_execute", count)
     calls = pstats.Stats(profile).total_calls
     return {
         "residents": "known" if args.known else "new", "batch": args.batch,
