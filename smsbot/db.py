@@ -33,7 +33,7 @@ _autocommit: Engine | None = None
 whose connections stay in autocommit. Why not an execution option of the main engine
 (`isolation_level`): SQLAlchemy then switches a connection to autocommit at each checkout
 and back at each checkin, about 200 of a webhook's 1,130 Python calls (bench/README.md);
-the price is a few more connections per process, made only when used."""
+the price is a few more connections per process (each opened when first needed)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long SQLite itself waits on a lock inside a transaction (rare in WAL mode)."""
@@ -485,7 +485,7 @@ def write_all(
     databases speak this upsert. Whole rows go (every column), so the statement is built
     once per table and SQLAlchemy's "insertmanyvalues" sends all rows in one multi-row
     statement; a changed object must therefore hold its whole row (as one `loaded`, or
-    loaded by a query, does): one with an expired column is left to the flush. The update
+    loaded by a query, does): one missing a column is left to the flush. The update
     sets `changing` only: SQLite rewrites the entries of every index on a column it sets,
     whether its value changed or not.
 
@@ -502,7 +502,7 @@ def write_all(
         if state.pending or (
             state.persistent
             and state.modified
-            and not state.expired_attributes
+            and not state.unloaded
             and set(state.committed_state) <= allowed
         ):
             values = obj.__dict__
