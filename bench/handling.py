@@ -103,7 +103,8 @@ def run_measured(
             from smsbot import db
 
             if db._engine is not None:  # closed by us, not by the DROP … WITH (FORCE) under them
-                db._engine.dispose()
+                for engine in db.engines():
+                    engine.dispose()
             pg.drop()
     result.update(command=" ".join([f"bench/{kind}.py", *(argv or sys.argv[1:])]),
                   commit=_commit(), started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip

@@ -27,7 +27,7 @@ from smsbot import counting, search, writer_lock
 
 _engine: Engine | None = None
 _writers: dict[tuple[float | None, bool], Engine] = {}
-_writers_of: Engine | None = None
+"""`writer`'s engines of the current `_engine`, by (lock_wait, single); `init` empties it."""
 _autocommit: Engine | None = None
 """On PostgreSQL, the engine of `writer`'s single units: the same database, a pool of its own
 whose connections stay in autocommit. Why not an execution option of the main engine
@@ -320,18 +320,13 @@ def writer(lock_wait: float | None = None, single: bool = False) -> Engine:
     statement (bench/README.md, "One round trip for a webhook on PostgreSQL"). SQLite keeps
     its BEGIN IMMEDIATE, which is how a writer takes the write lock, and costs no round trip.
     """
-    global _writers_of
-    current = engine()
-    if _writers_of is not current:  # (an option engine's .engine is itself)
-        _writers.clear()
-        _writers_of = current
-    key = (lock_wait, single and current.dialect.name == "postgresql")
+    key = (lock_wait, single and _autocommit is not None)
     found = _writers.get(key)
     if found is None:
         options: dict[str, Any] = {WRITER_OPTION: True}
         if lock_wait is not None:
             options[LOCK_WAIT_OPTION] = lock_wait
-        base = _autocommit if key[1] and _autocommit is not None else current
+        base = _autocommit if key[1] else engine()
         found = _writers[key] = base.execution_options(**options)
     return found
 
