@@ -386,19 +386,24 @@ def _pool(provider: Provider) -> ThreadPoolExecutor:
 def send_all(provider: Provider, claimed: Sequence[Claimed], until: float) -> list[Outcome]:
     """Send each claimed message in its paced slot; at most `concurrency` at once.
 
-    A lone message is sent from the calling thread: nothing to overlap, no hand-off.
+    A lone send is made from the calling thread: nothing to overlap, no hand-off.
     """
     if not claimed:
         return []
-    slots = pacer.reserve(provider.name, len(claimed), provider.messages_per_second)
-    if len(claimed) == 1:
-        return [send_one(provider, claimed[0], slots[0], until)]
+    slots = pacer.reserve(provider.name, len(claimed), provider.messages_per_second, until)
+    # Sends with no slot before `until` are given back unsent; they took no slot either.
+    now = list(zip(claimed, slots, strict=False))
+    later = [_released(item) for item in claimed[len(slots) :]]
+    if len(now) <= 1:
+        return [send_one(provider, item, slot, until) for item, slot in now] + later
     pool = _pool(provider)
-    futures = [
-        pool.submit(send_one, provider, item, slot, until)
-        for item, slot in zip(claimed, slots, strict=True)
-    ]
-    return [f.result() for f in futures]
+    futures = [pool.submit(send_one, provider, item, slot, until) for item, slot in now]
+    return [f.result() for f in futures] + later
+
+
+def _released(item: Claimed) -> Outcome:
+    """A claimed message given back to the queue unsent (its slot would come too late)."""
+    return Outcome(item.sms.message_id, "released", item.kind, item.attempts)
 
 
 def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Outcome:
@@ -409,7 +414,7 @@ def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Ou
         return Outcome(message_id, result, item.kind, item.attempts, **more)
 
     if slot >= until:
-        return outcome("released")
+        return _released(item)
     pacer.wait_for(slot)
     started = time.perf_counter()
     try:

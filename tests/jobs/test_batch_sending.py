@@ -265,11 +265,14 @@ def test_a_transient_failure_in_a_batch_is_queued_again_with_a_wake_at_its_time(
 def test_sends_not_started_within_the_budget_are_given_back_and_a_new_job_woken(app):
     ids = store(3)
     sending.pacer.reserve("outbox", 2000, 1000)  # the next two seconds are promised already
+    promised = queues.connection().get(pacing.KEY.format("outbox"))
     counts = sending.drain("outbox", app.config["SMSBOT_SETTINGS"], budget=1)
     assert counts == {"canceled": 0, "released": 3}
     assert [(m.status, m.attempts) for m in messages(ids)] == [("queued", 0)] * 3
     assert outbox.messages() == []
     assert len(job_ids(queues.OUTBOUND_QUEUE)) == 1
+    # Given back unsent, they took no slot: the woken job starts where the promise ends.
+    assert queues.connection().get(pacing.KEY.format("outbox")) == promised
 
 
 # --- pacing -------------------------------------------------------------------------------------
@@ -293,17 +296,26 @@ class FakeClock:
 
 
 def test_reserve_spaces_slots_and_starts_now_when_idle():
-    assert pacing.reserve(0.0, 100.0, 3, 0.5) == (100.0, 101.5)
-    assert pacing.reserve(101.5, 100.2, 2, 0.5) == (101.5, 102.5)  # behind the earlier ones
-    assert pacing.reserve(101.5, 200.0, 1, 0.5) == (200.0, 200.5)  # idle: no wait
+    assert pacing.reserve(0.0, 100.0, 3, 0.5) == (100.0, 3, 101.5)
+    assert pacing.reserve(101.5, 100.2, 2, 0.5) == (101.5, 2, 102.5)  # behind the earlier ones
+    assert pacing.reserve(101.5, 200.0, 1, 0.5) == (200.0, 1, 200.5)  # idle: no wait
     assert pacing.slots(10.0, 3, 0.25) == [10.0, 10.25, 10.5]
+
+
+def test_reserve_takes_only_the_slots_that_start_before_the_deadline():
+    # 2/s from 100.0, deadline 101.2: slots 100.0, 100.5 and 101.0 fit, 101.5 does not.
+    assert pacing.reserve(0.0, 100.0, 5, 0.5, until=101.2) == (100.0, 3, 101.5)
+    assert pacing.reserve(0.0, 100.0, 5, 0.5, until=101.0) == (100.0, 2, 101.0)  # at: too late
+    assert pacing.reserve(0.0, 100.0, 2, 0.5, until=500.0) == (100.0, 2, 101.0)
+    # The schedule is promised past the deadline: nothing is taken and nothing moves on.
+    assert pacing.reserve(130.0, 100.0, 20, 0.1, until=120.0) == (130.0, 0, 130.0)
 
 
 def test_a_short_gap_between_batches_is_caught_up_but_never_more_than_the_burst():
     # 10/s: a batch of 5 ends at 100.5; the next claim comes 0.05 s late.
-    assert pacing.reserve(100.5, 100.55, 5, 0.1, burst=0.2) == (100.5, 101.0)
+    assert pacing.reserve(100.5, 100.55, 5, 0.1, burst=0.2) == (100.5, 5, 101.0)
     # After a long pause only 0.2 s (two sends at 10/s) may go at once.
-    start, _ = pacing.reserve(100.5, 500.0, 5, 0.1, burst=0.2)
+    start, _, _ = pacing.reserve(100.5, 500.0, 5, 0.1, burst=0.2)
     assert start == pytest.approx(499.8)
     assert sum(slot <= 500.0 for slot in pacing.slots(start, 5, 0.1)) == 3  # 2 owed + now
 
@@ -327,6 +339,27 @@ def test_without_redis_a_process_still_paces_itself():
     alone = pacing.Pacer(None, fake, fake.sleep, burst=0)
     assert alone.reserve("p", 2, 4) == [50.0, 50.25]
     assert alone.reserve("p", 1, 4) == [50.5]
+    assert alone.reserve("p", 3, 4, until=50.8) == [50.75]
+    assert alone.reserve("p", 1, 4) == [51.0]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "this process"])
+def test_sends_given_back_at_the_deadline_leave_the_schedule_where_it_was(app, shared):
+    """A handling job gives back the replies it cannot send within HERE_WAIT (and a drain
+    those past its budget): they must not hold slots, or the schedule runs ahead of every
+    send and a backlog waits for nothing (the worker-kill row of bench/faults.py)."""
+    fake = FakeClock(1_000_000.0)
+    pacer = pacing.Pacer(queues.connection if shared else None, fake, fake.sleep, burst=0)
+    # A handling job with 20 replies at 10/s may wait 0.05 s: one goes, 19 are given back.
+    assert pacer.reserve("twilio", 20, 10, until=fake() + 0.05) == [1_000_000.0]
+    # Many such jobs: each takes the one slot it uses, or none.
+    for _ in range(50):
+        assert len(pacer.reserve("twilio", 20, 10, until=fake() + 0.05)) <= 1
+    assert pacer.reserve("twilio", 20, 10, until=fake() + 0.25) == pytest.approx(
+        [1_000_000.1, 1_000_000.2]
+    )
+    # The drain that takes the backlog starts right behind them, not 20 × 51 slots on.
+    assert pacer.reserve("twilio", 3, 10, until=fake() + 20)[0] == pytest.approx(1_000_000.3)
 
 
 class Recorder(Provider):
