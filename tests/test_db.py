@@ -11,7 +11,7 @@ from sqlmodel import Session
 from smsbot import db
 from smsbot.clock import utcnow
 from smsbot.models import OUT_QUEUED, OUT_SENDING, OUTBOUND, Message, Resident
-from tests.support import statements_seen, wait_until
+from tests.support import listening, statements_seen, wait_until
 
 
 def test_a_loaded_object_is_persistent_unchanged_and_the_one_the_session_holds(app):
@@ -231,3 +231,31 @@ def test_single_writes_on_postgresql_take_connections_that_stay_in_autocommit(ap
             conn.execute(text("SELECT 1"))
     assert switches == []
     assert db.writer(single=True).engine is not db.engine() and len(db.engines()) == 2
+
+
+# --- PostgreSQL: psycopg converts our long statements once -----------------------------------
+
+
+def test_long_statements_are_converted_once(app, monkeypatch):
+    """A batch's multi-row INSERT repeats its text, so psycopg's cached placeholder conversion
+    must take it (db._convert_long_statements_once): the uncached scan of a 20-row INSERT of
+    messages cost the workers more than the rest of its conversion and execution."""
+    if db.engine().dialect.name != "postgresql":
+        pytest.skip("psycopg's conversion is PostgreSQL's")
+    from psycopg import _queries
+
+    scanned: list[bytes] = []
+    uncached = _queries._query2pg_nocache
+    monkeypatch.setattr(_queries, "_query2pg_nocache",
+                        lambda query, encoding: (scanned.append(query), uncached(query, encoding))[1])  # fmt: skip
+    inserts: list[str] = []
+    keep = lambda _c, _cur, statement, *_rest: inserts.append(statement)  # noqa: E731
+    with listening("before_cursor_execute", keep):
+        for batch in range(2):
+            with db.session_scope() as session:
+                session.add_all([Message(**_message(f"batch {batch} row {i}")) for i in range(20)])
+    assert len(inserts) == 2 and inserts[0] == inserts[1] and len(inserts[0]) > 4096
+    assert scanned == []
+    with Session(db.engine()) as session:
+        stored = session.execute(select(Message.id).where(Message.body.like("batch %"))).all()
+    assert len(stored) == 40
