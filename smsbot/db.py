@@ -210,7 +210,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
-    _convert_long_statements_once()
+    _cache_long_statements()
     kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
@@ -224,10 +224,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 PSYCOPG_CACHED_LENGTH = 64 * 1024
 PSYCOPG_CACHED_PARAMS = 2000
 """Statements up to this long, with up to this many parameters, have their conversion to
-PostgreSQL's $n placeholders cached by psycopg (`_convert_long_statements_once`)."""
+PostgreSQL's $n placeholders cached by psycopg (`_cache_long_statements`)."""
 
 
-def _convert_long_statements_once() -> None:
+def _cache_long_statements() -> None:
     """Let psycopg cache the conversion of our multi-row statements too.
 
     psycopg turns every statement's %(name)s placeholders into $n by a regex scan, cached per

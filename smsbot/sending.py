@@ -392,12 +392,12 @@ def send_all(provider: Provider, claimed: Sequence[Claimed], until: float) -> li
         return []
     slots = pacer.reserve(provider.name, len(claimed), provider.messages_per_second, until)
     # Sends with no slot before `until` are given back unsent; they took no slot either.
-    now = list(zip(claimed, slots, strict=False))
+    paced = list(zip(claimed, slots, strict=False))
     later = [_released(item) for item in claimed[len(slots) :]]
-    if len(now) <= 1:
-        return [send_one(provider, item, slot, until) for item, slot in now] + later
+    if len(paced) <= 1:
+        return [send_one(provider, item, slot, until) for item, slot in paced] + later
     pool = _pool(provider)
-    futures = [pool.submit(send_one, provider, item, slot, until) for item, slot in now]
+    futures = [pool.submit(send_one, provider, item, slot, until) for item, slot in paced]
     return [f.result() for f in futures] + later
 
 

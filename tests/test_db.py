@@ -238,7 +238,7 @@ def test_single_writes_on_postgresql_take_connections_that_stay_in_autocommit(ap
 
 def test_long_statements_are_converted_once(app, monkeypatch):
     """A batch's multi-row INSERT repeats its text, so psycopg's cached placeholder conversion
-    must take it (db._convert_long_statements_once): the uncached scan of a 20-row INSERT of
+    must take it (db._cache_long_statements): the uncached scan of a 20-row INSERT of
     messages cost the workers more than the rest of its conversion and execution."""
     if db.engine().dialect.name != "postgresql":
         pytest.skip("psycopg's conversion is PostgreSQL's")

@@ -420,3 +420,20 @@ def test_a_send_whose_slot_is_past_the_budget_is_not_made(monkeypatch):
     sending.pacer.reserve("recorder", 10, 1)  # ten seconds already promised to others
     [outcome] = sending.send_all(recorder, [item], until=fake() + 5)
     assert outcome.result == "released" and recorder.calls == []
+
+
+def test_a_batch_sends_what_fits_before_the_deadline_and_gives_back_the_rest(monkeypatch):
+    fake = FakeClock(4_000.0)
+    monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
+    recorder = Recorder(fake, mps=10, concurrency=2)
+    claimed = [
+        sending.Claimed(OutgoingSms(i, f"+7916000000{i}", "hi", None), KIND_REPLY, 1)
+        for i in range(1, 5)
+    ]
+    outcomes = sending.send_all(recorder, claimed, until=fake() + 0.15)  # slots 0 and 0.1
+    assert [(o.message_id, o.result) for o in outcomes] == [
+        (1, "sent"), (2, "sent"), (3, "released"), (4, "released")
+    ]  # fmt: skip
+    assert sorted(message_id for message_id, _ in recorder.calls) == [1, 2]
+    # The two given back took no slot: the next send starts right after the two made.
+    assert sending.pacer.reserve("recorder", 1, 10) == pytest.approx([4_000.2])
