@@ -6,6 +6,7 @@ clock and sleep are fakes, and the real ones are only ever waited on with safety
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -395,14 +396,18 @@ class Recorder(Provider):
         return None
 
 
+def claims(ids: Iterable[int]) -> list[sending.Claimed]:
+    """Replies claimed for sending, one per id, each to its own phone."""
+    return [
+        sending.Claimed(OutgoingSms(i, f"+7916000000{i}", "hi", None), KIND_REPLY, 1) for i in ids
+    ]
+
+
 def test_a_batch_is_sent_in_its_slots_two_at_a_time(monkeypatch):
     fake = FakeClock(2_000.0)
     monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
     recorder = Recorder(fake, mps=5, concurrency=2)
-    claimed = [
-        sending.Claimed(OutgoingSms(i, f"+7916000000{i}", "hi", None), KIND_REPLY, 1)
-        for i in range(1, 7)
-    ]
+    claimed = claims(range(1, 7))
     outcomes = sending.send_all(recorder, claimed, until=fake() + 60)
     assert [o.result for o in outcomes] == ["sent"] * 6
     assert [o.message_id for o in outcomes] == [1, 2, 3, 4, 5, 6]
@@ -416,7 +421,7 @@ def test_a_send_whose_slot_is_past_the_budget_is_not_made(monkeypatch):
     fake = FakeClock(3_000.0)
     monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
     recorder = Recorder(fake, mps=1, concurrency=1)
-    item = sending.Claimed(OutgoingSms(9, "+79160000009", "hi", None), KIND_REPLY, 1)
+    [item] = claims([9])
     sending.pacer.reserve("recorder", 10, 1)  # ten seconds already promised to others
     [outcome] = sending.send_all(recorder, [item], until=fake() + 5)
     assert outcome.result == "released" and recorder.calls == []
@@ -426,10 +431,7 @@ def test_a_batch_sends_what_fits_before_the_deadline_and_gives_back_the_rest(mon
     fake = FakeClock(4_000.0)
     monkeypatch.setattr(sending, "pacer", pacing.Pacer(None, fake, fake.sleep, burst=0))
     recorder = Recorder(fake, mps=10, concurrency=2)
-    claimed = [
-        sending.Claimed(OutgoingSms(i, f"+7916000000{i}", "hi", None), KIND_REPLY, 1)
-        for i in range(1, 5)
-    ]
+    claimed = claims(range(1, 5))
     outcomes = sending.send_all(recorder, claimed, until=fake() + 0.15)  # slots 0 and 0.1
     assert [(o.message_id, o.result) for o in outcomes] == [
         (1, "sent"), (2, "sent"), (3, "released"), (4, "released")
