@@ -236,8 +236,8 @@ def _cache_long_statements() -> None:
     INSERT … VALUES (…), (…) of varying row counts seldom repeats). Ours do repeat: a batch's
     INSERT of 20 messages (19 KB, 600 parameters) has the same text every time, and a lone
     message's one-statement write (`write_all`, 62 parameters) too. Scanning a 13 KB INSERT
-    took 1.8 ms here, and with the cache Python calls per handled message fell 2,412 → 1,770
-    in a batch of 20 and 6,009 → 5,037 alone (bench/README.md). The cache is psycopg's own
+    took 1.8 ms here, and with the cache Python calls per handled message fell 2,412 → 1,771
+    in a batch of 20 and 6,007 → 5,037 alone (bench/README.md). The cache is psycopg's own
     LRU (128 statements), so memory stays bounded. There is no public setting: should psycopg
     rename these limits, nothing is changed (and `test_long_statements_are_converted_once`
     fails).

@@ -413,7 +413,7 @@ def send_one(provider: Provider, item: Claimed, slot: float, until: float) -> Ou
     def outcome(result: str, **more: object) -> Outcome:
         return Outcome(message_id, result, item.kind, item.attempts, **more)
 
-    if slot >= until:
+    if slot >= until:  # granted slots start before `until`, but for float rounding
         return _released(item)
     pacer.wait_for(slot)
     started = time.perf_counter()
